@@ -1,0 +1,67 @@
+"""The model contract: one method, one clip out.
+
+A model adapter turns a case (captions, transcript, reference image, reference audio) and a seed
+into one clip file. Built-ins register with `@register_model`; third-party packages expose a
+`Model` subclass (or a factory taking the spec argument) in the entry-point group
+`harmony_bench.models`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from harmony_bench.cases import Case
+from harmony_bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    joint: bool = True  # text(+references) -> audio and video together
+    audio_driven_video: bool = False
+    video_driven_audio: bool = False
+    languages: tuple[str, ...] = ("en",)
+
+
+@dataclass(frozen=True)
+class GeneratedClip:
+    video: Path  # mp4, H.264 video (+ AAC audio)
+    audio: Path | None = None  # lossless wav beside it, preferred by the metrics when present
+
+
+class GenerationError(RuntimeError):
+    pass
+
+
+class Model(ABC):
+    name: str = "model"
+    capabilities: Capabilities = Capabilities()
+    fps: float = 24.0
+    size: tuple[int, int] = (256, 256)  # (height, width)
+    sample_rate: int = 16000
+
+    def __init__(self, arg: str | None = None, device: str = "cpu"):
+        """`arg` is what follows the colon in `--model name:arg` (a folder, a template...)."""
+        self.arg = arg
+        self.device = device
+
+    @abstractmethod
+    def generate(self, case: Case, seed: int, out_dir: Path) -> GeneratedClip:
+        """Write `<out_dir>/<case.id>.mp4` (optionally `.wav`) for this case and seed.
+
+        Args:
+            case: the benchmark case (captions, transcript, reference assets).
+            seed: generation seed; the same seed must give the same clip.
+            out_dir: folder to write into (exists).
+        Returns:
+            The paths written. Raise GenerationError with a reason on failure.
+        """
+
+    def describe(self) -> dict:
+        """Facts stamped on the run (override to add checkpoint hashes, configs)."""
+        return {"name": self.name, "fps": self.fps, "size": list(self.size), "sample_rate": self.sample_rate}
+
+
+MODELS: Registry = Registry("model", entry_point_group="harmony_bench.models")
+register_model = MODELS.register

@@ -1,0 +1,32 @@
+"""The metric registry. Built-in metric packages register their classes with `@register`;
+third-party packages may add metrics through the entry-point group `harmony_bench.metrics`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from harmony_bench.registry import Registry
+
+METRICS: Registry = Registry("metric", entry_point_group="harmony_bench.metrics")
+register = METRICS.register
+
+# Each package imports its metric modules in its __init__; heavy packages are imported lazily
+# inside the metrics, so importing these is cheap.
+BUILTIN_PACKAGES = ("metrics.video", "metrics.audio", "metrics.sync")
+
+
+def load_builtin() -> None:
+    for pkg in BUILTIN_PACKAGES:
+        if importlib.util.find_spec(pkg) is not None:
+            importlib.import_module(pkg)
+
+
+def get_metric(key: str):
+    load_builtin()
+    return METRICS.get(key)
+
+
+def all_metric_keys() -> list[str]:
+    load_builtin()
+    return METRICS.names()

@@ -1,0 +1,5 @@
+"""SynthAV: procedurally generated audio-video clips with exactly known audio-visual timing.
+
+Modules: `speech` (espeak-ng speech and its loudness envelope), `render` (drawn faces and
+sounding objects), `generator` (the clip generator and its splits), `sounds` (event sounds).
+"""

@@ -1,3 +1,15 @@
 """Harmony-Bench: evaluation suite for joint audio-video generation."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):  # keep `import harmony_bench` cheap: the API pulls torch only when used
+    if name == "load_results":
+        from harmony_bench.store import load_results
+
+        return load_results
+    if name in ("run", "generate", "evaluate", "report"):
+        from harmony_bench import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -58,6 +58,10 @@ class Model(ABC):
             The paths written. Raise GenerationError with a reason on failure.
         """
 
+    def preflight(self, cases: list[Case]) -> list[str]:
+        """Problems worth reporting before generation starts (e.g. missing clips); never fatal."""
+        return []
+
     def describe(self) -> dict:
         """Facts stamped on the run (override to add checkpoint hashes, configs)."""
         return {"name": self.name, "fps": self.fps, "size": list(self.size), "sample_rate": self.sample_rate}

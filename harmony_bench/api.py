@@ -1,0 +1,41 @@
+"""The Python API, mirroring the CLI, for notebooks:
+
+    import harmony_bench as hb
+    summary = hb.run("static", out="runs/static", limit=2)
+    df = hb.load_results("runs/static")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harmony_bench import runner
+from harmony_bench.cases import DEFAULT_CASES_DIR
+from harmony_bench.runner import RunConfig, Summary
+
+
+def _config(model: str | None, out: str | Path, cases: str | Path = DEFAULT_CASES_DIR, subset: str | None = None,
+            limit: int | None = None, metrics: list[str] | None = None, shard: tuple[int, int] = (1, 1),
+            seed: int = 0, device: str = "auto", quiet: bool = True) -> RunConfig:
+    return RunConfig(model=model, out=Path(out), cases_dir=Path(cases), subset=subset, limit=limit,
+                     metrics=metrics, shard=shard, seed=seed, device=device, quiet=quiet)
+
+
+def run(model: str, out: str | Path, **kwargs) -> Summary:
+    """Generate, evaluate and report (see RunConfig for the keyword arguments)."""
+    return runner.run(_config(model, out, **kwargs))
+
+
+def generate(model: str, out: str | Path, **kwargs) -> Summary:
+    return runner.generate(_config(model, out, **kwargs))
+
+
+def evaluate(out: str | Path, model: str | None = None, **kwargs) -> Summary:
+    """Evaluate the clips of a run; with `model`, generate (or register `dir:` clips) first."""
+    cfg = _config(model, out, **kwargs)
+    summary = runner.generate(cfg) if model else None
+    return runner.evaluate(cfg, summary)
+
+
+def report(out: str | Path) -> list[Path]:
+    return runner.report(Path(out))

@@ -9,7 +9,19 @@ import importlib.util
 from harmony_bench.registry import Registry
 
 METRICS: Registry = Registry("metric", entry_point_group="harmony_bench.metrics")
-register = METRICS.register
+
+
+def register(key: str):
+    """Class decorator: register a Metric under `key` ("<family>@<backend>") and set `cls.key`."""
+
+    def deco(cls):
+        declared = cls.__dict__.get("key")
+        if declared is not None and declared != key:
+            raise ValueError(f"{cls.__name__} declares key {declared!r} but is registered as {key!r}")
+        cls.key = key
+        return METRICS.register(key)(cls)
+
+    return deco
 
 # Each package imports its metric modules in its __init__; heavy packages are imported lazily
 # inside the metrics, so importing these is cheap.

@@ -1,0 +1,41 @@
+"""Deterministic cheap metrics for harness tests (registered on import, also in subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from metrics.base import ALL_SUBSETS, SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.registry import register
+
+_CARD = ProtocolCard("none", "none", "none", "see code", "mean", "test only", "test only")
+
+
+@register("brightness@test")
+class Brightness(Metric):
+    family, backend, official = "Brightness", "test", False
+    version = os.environ.get("FAKE_METRIC_VERSION", "1")
+    outputs = (Output("Brightness", "higher", paper=False), Output("Loudness", "higher", paper=False))
+    subsets = ALL_SUBSETS
+    card = _CARD
+
+    def score(self, clip, case) -> Score:
+        time.sleep(float(os.environ.get("FAKE_METRIC_SLEEP", "0")))
+        audio = clip.audio_at(16000)
+        return Score({"Brightness": float(clip.frames.mean() / 255), "Loudness": float((audio ** 2).mean() ** 0.5)},
+                     {"frames": clip.num_frames})
+
+
+@register("picky@test")
+class Picky(Metric):
+    """Refuses Chinese cases, to exercise the 'unscorable' path."""
+
+    family, backend, official, version = "Picky", "test", False, "1"
+    outputs = (Output("Picky", "lower", paper=False),)
+    subsets = SPEECH_SUBSETS
+    card = _CARD
+
+    def score(self, clip, case) -> Score:
+        if case.language == "zh":
+            raise NotScorable("no Chinese support")
+        return Score({"Picky": float(clip.duration)})

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from harmony_bench.media import Clip, ClipError, read_clip, resample, write_clip
+
+
+def _clip_arrays(t=12, fps=24, sr=16000):
+    frames = np.zeros((t, 32, 48, 3), np.uint8)
+    for i in range(t):
+        frames[i, :, : 4 * i % 48] = 200
+    audio = 0.5 * np.sin(2 * np.pi * 440 * np.arange(int(t / fps * sr)) / sr).astype(np.float32)
+    return frames, audio
+
+
+def test_write_read_round_trip_keeps_exact_audio_and_frame_count(tmp_path):
+    frames, audio = _clip_arrays()
+    path = write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000)
+    clip = read_clip(path)
+    assert clip.num_frames == 12 and clip.fps == pytest.approx(24)
+    assert clip.frames.shape[1:] == (32, 48, 3)
+    np.testing.assert_array_equal(clip.audio[:, 0], audio)  # from the lossless wav
+    assert np.abs(clip.frames.astype(int) - frames).mean() < 6  # H.264 is lossy but close
+
+
+def test_aac_track_is_read_when_no_wav(tmp_path):
+    frames, audio = _clip_arrays()
+    path = write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000, wav=False)
+    clip = read_clip(path)
+    assert clip.sample_rate == 16000
+    assert abs(clip.audio_duration - 0.5) < 0.1
+    assert np.corrcoef(clip.audio[:7000, 0], np.resize(audio, 7000))[0, 1] != 0
+
+
+def test_missing_audio_track_and_garbage_are_clear_errors(tmp_path):
+    import av
+
+    path = tmp_path / "silent.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with pytest.raises(ClipError, match="no audio track"):
+        read_clip(path)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(ClipError, match="cannot decode"):
+        read_clip(bad)
+
+
+def test_frame_sampling_picks_nearest_frames():
+    clip = Clip(np.zeros((48, 4, 4, 3), np.uint8), 24.0, np.zeros(32000, np.float32), 16000)
+    np.testing.assert_array_equal(clip.frame_indices_at(8), np.arange(16) * 3)
+    assert clip.video_at(8).shape[0] == 16
+    assert clip.video_at(25).shape[0] == 50 and clip.frame_indices_at(25)[-1] == 47
+
+
+@pytest.mark.parametrize("sr", [8000, 22050, 44100, 48000])
+def test_resample_keeps_duration_and_tone(sr):
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 1000 * t).astype(np.float32)
+    out = resample(tone, sr, 16000)
+    assert len(out) == 16000
+    spectrum = np.abs(np.fft.rfft(out))
+    assert abs(np.argmax(spectrum) - 1000) <= 1
+
+
+def test_stereo_is_averaged_to_mono():
+    left = np.ones(1000, np.float32)
+    clip = Clip(np.zeros((2, 4, 4, 3), np.uint8), 2.0, np.stack([left, -left], 1), 1000)
+    assert np.allclose(clip.audio_at(1000), 0.0)
+    assert clip.audio_at(1000, mono=False).shape == (1000, 2)

@@ -1,0 +1,155 @@
+"""The run loop: storing, resuming, sharding, failures that stay local to their case."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tests.harmony_bench.fake_metrics  # noqa: F401  (registers brightness@test, picky@test)
+from harmony_bench import runner
+from harmony_bench.media import write_clip
+from harmony_bench.runner import RunConfig, shard_cases
+from harmony_bench.store import load_results
+
+METRICS = ["brightness@test", "picky@test"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cfg(tiny_cases, out, **kw) -> RunConfig:
+    return RunConfig(model=kw.pop("model", "static"), out=out, cases_dir=tiny_cases, metrics=METRICS,
+                     device="cpu", quiet=True, **kw)
+
+
+def test_static_run_stores_one_row_per_case_and_output(tiny_cases, tmp_path):
+    c = cfg(tiny_cases, tmp_path / "run")
+    s = runner.evaluate(c, runner.generate(c))
+    df = load_results(tmp_path / "run")
+    assert s.exit_code == 0 and s.clips_generated == 6
+    # brightness: 2 outputs x 6 cases; picky: 1 output x 4 speech/complex cases
+    assert len(df) == 12 + 4
+    assert not df.duplicated(["case_id", "metric_key", "output"]).any()
+    picky = df[df.metric_key == "picky@test"].set_index("case_id")
+    assert picky.loc["sp-002", "status"] == "unscorable" and np.isnan(picky.loc["sp-002", "value"])
+    assert picky.loc["sp-002", "error"] == "no Chinese support"
+    assert picky.loc["sp-001", "value"] == pytest.approx(1.0)
+    loud = df[(df.output == "Loudness")]
+    assert (loud.value == 0).all()  # static model: silence
+    row = df[df.case_id == "sp-002"].iloc[0]
+    assert row.protocol_version == "1" and row.lib_versions["torch"] and row.language == "zh"
+    assert row.tags["source"] == "real-world"
+
+
+def test_rerun_skips_and_protocol_change_recomputes(tiny_cases, tmp_path, monkeypatch):
+    c = cfg(tiny_cases, tmp_path / "run")
+    runner.evaluate(c, runner.generate(c))
+    again = runner.evaluate(c, runner.generate(c))
+    assert again.clips_reused == 6 and again.rows["ok"] == 0 and again.rows["skipped"] == 10
+    from tests.harmony_bench.fake_metrics import Brightness
+
+    monkeypatch.setattr(Brightness, "version", "2")
+    bumped = runner.evaluate(c)
+    assert bumped.rows["ok"] == 6  # only the changed metric, on every case
+    df = load_results(tmp_path / "run")
+    assert set(df[df.metric_key == "brightness@test"].protocol_version) == {"2"}
+    assert len(df) == 16
+
+
+def test_shards_partition_the_cases_and_merge(tiny_cases, tmp_path):
+    from harmony_bench.cases import load_cases
+    from harmony_bench.store import Store
+
+    cases = load_cases(tiny_cases)
+    parts = [shard_cases(cases, k, 3) for k in (1, 2, 3)]
+    ids = [c.id for p in parts for c in p]
+    assert sorted(ids) == sorted(c.id for c in cases) and len(ids) == len(set(ids))
+    for k in (1, 2):
+        c = cfg(tiny_cases, tmp_path / f"shard{k}", shard=(k, 2))
+        runner.evaluate(c, runner.generate(c))
+    with Store(tmp_path / "shard1") as store:
+        store.merge_from(tmp_path / "shard2" / "results.sqlite")
+    merged = load_results(tmp_path / "shard1")
+    assert len(merged) == 16 and not merged.duplicated(["case_id", "metric_key", "output"]).any()
+
+
+def test_dir_model_reports_missing_corrupt_and_silent_clips_per_case(tiny_cases, tmp_path):
+    import av
+
+    clips = tmp_path / "clips"
+    frames = np.full((24, 32, 32, 3), 128, np.uint8)
+    for cid in ("amb-001", "amb-002", "sp-001", "cx-001"):
+        write_clip(clips / f"{cid}.mp4", frames, 24, np.zeros(16000, np.float32), 16000, wav=False)
+    (clips / "amb-002.mp4").write_bytes(b"\x00garbage" * 200)  # corrupt
+    with av.open(str(clips / "cx-001.mp4"), "w") as cont:  # video only, no audio track
+        s = cont.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        for p in s.encode(av.VideoFrame.from_ndarray(frames[0], format="rgb24")):
+            cont.mux(p)
+        for p in s.encode():
+            cont.mux(p)
+    (clips / "not-a-case.mp4").write_bytes(b"")
+    c = cfg(tiny_cases, tmp_path / "run", model=f"dir:{clips}")
+    s = runner.evaluate(c, runner.generate(c))
+    assert any("missing clip for case sp-002" in n for n in s.notes)
+    assert any("extra file" in n and "not-a-case" in n for n in s.notes)
+    df = load_results(tmp_path / "run")
+    status = df[df.output == "Brightness"].set_index("case_id").status
+    assert status["amb-001"] == "ok" and status["sp-001"] == "ok"
+    err = df[df.output == "Brightness"].set_index("case_id").error
+    assert "cannot decode" in err["amb-002"] and "no audio track" in err["cx-001"]
+    assert "generation failed" in err["sp-002"] and "missing clip" in err["sp-002"]
+    assert s.exit_code == 1 and len([p for p in s.problems if "brightness" in p]) == 4
+
+
+LAUNCHER = """
+import sys
+sys.path.insert(0, {repo!r})
+import tests.harmony_bench.fake_metrics
+from harmony_bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _cli(args, env, **kw):
+    code = LAUNCHER.format(repo=str(REPO))
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, cwd=REPO, **kw)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_matches_uninterrupted_run(tiny_cases, tmp_path):
+    env = {**os.environ, "FAKE_METRIC_SLEEP": "0.4"}
+    args = ["evaluate", "--model", "noise", "--cases", str(tiny_cases), "--metrics", ",".join(METRICS), "--quiet",
+            "--device", "cpu"]
+    killed = tmp_path / "killed"
+    proc = _cli([*args, "--out", str(killed)], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = killed / "results.sqlite"
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until some but not all cases are stored
+        time.sleep(0.05)
+        try:
+            n = sqlite3.connect(db).execute("SELECT COUNT(DISTINCT case_id) FROM results").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if n >= 2:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = sqlite3.connect(db).execute("SELECT COUNT(DISTINCT case_id) FROM results").fetchone()[0]
+    assert 2 <= partial < 6, "the kill should land mid-run"
+    env["FAKE_METRIC_SLEEP"] = "0"
+    for out in (killed, tmp_path / "clean"):
+        p = _cli([*args, "--out", str(out), "--metrics", ",".join(METRICS)], env, stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE, text=True)
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    a = load_results(killed).sort_values(["case_id", "metric_key", "output"]).reset_index(drop=True)
+    b = load_results(tmp_path / "clean").sort_values(["case_id", "metric_key", "output"]).reset_index(drop=True)
+    assert not a.duplicated(["case_id", "metric_key", "output"]).any()
+    assert len(a) == len(b) == 16
+    np.testing.assert_allclose(a.value.to_numpy(float), b.value.to_numpy(float), equal_nan=True)
+    assert list(a.status) == list(b.status)

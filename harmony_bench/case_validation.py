@@ -1,0 +1,366 @@
+"""Validation of a case folder (`cases.jsonl` + assets) against the Harmony-Bench case schema.
+
+The rules live here once: `FIELDS` (types, allowed values, descriptions) and `SUBSET_RULES`
+(which fields each subset requires or forbids, paper appendix C.1). `validate_dir` checks a
+folder with them, and `json_schema()` renders the same rules as the JSON Schema committed in
+`cases/schema.json` (a test keeps the two identical; regenerate with
+`python -m harmony_bench.case_validation --write-schema cases/schema.json`).
+
+Every problem is one message naming the file and line, the case id and the field, e.g.
+`cases.jsonl:7: case 'sp-003': field 'language': 'zh' needs spoken_word_zh in Chinese characters`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from harmony_bench.cases import SCHEMA_VERSION, SUBSETS
+
+CASES_FILE = "cases.jsonl"
+SOURCES = ("real-world", "synthetic")
+LANGUAGES = ("en", "zh")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # ids name output files (<id>.mp4)
+EVENT_PATTERN = r"^[a-z][a-z0-9_]*$"
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# Asset limits: small enough to commit and to load on any machine, large enough for a real
+# reference photo or a few seconds of speech.
+IMAGE_FORMATS = ("PNG", "JPEG")
+MAX_IMAGE_SIDE = 4096
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+AUDIO_SECONDS = (0.5, 30.0)
+MAX_AUDIO_BYTES = 10 * 1024 * 1024
+DURATION_SECONDS = (1.0, 60.0)
+MAX_SPEECH_CAPTION_WORDS = 12  # C.1: the speech subset's video caption is deliberately minimal
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # JSON Schema type name
+    description: str
+    enum: tuple | None = None
+    pattern: str | None = None
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("schema_version", "string", f"Case schema version; this release reads {SCHEMA_VERSION!r}.",
+          enum=(SCHEMA_VERSION,)),
+    Field("id", "string", "Unique case id, also the stem of generated files (<id>.mp4).", pattern=ID_PATTERN),
+    Field("subset", "string", "Paper subset: ambient sound-video, speech-video or complex scene.", enum=SUBSETS),
+    Field("source", "string", "Real-world style or AI-synthesised material (C.1 mixes 25 + 25 in the "
+          "speech subset).", enum=SOURCES),
+    Field("language", "string", "Language of the transcript: en (spoken_word_en) or zh (spoken_word_zh).",
+          enum=LANGUAGES),
+    Field("duration", "number", "Seconds of clip to generate."),
+    Field("video_caption", "string", "Visual scene description (minimal for the speech subset)."),
+    Field("audio_caption", "string", "Non-speech sound description with timing cues."),
+    Field("spoken_word_en", "string", "English transcript the generated speech must say."),
+    Field("spoken_word_zh", "string", "Chinese transcript (Han characters) the generated speech must say."),
+    Field("reference_image", "string", "Path, relative to the case folder, of the PNG/JPEG that conditions the "
+          "video branch."),
+    Field("reference_audio", "string", "Path, relative to the case folder, of the audio that conditions the "
+          "audio branch (timbre)."),
+    Field("tags", "object", "Slicing labels for reports: language (en/zh/none), source, event_types "
+          "(snake_case list), speakers (count), setting; other keys are free."),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+ALWAYS_REQUIRED = ("schema_version", "id", "subset", "video_caption", "reference_image", "reference_audio")
+# subset -> (required, forbidden), per paper appendix C.1; speech needs exactly one transcript.
+SUBSET_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ambient": (("audio_caption",), ("spoken_word_en", "spoken_word_zh", "language")),
+    "speech": (("language",), ()),
+    "complex": (("audio_caption", "spoken_word_en", "language"), ("spoken_word_zh",)),
+}
+TAG_TYPES = {"language": str, "source": str, "event_types": list, "speakers": int, "setting": str}
+
+
+def json_schema() -> dict:
+    """The case-line schema as JSON Schema (draft 2020-12), rendered from FIELDS and SUBSET_RULES."""
+    props = {}
+    for f in FIELDS:
+        p: dict = {"type": f.type, "description": f.description}
+        if f.enum:
+            p["enum"] = list(f.enum)
+        if f.pattern:
+            p["pattern"] = f.pattern
+        if f.type == "string" and not f.enum:
+            p["minLength"] = 1
+        props[f.name] = p
+    props["duration"].update(minimum=DURATION_SECONDS[0], maximum=DURATION_SECONDS[1], default=5.0)
+    props["source"]["default"] = "synthetic"
+    props["tags"]["properties"] = {
+        "language": {"enum": [*LANGUAGES, "none"]},
+        "source": {"enum": list(SOURCES)},
+        "event_types": {"type": "array", "items": {"type": "string", "pattern": EVENT_PATTERN}},
+        "speakers": {"type": "integer", "minimum": 0},
+        "setting": {"type": "string"},
+    }
+    rules = []
+    for subset, (required, forbidden) in SUBSET_RULES.items():
+        then: dict = {"required": list(required)}
+        if forbidden:
+            then["not"] = {"anyOf": [{"required": [name]} for name in forbidden]}
+        if subset == "speech":
+            then["oneOf"] = [{"required": ["spoken_word_en"], "properties": {"language": {"const": "en"}}},
+                             {"required": ["spoken_word_zh"], "properties": {"language": {"const": "zh"}}}]
+        rules.append({"if": {"properties": {"subset": {"const": subset}}}, "then": then})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://harmony-bench/case-schema/{SCHEMA_VERSION}",
+        "title": f"Harmony-Bench case (one line of {CASES_FILE}), schema {SCHEMA_VERSION}",
+        "description": "Fields follow appendix C.1 of the Harmony paper. Asset paths stay inside the case folder; "
+                       f"images are {'/'.join(IMAGE_FORMATS)} of at most {MAX_IMAGE_SIDE} px a side and "
+                       f"{MAX_IMAGE_BYTES // 2**20} MB; audio lasts {AUDIO_SECONDS[0]}-{AUDIO_SECONDS[1]} s and "
+                       f"is at most {MAX_AUDIO_BYTES // 2**20} MB. The speech subset's video_caption has at most "
+                       f"{MAX_SPEECH_CAPTION_WORDS} words.",
+        "type": "object",
+        "required": list(ALWAYS_REQUIRED),
+        "additionalProperties": False,
+        "properties": props,
+        "allOf": rules,
+    }
+
+
+class _Report:
+    """Collects problems for one line of cases.jsonl."""
+
+    def __init__(self, problems: list[str], line: int, case_id: str | None):
+        self.problems, self.line, self.case_id = problems, line, case_id
+
+    def __call__(self, field: str, message: str) -> None:
+        who = f"case {self.case_id!r}" if self.case_id else "case with no id"
+        self.problems.append(f"{CASES_FILE}:{self.line}: {who}: field {field!r}: {message}")
+
+
+def validate_dir(root: str | Path) -> list[str]:
+    """Check a case folder; returns one message per problem (empty list: valid)."""
+    root = Path(root)
+    path = root / CASES_FILE
+    if not path.is_file():
+        return [f"{path}: missing (a case folder holds {CASES_FILE} and the assets it names)"]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"{CASES_FILE}: unreadable: {e}"]
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        obj = _parse_line(text, number, problems)
+        if obj is None:
+            continue
+        case_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+        report = _Report(problems, number, case_id)
+        if case_id in first_line:
+            report("id", f"duplicate id, first used on line {first_line[case_id]}")
+        elif case_id:
+            first_line[case_id] = number
+        validate_case(obj, root, report)
+    if not first_line and not problems:
+        problems.append(f"{CASES_FILE}: no cases")
+    return problems
+
+
+def _parse_line(text: str, number: int, problems: list[str]) -> dict | None:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        problems.append(f"{CASES_FILE}:{number}: invalid JSON: {e.msg} (column {e.colno})")
+        return None
+    if not isinstance(obj, dict):
+        problems.append(f"{CASES_FILE}:{number}: expected a JSON object, got {type(obj).__name__}")
+        return None
+    return obj
+
+
+def validate_case(obj: dict, root: Path, report) -> None:
+    """Check one parsed case line; `report(field, message)` records each problem."""
+    _check_fields(obj, report)
+    subset = obj.get("subset")
+    if subset in SUBSET_RULES:
+        _check_subset(obj, subset, report)
+        _check_language(obj, report)
+    if isinstance(obj.get("tags"), dict):
+        _check_tags(obj, obj["tags"], report)
+    for name in ("reference_image", "reference_audio"):
+        if isinstance(obj.get(name), str) and obj[name]:
+            _check_asset(root, obj[name], name, report)
+
+
+def _check_fields(obj: dict, report) -> None:
+    for name in ALWAYS_REQUIRED:
+        if name not in obj:
+            report(name, "missing (required in every case)")
+    for name, value in obj.items():
+        field = FIELD_BY_NAME.get(name)
+        if field is None:
+            report(name, f"unknown field (known: {', '.join(FIELD_BY_NAME)})")
+        elif value is None and name not in ALWAYS_REQUIRED:
+            continue  # an explicit null means absent
+        elif not _has_type(value, field.type):
+            report(name, f"expected {field.type}, got {type(value).__name__}")
+        elif field.enum and value not in field.enum:
+            report(name, f"{value!r} is not one of {', '.join(map(str, field.enum))}")
+        elif field.pattern and not re.match(field.pattern, value):
+            report(name, f"{value!r} does not match {field.pattern}")
+        elif field.type == "string" and not value.strip():
+            report(name, "empty")
+    duration = obj.get("duration")
+    if _has_type(duration, "number") and not DURATION_SECONDS[0] <= duration <= DURATION_SECONDS[1]:
+        report("duration", f"{duration} s is outside {DURATION_SECONDS[0]}-{DURATION_SECONDS[1]} s")
+
+
+def _has_type(value, json_type: str) -> bool:
+    if json_type == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, {"string": str, "object": dict}[json_type])
+
+
+def _present(obj: dict, name: str) -> bool:
+    return obj.get(name) is not None
+
+
+def _check_subset(obj: dict, subset: str, report) -> None:
+    required, forbidden = SUBSET_RULES[subset]
+    for name in required:
+        if not _present(obj, name):
+            report(name, f"missing (required in the {subset} subset)")
+    for name in forbidden:
+        if _present(obj, name):
+            report(name, f"not allowed in the {subset} subset")
+    if subset == "speech":
+        given = [n for n in ("spoken_word_en", "spoken_word_zh") if _present(obj, n)]
+        if len(given) != 1:
+            report("spoken_word_en/spoken_word_zh",
+                   f"the speech subset needs exactly one transcript, found {len(given)}")
+        caption = obj.get("video_caption")
+        if isinstance(caption, str) and len(caption.split()) > MAX_SPEECH_CAPTION_WORDS:
+            report("video_caption", f"{len(caption.split())} words; the speech subset keeps it minimal "
+                                    f"(at most {MAX_SPEECH_CAPTION_WORDS}, e.g. 'a man is speaking')")
+
+
+def _check_language(obj: dict, report) -> None:
+    language = obj.get("language")
+    en, zh = obj.get("spoken_word_en"), obj.get("spoken_word_zh")
+    if language not in LANGUAGES or (en is None and zh is None):
+        return  # a bad value or a missing transcript is reported by the field and subset checks
+    expected, other = ("spoken_word_zh", "spoken_word_en") if language == "zh" else ("spoken_word_en", "spoken_word_zh")
+    text = obj.get(expected)
+    if text is None:
+        report("language", f"{language!r} but the transcript is in {other}")
+    elif not isinstance(text, str):
+        return
+    elif language == "zh" and not CJK.search(text):
+        report("spoken_word_zh", "no Chinese characters in a 'zh' transcript")
+    elif language == "en" and CJK.search(text):
+        report("spoken_word_en", "Chinese characters in an English transcript; use spoken_word_zh and language 'zh'")
+
+
+def _check_tags(obj: dict, tags: dict, report) -> None:
+    for key, kind in TAG_TYPES.items():
+        value = tags.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            report(f"tags.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
+    if tags.get("language") is not None and tags["language"] != (obj.get("language") or "none"):
+        report("tags.language", f"{tags['language']!r} disagrees with language {obj.get('language') or 'none'!r}")
+    if tags.get("source") is not None and tags["source"] != obj.get("source", "synthetic"):
+        report("tags.source", f"{tags['source']!r} disagrees with source {obj.get('source', 'synthetic')!r}")
+    events = tags.get("event_types")
+    if isinstance(events, list) and not all(isinstance(e, str) and re.match(EVENT_PATTERN, e) for e in events):
+        report("tags.event_types", f"each event type must match {EVENT_PATTERN}")
+    speakers = tags.get("speakers")
+    if isinstance(speakers, int) and not isinstance(speakers, bool):
+        has_speech = obj.get("subset") in ("speech", "complex")
+        if speakers < 0 or (has_speech and speakers < 1) or (not has_speech and speakers != 0):
+            report("tags.speakers", f"{speakers} does not fit the {obj.get('subset')} subset")
+
+
+def _check_asset(root: Path, rel: str, field: str, report) -> None:
+    path = _inside(root, rel, field, report)
+    if path is None:
+        return
+    if not path.is_file():
+        report(field, f"{rel}: file not found")
+        return
+    check = _check_image if field == "reference_image" else _check_audio
+    problem = check(path)
+    if problem:
+        report(field, f"{rel}: {problem}")
+
+
+def _inside(root: Path, rel: str, field: str, report) -> Path | None:
+    """The asset's path if `rel` is relative and stays inside `root` (links followed), else None."""
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", rel):
+        report(field, f"{rel}: absolute path; asset paths are relative to the case folder")
+        return None
+    if ".." in pure.parts:
+        report(field, f"{rel}: '..' leaves the case folder")
+        return None
+    path = root / pure
+    base = root.resolve()
+    if not path.resolve().is_relative_to(base):
+        report(field, f"{rel}: a symbolic link that points outside the case folder")
+        return None
+    return path
+
+
+def _check_image(path: Path) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        return f"{size / 2**20:.1f} MB, more than {MAX_IMAGE_BYTES // 2**20} MB"
+    try:
+        with Image.open(path) as img:
+            if img.format not in IMAGE_FORMATS:
+                return f"{img.format} image; use {' or '.join(IMAGE_FORMATS)}"
+            if max(img.size) > MAX_IMAGE_SIDE:
+                return f"{img.size[0]}x{img.size[1]} px; the longest side may be {MAX_IMAGE_SIDE} px"
+            img.load()  # decodes the pixels: a truncated file fails here, not in a metric later
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        return f"not a readable image ({e})"
+    return None
+
+
+def _check_audio(path: Path) -> str | None:
+    import numpy as np
+    import soundfile as sf
+
+    size = path.stat().st_size
+    if size > MAX_AUDIO_BYTES:
+        return f"{size / 2**20:.1f} MB, more than {MAX_AUDIO_BYTES // 2**20} MB"
+    try:
+        audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as e:
+        return f"not readable audio ({e})"
+    seconds = audio.shape[0] / sr
+    if not AUDIO_SECONDS[0] <= seconds <= AUDIO_SECONDS[1]:
+        return f"{seconds:.2f} s long; reference audio lasts {AUDIO_SECONDS[0]}-{AUDIO_SECONDS[1]} s"
+    if not np.isfinite(audio).all():
+        return "samples are not finite"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harmony_bench.case_validation [DIR]` or `--write-schema PATH`."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--write-schema"] and len(args) == 2:
+        Path(args[1]).write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return 0
+    from harmony_bench.cases import DEFAULT_CASES_DIR
+
+    root = Path(args[0]) if args else DEFAULT_CASES_DIR
+    problems = validate_dir(root)
+    print("\n".join(problems) if problems else f"{root}: valid")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

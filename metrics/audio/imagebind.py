@@ -1,0 +1,202 @@
+"""IB-A (audio vs its text prompt) and IB (audio vs video): cosine similarities of ImageBind-Huge
+embeddings. One audio pass per clip serves both numbers.
+
+Preprocessing is re-implemented here (and tested) after ImageBind's own loaders:
+- audio (imagebind.data.load_and_transform_audio_data): 16 kHz mono; three 2 s clips whose starts
+  are k * max(duration - 2, 0) / 3 for k = 0, 1, 2 (pytorchvideo's ConstantClipsPerVideoSampler);
+  each clip minus its mean, Kaldi fbank (128 mel bins, 25 ms Hann window, 10 ms shift, HTK
+  compatible, no dither), cut or zero-padded to 204 frames, then (x - (-4.268)) / 9.138; the model
+  averages the three clip embeddings.
+- text: ImageBind's BPE tokenizer, 77 tokens.
+- video (av-benchmark's IB protocol, extract_video.py): frames at 0.5 fps, short side resized to
+  224 (bicubic, antialiased), centre crop 224, CLIP mean/std; every pair of consecutive frames is
+  one 2-frame clip and the model averages the clip embeddings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from harmony_bench.cases import Case
+from harmony_bench.media import Clip
+from metrics.audio.checkpoints import architecture_override
+from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from metrics.registry import register
+
+SAMPLE_RATE = 16_000
+AUDIO_CLIP_SECONDS = 2
+AUDIO_CLIPS = 3
+MEL_BINS = 128
+TARGET_FRAMES = 204
+FBANK_MEAN, FBANK_STD = -4.268, 9.138  # ImageBind's audio normalisation (data.py defaults)
+MIN_AUDIO_SAMPLES = 400  # one 25 ms fbank frame at 16 kHz
+VIDEO_FPS = 0.5  # av-benchmark's ImageBind frame rate
+IMAGE_SIZE = 224
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# ImageBind-Huge as imagebind_model.imagebind_huge() builds it
+HUGE = dict(vision_embed_dim=1280, vision_num_blocks=32, vision_num_heads=16, text_embed_dim=1024,
+            text_num_blocks=24, text_num_heads=16, out_embed_dim=1024, audio_drop_path=0.1, imu_drop_path=0.7)
+ARCH_SETTINGS = {k: int for k in (
+    "out_embed_dim", "vision_embed_dim", "vision_num_blocks", "vision_num_heads", "audio_embed_dim",
+    "audio_num_blocks", "audio_num_heads", "text_embed_dim", "text_num_blocks", "text_num_heads",
+    "depth_embed_dim", "depth_num_blocks", "depth_num_heads", "thermal_embed_dim", "thermal_num_blocks",
+    "thermal_num_heads", "imu_embed_dim", "imu_num_blocks", "imu_num_heads")}
+
+IMAGEBIND_HUGE = WeightFile(
+    name="imagebind/imagebind_huge.pth", sha256=None,
+    source="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth", licence="CC-BY-NC-4.0",
+    note="a bare state dict (torch.save), about 4.5 GB; no public sha256 could be pinned offline, "
+         "the hash actually loaded is recorded with every number")
+
+
+# -- preprocessing ---------------------------------------------------------------------------
+def audio_clip_spans(num_samples: int, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+    """(first, end) sample of each 2 s clip; ends may pass the audio's end (the clip is then shorter)."""
+    duration = Fraction(num_samples / sample_rate)  # exact value of the float, as pytorchvideo sees it
+    step = Fraction(max(duration - AUDIO_CLIP_SECONDS, 0)) / AUDIO_CLIPS
+    return [(int(step * k * sample_rate), int((step * k + AUDIO_CLIP_SECONDS) * sample_rate))
+            for k in range(AUDIO_CLIPS)]
+
+
+def fbank(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE):
+    """Normalised (1, 128, 204) log-mel filterbank of one mono clip."""
+    import torch
+    import torch.nn.functional as F
+    from torchaudio.compliance import kaldi
+
+    x = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
+    x = x - x.mean()
+    mel = kaldi.fbank(x, htk_compat=True, sample_frequency=sample_rate, use_energy=False,
+                      window_type="hanning", num_mel_bins=MEL_BINS, dither=0.0, frame_length=25,
+                      frame_shift=10).T  # (mel bins, frames)
+    mel = F.pad(mel, (0, TARGET_FRAMES - mel.shape[1])) if mel.shape[1] < TARGET_FRAMES else mel[:, :TARGET_FRAMES]
+    return ((mel - FBANK_MEAN) / FBANK_STD)[None]
+
+
+def audio_input(audio: np.ndarray):
+    """(3, 1, 128, 204) model input from 16 kHz mono audio."""
+    import torch
+
+    if audio.shape[0] < MIN_AUDIO_SAMPLES:
+        raise NotScorable(f"audio shorter than one 25 ms fbank frame ({audio.shape[0]} samples at 16 kHz)")
+    return torch.stack([fbank(audio[a:b]) for a, b in audio_clip_spans(audio.shape[0])])
+
+
+def video_input(frames: np.ndarray):
+    """(pairs, 3, 2, 224, 224) model input from (T, H, W, 3) uint8 frames already at 0.5 fps."""
+    import torch
+    import torch.nn.functional as F
+
+    if frames.shape[0] < 2:
+        raise NotScorable(f"IB needs 2 frames at {VIDEO_FPS} fps (a clip of at least 4 s), got {frames.shape[0]}")
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    h, w = x.shape[-2:]
+    scale = IMAGE_SIZE / min(h, w)
+    size = (max(IMAGE_SIZE, round(h * scale)), max(IMAGE_SIZE, round(w * scale)))
+    x = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+    top, left = (size[0] - IMAGE_SIZE) // 2, (size[1] - IMAGE_SIZE) // 2
+    x = x[:, :, top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]
+    x = (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
+    return torch.stack([x[i : i + 2].permute(1, 0, 2, 3) for i in range(x.shape[0] - 1)])
+
+
+def caption_for_ib_a(case: Case) -> tuple[str, str]:
+    """(field, text) the audio is compared with: the audio caption, or for speech cases (which have
+    none) the video caption, a minimal description of the speaker such as "a man is speaking"."""
+    if case.audio_caption:
+        return "audio_caption", case.audio_caption
+    if case.video_caption:
+        return "video_caption", case.video_caption
+    raise NotScorable("case has neither an audio caption nor a video caption for IB-A")
+
+
+# -- model -----------------------------------------------------------------------------------
+def _imagebind_modules():
+    """imagebind.models without running imagebind/__init__.py, which imports imagebind.data and with
+    it pkg_resources and pytorchvideo (absent or broken on current setuptools / torchvision)."""
+    if "imagebind" not in sys.modules:
+        # the package module, created from its spec but never executed
+        sys.modules["imagebind"] = importlib.util.module_from_spec(importlib.util.find_spec("imagebind"))
+    from imagebind.models import imagebind_model
+    from imagebind.models.multimodal_preprocessors import SimpleTokenizer
+
+    bpe = Path(sys.modules["imagebind"].__path__[0]) / "bpe" / "bpe_simple_vocab_16e6.txt.gz"
+    return imagebind_model.ImageBindModel, SimpleTokenizer(bpe_path=str(bpe))
+
+
+def load_imagebind(path: Path, device: str = "cpu"):
+    """(model, tokenizer, override id) from a bare ImageBind state dict (weights_only=True)."""
+    import torch
+
+    model_cls, tokenizer = _imagebind_modules()
+    settings, override_id = architecture_override(path, ARCH_SETTINGS)
+    model = model_cls(**(settings or HUGE))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {exc})") from exc
+    model.load_state_dict(state)
+    return model.to(device).eval(), tokenizer, override_id
+
+
+def cosine(a, b) -> float:
+    import torch.nn.functional as F
+
+    return float(F.cosine_similarity(a.float(), b.float(), dim=-1).item())
+
+
+@register("ib@imagebind-huge")
+class ImageBindScores(Metric):
+    key = "ib@imagebind-huge"
+    family = "IB"
+    backend = "imagebind-huge"
+    official = True
+    version = "1"
+    outputs = (Output("IB-A", "higher"), Output("IB", "higher"))
+    needs = ("audio@16kHz mono", "frames@0.5fps", "audio_caption (video_caption for speech cases)")
+    weights = (IMAGEBIND_HUGE,)
+    packages = ("imagebind", "einops", "ftfy", "regex", "iopath", "timm")
+    extra = "audio"
+    card = ProtocolCard(
+        model="ImageBind-Huge (vision ViT-H 1280/32, text 1024/24, audio 768/12, 1024-d joint space)",
+        checkpoint=f"{IMAGEBIND_HUGE.name} from {IMAGEBIND_HUGE.source} (CC-BY-NC-4.0)",
+        preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, Kaldi fbank 128 x 204, "
+                      "mean -4.268, std 9.138); video: av-benchmark's (0.5 fps, short side 224 bicubic "
+                      "antialiased, centre crop, CLIP mean/std, consecutive frame pairs as 2-frame clips); "
+                      "text: ImageBind BPE, 77 tokens",
+        formula="IB-A = cos(audio embedding, text embedding); IB = cos(audio embedding, video embedding); "
+                "embeddings are the model's clip-averaged outputs; cosine in [-1, 1], not multiplied by 100",
+        aggregation="per subset: mean of the clips' values",
+        reference="ImageBind data.py (audio, text); av-benchmark extract_video.py (video); MMAudio/"
+                  "av-benchmark IB score",
+        differences="IB-A text: the case's audio_caption; speech cases have none, so their video_caption "
+                    "(e.g. 'a man is speaking') is used, and the field used is stored per clip. The paper's "
+                    "tables report IB-A on all three subsets without saying which text speech cases use. "
+                    "Clips shorter than 4 s (fewer than 2 frames at 0.5 fps) get no number.",
+    )
+
+    def load(self, paths: dict) -> None:
+        self.model, self.tokenizer, override_id = load_imagebind(paths[IMAGEBIND_HUGE.name], self.device)
+        if override_id:
+            self.weights_sha256 += f";{override_id}"
+
+    def score(self, clip: Clip, case: Case) -> Score:
+        import torch
+
+        field, text = caption_for_ib_a(case)
+        inputs = {
+            "audio": audio_input(clip.audio_at(SAMPLE_RATE))[None],
+            "vision": video_input(clip.video_at(VIDEO_FPS))[None],
+            "text": self.tokenizer(text)[None],
+        }
+        with torch.inference_mode():
+            emb = self.model({k: v.to(self.device) for k, v in inputs.items()})
+        return Score(values={"IB-A": cosine(emb["audio"], emb["text"]), "IB": cosine(emb["audio"], emb["vision"])},
+                     details={"ib_a_text_field": field, "video_clips": int(inputs["vision"].shape[1])})

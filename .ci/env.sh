@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build (or reuse) the Python environment for this checkout and print its bin folder.
+# The environment lives outside the clone, keyed by the dependency spec (pyproject.toml +
+# requirements.lock), so a fresh clone with the same spec reuses it in seconds.
+#   .ci/env.sh            python environment only
+#   .ci/env.sh --system   also install the Debian packages the tests use (espeak-ng, sox, chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--system" ]]; then
+    missing=()
+    command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+    command -v sox >/dev/null || missing+=(sox)
+    command -v chromium >/dev/null || missing+=(chromium)
+    if ((${#missing[@]})); then
+        if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+            echo "installing ${missing[*]} (apt)" >&2
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >&2 \
+                || echo "warning: could not install ${missing[*]}; tests needing them will skip and say why" >&2
+        else
+            echo "warning: ${missing[*]} not installed and apt-get not usable; tests needing them will skip" >&2
+        fi
+    fi
+fi
+
+PY=${HARMONY_BENCH_PYTHON:-python3.11}
+key=$(cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-16)
+root=${HARMONY_BENCH_ENV_CACHE:-$HOME/.cache/harmony-bench/envs}
+venv="$root/$key"
+if [[ ! -f "$venv/.complete" ]]; then
+    echo "building the environment in $venv (first time for this dependency spec; a few minutes)" >&2
+    rm -rf "$venv"
+    mkdir -p "$root"
+    "$PY" -m venv "$venv"
+    "$venv/bin/pip" install -q "setuptools==84.2.1" >&2
+    "$venv/bin/pip" install -q -r requirements.lock >&2
+    touch "$venv/.complete"
+fi
+# Point the environment at this checkout (cheap; also registers the console script).
+"$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >&2
+echo "$venv/bin"

@@ -1,0 +1,75 @@
+"""The weight files of the official video backends: name in the weights folder, source, licence.
+
+No public sha256 could be pinned for these files (the hosts publish none we could read offline);
+`sha256=None` makes the harness record the hash it actually loaded with every number. torchvision
+and pyiqa name their files with a hash prefix, kept in each note so a user can check by hand.
+"""
+
+from __future__ import annotations
+
+from harmony_bench.weights import WeightFile
+
+RAFT_THINGS = WeightFile(
+    name="raft/raft_large_C_T_V1-22a6c225.pth",
+    sha256=None,
+    source="https://download.pytorch.org/models/raft_large_C_T_V1-22a6c225.pth",
+    licence="BSD-3-Clause (princeton-vl/RAFT)",
+    size_bytes=None,
+    note="torchvision's port of the RAFT authors' raft-things.pth (FlyingChairs + FlyingThings3D), the "
+         "checkpoint VBench's dynamic degree loads; torchvision file names end in the sha256's first "
+         "8 hex digits (22a6c225).",
+)
+
+MUSIQ_SPAQ = WeightFile(
+    name="musiq/musiq_spaq_ckpt-358bb6af.pth",
+    sha256=None,
+    source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+    licence="Apache-2.0 (google-research MUSIQ weights, converted by pyiqa)",
+    note="pyiqa's PyTorch conversion of the official MUSIQ SPAQ checkpoint; VBench imaging_quality's file.",
+)
+
+MUSIQ_KONIQ = WeightFile(
+    name="musiq/musiq_koniq_ckpt-e95806b9.pth",
+    sha256=None,
+    source="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_koniq_ckpt-e95806b9.pth",
+    licence="Apache-2.0 (google-research MUSIQ weights, converted by pyiqa)",
+    note="pyiqa's default `musiq` metric checkpoint (KonIQ-10k), the one Verse-Bench uses.",
+)
+
+SIGLIP_DIR = "siglip-so400m-patch14-384"
+SIGLIP_CONFIG = WeightFile(
+    name=f"{SIGLIP_DIR}/config.json",
+    sha256=None,
+    source="https://huggingface.co/google/siglip-so400m-patch14-384/resolve/main/config.json",
+    licence="Apache-2.0",
+)
+SIGLIP_WEIGHTS = WeightFile(
+    name=f"{SIGLIP_DIR}/model.safetensors",
+    sha256=None,
+    source="https://huggingface.co/google/siglip-so400m-patch14-384/resolve/main/model.safetensors",
+    licence="Apache-2.0",
+    size_bytes=None,
+    note="The full SigLIP checkpoint (vision and text towers); only the vision tower is used.",
+)
+AESTHETIC_HEAD = WeightFile(
+    name="aesthetic-predictor-v2-5/aesthetic_predictor_v2_5.pth",
+    sha256=None,
+    source="https://github.com/discus0434/aesthetic-predictor-v2-5/raw/main/models/aesthetic_predictor_v2_5.pth",
+    licence="AGPL-3.0 (discus0434/aesthetic-predictor-v2-5)",
+    note="State dict of the MLP head only (keys scoring_head.{0,2,4,6,8}.{weight,bias}).",
+)
+
+DINOV3_DIR = "dinov3-vitl16-pretrain-lvd1689m"
+DINOV3_CONFIG = WeightFile(
+    name=f"{DINOV3_DIR}/config.json",
+    sha256=None,
+    source="https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m/resolve/main/config.json",
+    licence="DINOv3 License (gated: accept Meta's terms on the model page first)",
+)
+DINOV3_WEIGHTS = WeightFile(
+    name=f"{DINOV3_DIR}/model.safetensors",
+    sha256=None,
+    source="https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m/resolve/main/model.safetensors",
+    licence="DINOv3 License (gated: accept Meta's terms on the model page first)",
+    note="DINOv3 ViT-L/16 distilled from the 7B teacher on LVD-1689M, Hugging Face transformers layout.",
+)

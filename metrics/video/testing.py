@@ -1,0 +1,80 @@
+"""Random-weight files in the official formats, for tests and end-to-end dry runs.
+
+`write_random_weights(folder)` fills a weights folder with every file the official video backends
+need: RAFT at its real (fixed) size, the others as tiny configurations in the same file types
+and key names (the loaders read sizes from the config or checkpoint). Numbers computed with these
+files are meaningless; the harness stamps the loaded hashes on them, so they never pass as real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harmony_bench.weights import sha256_of
+from metrics.video import manifest
+
+TINY_VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
+def _raft(path: Path) -> None:
+    import torch
+    from torchvision.models.optical_flow import raft_large
+
+    torch.save(raft_large(weights=None, progress=False).state_dict(), path)
+
+
+def _musiq(path: Path) -> None:
+    import torch
+
+    from metrics.video.musiq import Musiq, MusiqConfig
+
+    torch.save(Musiq(MusiqConfig(hidden=48, mlp_dim=96, layers=2)).state_dict(), path)
+
+
+def _siglip(folder: Path) -> None:
+    from transformers import SiglipConfig, SiglipModel
+
+    cfg = SiglipConfig(text_config=dict(TINY_VIT, vocab_size=64, max_position_embeddings=16),
+                       vision_config=dict(TINY_VIT, image_size=32, patch_size=8))
+    SiglipModel(cfg).save_pretrained(folder, safe_serialization=True)
+
+
+def _aesthetic_head(path: Path) -> None:
+    import torch
+
+    from metrics.video.aq import HEAD_LINEAR_INDICES
+
+    sizes = [TINY_VIT["hidden_size"], 1024, 128, 64, 16, 1]  # the reference head's widths
+    state = {}
+    for i, (d_in, d_out) in zip(HEAD_LINEAR_INDICES, zip(sizes, sizes[1:])):
+        layer = torch.nn.Linear(d_in, d_out)
+        state[f"scoring_head.{i}.weight"], state[f"scoring_head.{i}.bias"] = layer.weight.data, layer.bias.data
+    torch.save(state, path)
+
+
+def _dinov3(folder: Path) -> None:
+    from transformers import DINOv3ViTConfig, DINOv3ViTModel
+
+    DINOv3ViTModel(DINOv3ViTConfig(**TINY_VIT, image_size=64, patch_size=16)).save_pretrained(
+        folder, safe_serialization=True)
+
+
+def write_random_weights(folder: str | Path, seed: int = 0) -> dict[str, str]:
+    """Write every official video weight file under `folder`; return {file name: sha256}, ready
+    to be written as the JSON that `$HARMONY_BENCH_MANIFEST` points to."""
+    import torch
+
+    folder = Path(folder)
+    files = {manifest.RAFT_THINGS: _raft, manifest.MUSIQ_SPAQ: _musiq, manifest.MUSIQ_KONIQ: _musiq,
+             manifest.AESTHETIC_HEAD: _aesthetic_head}
+    folders = {manifest.SIGLIP_DIR: _siglip, manifest.DINOV3_DIR: _dinov3}
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for wf, write in files.items():
+            (folder / wf.name).parent.mkdir(parents=True, exist_ok=True)
+            write(folder / wf.name)
+        for sub, write in folders.items():
+            write(folder / sub)
+    names = [wf.name for wf in files] + [wf.name for wf in (manifest.SIGLIP_CONFIG, manifest.SIGLIP_WEIGHTS,
+                                                             manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)]
+    return {name: sha256_of(folder / name) for name in names}

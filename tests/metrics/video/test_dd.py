@@ -1,0 +1,80 @@
+"""Dynamic degree: VBench's sampling, threshold and vote, on clips with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metrics.base import NotScorable
+from metrics.video.dd import DynamicDegreeFarneback, dd_required_pairs, dd_threshold, dynamic_degree, judge_motion
+from metrics.video.flow import top_fraction_magnitude
+from metrics.video.frames import vbench_interval, vbench_sample
+
+
+@pytest.mark.parametrize("fps, interval", [(24, 3), (25, 3), (30, 4), (16, 2), (8, 1), (5, 1), (60, 8)])
+def test_interval_is_round_fps_over_8(fps, interval):
+    assert vbench_interval(fps) == interval
+
+
+def test_sampling_picks_every_kth_frame_from_zero():
+    frames = np.arange(50, dtype=np.uint8).reshape(50, 1, 1, 1).repeat(3, axis=3)
+    picked = vbench_sample(frames, 24.0)[:, 0, 0, 0]
+    assert picked.tolist() == list(range(0, 50, 3))
+
+
+def test_threshold_and_required_pairs_match_vbench_formulas():
+    assert dd_threshold(8.0, 256, 512) == pytest.approx(6.0)
+    assert dd_threshold(24.0, 480, 832) == pytest.approx(6.0 * 480 / 256)
+    assert dd_threshold(4.0, 256, 256) == pytest.approx(12.0)  # below 8 fps the bar rises
+    assert [dd_required_pairs(n) for n in (16, 41, 40, 6, 2)] == [4, 10, 10, 2, 0]
+
+
+def test_top_fraction_is_mean_of_largest_five_percent():
+    flow = np.zeros((10, 20, 2), np.float32)  # 200 pixels -> top 10
+    flow.reshape(-1, 2)[:10, 0] = np.arange(1, 11)
+    flow.reshape(-1, 2)[10:30, 1] = 0.5
+    assert top_fraction_magnitude(flow) == pytest.approx(5.5)
+
+
+def test_vote_needs_enough_pairs_above_threshold():
+    # 16 sampled frames at 8 fps, 256 px: threshold 6 px, 4 pairs must exceed it
+    below = judge_motion([7.0] * 3 + [1.0] * 12, 8.0, 256, 256, 16)
+    above = judge_motion([7.0] * 4 + [1.0] * 11, 8.0, 256, 256, 16)
+    assert (below.dynamic, above.dynamic) == (False, True)
+    assert above.motion == pytest.approx(np.mean([7.0] * 4 + [1.0] * 11) / 6.0)
+
+
+def test_static_clip_is_not_dynamic_and_translating_pattern_is(synth):
+    metric = DynamicDegreeFarneback()
+    static = metric.score(synth.clip(synth.static()), None)
+    moving = metric.score(synth.clip(synth.translating(step=2)), None)
+    assert static.values["DD"] == 0.0 and static.values["DD-motion"] < 0.05  # Farneback leaves ~0.03 px
+    assert moving.values["DD"] == 1.0
+    # 2 px per frame, every 3rd frame sampled: 6 px per pair against a 1.5 px threshold
+    assert 5.5 / 1.5 < moving.values["DD-motion"] < 7.0 / 1.5
+    assert moving.details["pairs_above"] == 7 and moving.details["frame_interval"] == 3
+
+
+def test_subset_value_is_fraction_of_dynamic_clips(synth):
+    metric = DynamicDegreeFarneback()
+    clips = [synth.static(), synth.translating(step=2), synth.translating(step=1)]
+    per_clip = [metric.score(synth.clip(c), None).values["DD"] for c in clips]
+    assert per_clip == [0.0, 1.0, 1.0]
+    assert np.mean(per_clip) == pytest.approx(2 / 3)
+
+
+def test_flow_function_sees_consecutive_sampled_pairs(synth):
+    seen = []
+
+    def fake_flow(a, b):
+        seen.append((a[:, 0, 0, 0].tolist(), b[:, 0, 0, 0].tolist()))
+        return np.zeros(a.shape[:3] + (2,), np.float32)
+
+    frames = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1).repeat(3, axis=3).repeat(4, 1).repeat(4, 2)
+    dynamic_degree(frames, 16.0, fake_flow)
+    assert seen == [([0, 2, 4, 6], [2, 4, 6, 8])]
+
+
+def test_single_frame_is_unscorable(synth):
+    with pytest.raises(NotScorable):
+        DynamicDegreeFarneback().score(synth.clip(synth.static(n=2)), None)

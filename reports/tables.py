@@ -291,7 +291,7 @@ def to_latex(table: Table) -> str:
             lines.append(" & ".join([r"\scriptsize 95\% CI"] + cis) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     for note, m in notes.items():
-        lines.append(rf"\\\footnotesize \textsuperscript{{{m}}} {latex_escape(note)}")
+        lines.append(rf"\par\footnotesize \textsuperscript{{{m}}} {latex_escape(note)}")
     lines.append(r"\end{table*}")
     return "\n".join(lines) + "\n"
 

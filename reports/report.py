@@ -1,0 +1,248 @@
+"""The files a user reads: a run's report, a leaderboard of several runs, a paired comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from reports import html
+from reports.paper import PAPER_TABLES
+from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
+                          scored, status_summary, variant_columns)
+from reports.stats import LEVEL, N_BOOT, SEED
+from reports.tables import RENDERERS, Table, paper_table, to_json, to_markdown
+
+SCOPES = ("overall", "speech", "ambient", "complex", "zh")
+VARIANT_TITLES = {"overall": "Overall", "speech": "Human-speech subset", "ambient": "Ambient-sound subset",
+                  "complex": "Complex-scene subset", "zh": "Chinese speech"}
+
+COMMON_NOTES = [
+    "Published rows: Hu et al., Harmony (Tables 2-7), measured on the paper's own case files, which are not "
+    "public; rows marked 'this suite' were measured on this suite's cases. Compare with that in mind.",
+    f"This suite's cells: mean over cases with a {LEVEL:.0%} percentile bootstrap CI over cases "
+    f"({N_BOOT} resamples, seed {SEED}) and n = cases scored.",
+]
+SCOPE_NOTES = {
+    "overall": ["Overall = unweighted mean of the per-subset means, over the subsets where the metric is "
+                "defined (the paper's Table 2 rule); the CI resamples cases within each subset."],
+    "zh": ["WER here is a character error rate over the Chinese speech cases (as in the paper's Table 7)."],
+}
+WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their character error rate is in "
+            "the Chinese speech table).")
+
+
+def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | None = None,
+                 label=lambda r: r.model) -> tuple[list[Table], list[Table]]:
+    """(paper-format tables with the runs' rows, variant tables that are never ranked)."""
+    flags = flags or {}
+    official = {r.run_id: scored(r.results, comparable=True) for r in runs}
+    paper = []
+    for scope in SCOPES:
+        spec = PAPER_TABLES[scope]
+        rows = [measured_row(label(r), official[r.run_id], spec.columns, scope, flags.get(r.run_id, ()))
+                for r in runs]
+        table = paper_table(scope, rows)
+        table.notes += COMMON_NOTES + SCOPE_NOTES.get(scope, []) + ([WER_NOTE] if scope != "zh" else [])
+        paper.append(table)
+    return paper, variant_tables(runs, label)
+
+
+def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
+    variants = {r.run_id: scored(r.results, comparable=False) for r in runs}
+    frames = [v for v in variants.values() if len(v)]
+    if not frames:
+        return []
+    columns = variant_columns(pd.concat(frames))
+    tables = []
+    for scope in SCOPES:
+        rows = [measured_row(label(r), variants[r.run_id], columns, scope) for r in runs]
+        tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {VARIANT_TITLES[scope]}",
+                            columns, rows, ranked=False, notes=[
+                                "Offline variants, other checkpoints or other protocol versions: the column "
+                                "group says which and why. Never ranked against the paper's rows."]))
+    return tables
+
+
+def write_tables(tables: Sequence[Table], out_dir: Path) -> list[Path]:
+    paths = []
+    for table in tables:
+        for ext, render in RENDERERS.items():
+            path = out_dir / f"{table.key}.{ext}"
+            path.write_text(render(table), encoding="utf-8")
+            paths.append(path)
+    return paths
+
+
+STATUS_COLUMNS = ["metric_key", "output", "ok", "unscorable", "unavailable", "error", "first_reason", "protocol_note"]
+
+
+def _status_columns(status: pd.DataFrame) -> list[str]:
+    return (["run_id"] if "run_id" in status else []) + STATUS_COLUMNS
+
+
+def _status_md(status: pd.DataFrame) -> str:
+    cols = _status_columns(status)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(getattr(r, c)).replace("|", "/") for c in cols) + " |"
+              for r in status.itertuples()]
+    return "### Coverage: cases per metric and status\n\n" + "\n".join(lines) + "\n"
+
+
+def _status_html(status: pd.DataFrame) -> str:
+    cols = _status_columns(status)
+    head = "".join(f"<th>{html.esc(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.esc(getattr(r, c))}</td>" for c in cols) + "</tr>"
+                   for r in status.itertuples())
+    return (f'<section id="status"><h2>Coverage</h2><p class="hint">Every metric that did not give a number '
+            f'says why; missing numbers are never filled in.</p><div class="scroll"><table class="paper">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
+
+
+def _info_html(runs: Sequence[RunData]) -> str:
+    items = "".join(f"<li><b>{html.esc(r.run_id)}</b>: model {html.esc(r.model)}, seed "
+                    f"{html.esc(r.info.get('seed'))}, case set sha256 {html.esc(r.case_set[:16])}, "
+                    f"{r.results['case_id'].nunique()} cases</li>" for r in runs)
+    return f'<section id="runs"><h2>Runs</h2><ul>{items}</ul></section>'
+
+
+def _tables_html(title: str, tables: Sequence[Table], section_id: str, intro: str = "") -> str:
+    if not tables:
+        return ""
+    return (f'<section id="{section_id}"><h2>{html.esc(title)}</h2>'
+            + (f'<p class="hint">{html.esc(intro)}</p>' if intro else "")
+            + "".join(html.table_html(t) for t in tables) + "</section>")
+
+
+# -- gallery -------------------------------------------------------------------------------
+
+def gallery_items(run: RunData, page_dir: Path) -> list[html.GalleryItem]:
+    clips = _clip_paths(run)
+    items = []
+    for case_id, g in run.results.groupby("case_id", sort=True):
+        case = run.cases.get(case_id)
+        video, audio = clips.get(case_id, (None, None))
+        items.append(html.GalleryItem(
+            case_id=case_id, subset=str(g["subset"].iloc[0]), tags=case.tags if case else {},
+            video_href=Path(os.path.relpath(video, page_dir)).as_posix() if video else None,
+            texts=_case_texts(case),
+            values=[_value_line(r) for r in g.sort_values(["paper", "output"], ascending=[False, True]).itertuples()],
+            image_png=html.thumbnail_png(case.reference_image_path) if case else None,
+            waveform=html.waveform_envelope(audio) if audio else None))
+    return items
+
+
+def _clip_paths(run: RunData) -> dict[str, tuple[Path | None, Path | None]]:
+    from harmony_bench.store import Store
+
+    with Store(run.run_dir) as store:
+        rows = store.clips()
+    out = {}
+    for r in rows:
+        video = Path(r.video_path) if r.video_path and Path(r.video_path).is_file() else None
+        audio = Path(r.audio_path) if r.audio_path and Path(r.audio_path).is_file() else None
+        if audio is None and video is not None and video.with_suffix(".wav").is_file():
+            audio = video.with_suffix(".wav")
+        out[r.case_id] = (video, audio)
+    return out
+
+
+def _case_texts(case) -> dict[str, str]:
+    if case is None:
+        return {"note": "case not found in the run's case set"}
+    return {"video caption": case.video_caption, "audio caption": case.audio_caption or "",
+            "transcript": case.transcript or "", "language": case.language or ""}
+
+
+def _value_line(r) -> tuple[str, str, str]:
+    name = f"{r.output} [{r.metric_key}]" + ("" if r.paper else " (aux)")
+    shown = f"{r.value:.3f}" if r.status == "ok" else f"{r.status}: {r.error or ''}"
+    return name, shown, r.status
+
+
+# -- public API ----------------------------------------------------------------------------
+
+def write_run_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Paper-format tables (md, CSV, LaTeX, JSON), a coverage table and a self-contained
+    report.html for one run; returns the files written (default folder: run_dir/report)."""
+    run = load_run(Path(run_dir))
+    out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paper, variants = build_tables([run])
+    status = status_summary(run.results)
+    paths = write_tables(paper + variants, out_dir)
+    paths.append(_write(out_dir / "status.csv", status.to_csv(index=False)))
+    paths.append(_write(out_dir / "report.md", _combined_md(f"Harmony-Bench report: {run.run_id}", paper,
+                                                           variants, status)))
+    paths.append(_write(out_dir / "report.json", _combined_json([run], paper, variants, status)))
+    page = html.page(f"Harmony-Bench report: {run.run_id} ({run.model})", [
+        _info_html([run]),
+        _tables_html("Paper-format tables", paper, "tables"),
+        html.charts_section(paper[0], paper[1:], [r.label for r in paper[0].rows]),
+        _tables_html("Not comparable with the paper", variants, "variants",
+                     "Offline variants and other checkpoints, shown apart and never ranked with the paper."),
+        _status_html(status),
+        html.gallery_html(gallery_items(run, out_dir)),
+    ])
+    paths.append(_write(out_dir / "report.html", page))
+    return paths
+
+
+def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
+    """All runs as rows beside the published baselines, each flagged where its case set or a
+    column's protocol differs from the other runs; tables, leaderboard.md/.json/.html."""
+    runs = [load_run(Path(d)) for d in run_dirs]
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"two runs share a run id: {ids}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flags = leaderboard_flags(runs)
+    paper, variants = build_tables(runs, flags, label=lambda r: f"{r.model} ({r.run_id})")
+    status = pd.concat([status_summary(r.results).assign(run_id=r.run_id) for r in runs], ignore_index=True)
+    paths = write_tables(paper + variants, out_dir)
+    paths.append(_write(out_dir / "status.csv", status.to_csv(index=False)))
+    paths.append(_write(out_dir / "leaderboard.md", _combined_md("Harmony-Bench leaderboard", paper, variants, status)))
+    paths.append(_write(out_dir / "leaderboard.json", _combined_json(runs, paper, variants, status, flags)))
+    page = html.page("Harmony-Bench leaderboard", [
+        _info_html(runs),
+        _tables_html("Paper-format tables", paper, "tables",
+                     "⚠ marks a run whose case set or a column's protocol differs from the other runs."),
+        html.charts_section(paper[0], paper[1:], [r.label for r in paper[0].rows]),
+        _tables_html("Not comparable with the paper", variants, "variants"),
+        _status_html(status),
+    ])
+    paths.append(_write(out_dir / "leaderboard.html", page))
+    return paths
+
+
+def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
+    """Paired comparison on the cases both runs scored: per metric output and per subset plus
+    overall, the mean difference (b - a) with a paired-bootstrap 95% CI and a sign-flip
+    permutation p-value; `better` names the run the direction favours."""
+    a, b = load_run(Path(run_a)), load_run(Path(run_b))
+    return compare_frames(a.results, b.results)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _combined_md(title: str, paper: Sequence[Table], variants: Sequence[Table], status: pd.DataFrame) -> str:
+    parts = [f"# {title}\n"] + [to_markdown(t) for t in paper]
+    if variants:
+        parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in variants]
+    parts.append(_status_md(status))
+    return "\n".join(parts)
+
+
+def _combined_json(runs: Sequence[RunData], paper, variants, status: pd.DataFrame, flags=None) -> str:
+    doc = {"runs": [{"run_id": r.run_id, "model": r.model, "case_set_sha256": r.case_set,
+                     "seed": r.info.get("seed"), "flags": list((flags or {}).get(r.run_id, ()))} for r in runs],
+           "tables": [to_json(t) for t in paper], "variants": [to_json(t) for t in variants],
+           "status": json.loads(status.to_json(orient="records"))}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

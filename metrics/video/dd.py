@@ -89,7 +89,8 @@ class DynamicDegreeRaft(Metric):
         model="RAFT (large), torchvision.models.optical_flow.raft_large, 20 refinement iterations",
         checkpoint=f"{manifest.RAFT_THINGS.name}: the RAFT authors' 'things' weights as ported by torchvision",
         preprocessing=f"{_SAMPLING}; RGB scaled to [-1, 1]; replicate-padded to a multiple of 8 (RAFT "
-                      "InputPadder, sintel mode); flow scored at the padded size as VBench does",
+                      "InputPadder, sintel mode), sides under 128 px padded up to 128 (RAFT's minimum); flow scored at "
+                      "the padded size as VBench does",
         formula=_FORMULA,
         aggregation=_AGGREGATION,
         reference="VBench vbench/dynamic_degree.py (DynamicDegree.infer, set_params, check_move)",

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from metrics.video.checkpoints import load_into, load_state_dict
-from metrics.video.frames import batches
+from metrics.video.frames import batches, writable
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -29,12 +29,16 @@ def load_raft(path: Path, device: str = "cpu"):
     return model.eval().to(device)
 
 
+RAFT_MIN_SIDE = 128  # torchvision's correlation pyramid needs feature maps of at least 16 cells
+
+
 def pad_to_8(x):
-    """Replicate-pad (B, C, H, W) so H and W divide by 8, split evenly, as RAFT's InputPadder."""
+    """Replicate-pad (B, C, H, W) so H and W divide by 8, split evenly, as RAFT's InputPadder;
+    sides under RAFT_MIN_SIDE are padded up to it (VBench's RAFT cannot run on those at all)."""
     import torch.nn.functional as F
 
     h, w = x.shape[-2:]
-    ph, pw = (-h) % 8, (-w) % 8
+    ph, pw = max((-h) % 8, RAFT_MIN_SIDE - h), max((-w) % 8, RAFT_MIN_SIDE - w)
     if ph == pw == 0:
         return x
     return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2], mode="replicate")
@@ -68,7 +72,7 @@ def _to_raft_input(frames: np.ndarray, device: str):
     """uint8 RGB -> [-1, 1] (torchvision RAFT expects what the original RAFT computed inside)."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(writable(frames)).to(device).permute(0, 3, 1, 2).float()
     return x / 127.5 - 1.0
 
 

@@ -30,11 +30,16 @@ def vbench_sample(frames: np.ndarray, fps: float) -> np.ndarray:
     return frames[:: vbench_interval(fps)]
 
 
+def writable(frames: np.ndarray) -> np.ndarray:
+    """A C-contiguous writable view or copy: torch.from_numpy warns on read-only arrays."""
+    return np.require(frames, requirements=["C", "W"])
+
+
 def to_tensor(frames: np.ndarray, device: str = "cpu"):
     """(T, H, W, 3) uint8 -> (T, 3, H, W) float32 in [0, 1]."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+    x = torch.from_numpy(writable(frames)).to(device)
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 

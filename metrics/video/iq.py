@@ -15,8 +15,8 @@ from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
 from metrics.base import Metric, Output, ProtocolCard, Score
 from metrics.video import manifest
-from metrics.video.checkpoints import load_into, load_state_dict
-from metrics.video.frames import cap_longer_side, map_batches, pick_device
+from metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
+from metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
 from metrics.registry import register
 
 BATCH = 8
@@ -26,7 +26,11 @@ def load_musiq(path, device: str):
     from metrics.video.musiq import Musiq, MusiqConfig
 
     state = load_state_dict(path)
-    model = Musiq(MusiqConfig.from_state_dict(state))
+    try:
+        cfg = MusiqConfig.from_state_dict(state)
+    except (KeyError, IndexError) as exc:
+        raise CheckpointError(f"{path}: not a MUSIQ checkpoint (no {exc})") from exc
+    model = Musiq(cfg)
     load_into(model, state, path)
     return model.eval().to(device)
 
@@ -36,7 +40,7 @@ def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int |
     import torch
 
     def run(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(writable(batch)).to(device).permute(0, 3, 1, 2).float()
         if longer_cap is not None:  # VBench resizes the uint8 video, so the result is re-quantised
             x = cap_longer_side(x, longer_cap).round().clamp(0, 255)
         with torch.inference_mode():

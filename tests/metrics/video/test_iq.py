@@ -1,0 +1,66 @@
+"""IQ: the native MUSIQ's preprocessing rules and VBench's resize cap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from metrics.registry import get_metric
+from metrics.video.frames import cap_longer_side
+from metrics.video.iq import musiq_frame_scores
+from metrics.video.musiq import Encoder, MusiqConfig, hashed_positions, multiscale_patches, same_pad
+
+
+@pytest.mark.parametrize("size, kernel, stride, pads", [(7, 3, 2, (1, 1)), (8, 3, 2, (0, 1)), (64, 32, 32, (0, 0)),
+                                                          (70, 32, 32, (13, 13)), (9, 7, 2, (3, 3))])
+def test_same_padding_follows_tensorflow(size, kernel, stride, pads):
+    x = torch.ones(1, 1, size, size)
+    out = same_pad(x, kernel, stride)
+    assert out.shape[-1] == size + sum(pads)
+    assert out[0, 0, 0, : pads[0]].sum() == 0 and out[0, 0, pads[0], pads[0]] == 1
+
+
+def test_hashed_positions_spread_patches_over_the_grid():
+    # rows hash to floor(i * 10 / 2) = 0, 5; columns to floor(j * 10 / 3) = 0, 3, 6
+    assert hashed_positions(10, 2, 3).tolist() == [0, 3, 6, 50, 53, 56]
+
+
+def test_multiscale_patches_count_pad_and_label_each_scale():
+    cfg = MusiqConfig()
+    patches, spatial, scale, mask = multiscale_patches(torch.zeros(1, 3, 64, 96), cfg)
+    # 224 scale: 149x224 -> 5x7 = 35 patches padded to 49; 384 scale: 256x384 -> 8x12 = 96 of 144;
+    # original: 2x3 = 6 patches, unpadded
+    assert patches.shape == (1, 49 + 144 + 6, 3 * 32 * 32)
+    assert mask.sum().item() == 35 + 96 + 6
+    assert [int((scale[0][mask[0] == 1] == s).sum()) for s in (0, 1, 2)] == [35, 96, 6]
+    assert spatial[0, 49 + 144 :].tolist() == hashed_positions(10, 2, 3).tolist()
+
+
+def test_masked_padding_tokens_do_not_change_the_class_token():
+    torch.manual_seed(0)
+    enc = Encoder(MusiqConfig(hidden=12, mlp_dim=24, layers=2)).eval()
+    for p in enc.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(1, 5, 12)
+    pos, sc, m = torch.tensor([[0, 1, 2, 3, 4]]), torch.zeros(1, 5, dtype=torch.long), torch.ones(1, 5, dtype=torch.long)
+    base = enc(x, pos, sc, m)[:, 0]
+    padded = enc(torch.cat([x, torch.randn(1, 3, 12)], 1), torch.cat([pos, torch.zeros(1, 3, dtype=torch.long)], 1),
+                 torch.cat([sc, torch.zeros(1, 3, dtype=torch.long)], 1), torch.cat([m, torch.zeros(1, 3, dtype=torch.long)], 1))
+    assert torch.allclose(base, padded[:, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("hw, expected", [((720, 1280), (288, 512)), ((300, 400), (300, 400)),
+                                          ((1000, 1500), (341, 512)), ((512, 512), (512, 512))])
+def test_vbench_cap_on_the_longer_side(hw, expected):
+    assert tuple(cap_longer_side(torch.zeros(1, 3, *hw), 512).shape[-2:]) == expected
+
+
+def test_clip_score_is_mean_of_independent_frame_scores_over_100(weights_env, synth):
+    metric = get_metric("iq@musiq-spaq")()
+    metric.setup()
+    frames = synth.translating(n=3)
+    one_by_one = np.array([musiq_frame_scores(metric._model, f[None], "cpu", 512)[0] for f in frames])
+    score = metric.score(synth.clip(frames), None)
+    assert score.values["IQ"] == pytest.approx(one_by_one.mean() / 100, rel=1e-5)
+    assert score.details["checkpoint"] == "musiq/musiq_spaq_ckpt-358bb6af.pth"

@@ -320,6 +320,10 @@ JS = """
     });
     document.getElementById('f-count').textContent=shown+' of '+cards.length+' cases';
   }
+  // a link such as report.html#subset=speech&tag=language%3Dzh opens the gallery filtered
+  var wanted=new URLSearchParams(location.hash.slice(1));
+  if(wanted.has('subset')){subset.value=wanted.get('subset');}
+  if(wanted.has('tag')){tag.value=wanted.get('tag');}
   subset.addEventListener('change',apply); tag.addEventListener('change',apply); apply();
 })();
 """

@@ -222,7 +222,7 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
     """Paired comparison on the cases both runs scored: per metric output and per subset plus
     overall, the mean difference (b - a) with a paired-bootstrap 95% CI and a sign-flip
-    permutation p-value; `better` names the run the direction favours."""
+    permutation p-value; `better` is "a" or "b" (by the metric's direction) or "tie"."""
     a, b = load_run(Path(run_a)), load_run(Path(run_b))
     return compare_frames(a.results, b.results)
 

@@ -237,7 +237,7 @@ def _compare_metric(key: str, output: str, g: pd.DataFrame) -> list[dict]:
         if not groups:
             continue
         r = paired_comparison(groups)
-        better = None if r.diff == 0 else ("b" if (r.diff > 0) == (direction == "higher") else "a")
+        better = "tie" if r.diff == 0 else ("b" if (r.diff > 0) == (direction == "higher") else "a")
         note = "" if same else "protocol version or weights differ between the runs: not a like-for-like comparison"
         rows.append({"metric_key": key, "output": output, "scope": scope, "n": r.n, "mean_a": r.mean_a,
                      "mean_b": r.mean_b, "diff": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,

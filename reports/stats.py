@@ -80,7 +80,7 @@ class PairedResult:
     diff: float  # statistic(b) - statistic(a)
     ci_low: float  # paired bootstrap CI of diff
     ci_high: float
-    p_value: float  # two-sided sign-flip permutation test of "no difference"
+    p_value: float  # two-sided sign-flip permutation test of "no difference" (exact for n <= 16)
 
 
 def paired_comparison(pairs: Sequence[tuple[np.ndarray, np.ndarray]], n_boot: int = N_BOOT,
@@ -100,9 +100,16 @@ def paired_comparison(pairs: Sequence[tuple[np.ndarray, np.ndarray]], n_boot: in
     return PairedResult(n, mean_a, mean_b, observed, lo, hi, _sign_flip_p(diffs, observed, n_perm, seed))
 
 
+EXACT_MAX_N = 16  # up to 2**16 sign patterns are enumerated; beyond, N_PERM random ones
+
+
 def _sign_flip_p(diffs: Sequence[np.ndarray], observed: float, n_perm: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
-    stats = np.mean([(rng.choice([-1.0, 1.0], size=(n_perm, len(d))) * d).mean(axis=1) for d in diffs], axis=0)
+    # the statistic is sum_i w_i d_i with w_i = 1 / (groups * size of i's group)
+    terms = np.concatenate([d / (len(diffs) * len(d)) for d in diffs])
+    tol = 1e-12 * max(1.0, abs(observed))
+    if len(terms) <= EXACT_MAX_N:
+        signs = 1.0 - 2.0 * ((np.arange(2 ** len(terms))[:, None] >> np.arange(len(terms))) & 1)
+        return float(np.mean(np.abs(signs @ terms) >= abs(observed) - tol))
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(terms)))
     # +1 in both counts: the observed labelling is one of the permutations (never p = 0)
-    extreme = np.count_nonzero(np.abs(stats) >= abs(observed) - 1e-12)
-    return float((extreme + 1) / (n_perm + 1))
+    return float((np.count_nonzero(np.abs(signs @ terms) >= abs(observed) - tol) + 1) / (n_perm + 1))

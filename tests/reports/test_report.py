@@ -1,0 +1,100 @@
+"""write_run_report / write_leaderboard / compare_runs on run folders written by the real store."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harmony_bench.store import load_results
+from reports import compare_runs, write_leaderboard, write_run_report
+from tests.reports.conftest import CASES, HOSTILE, OTHER, make_run
+
+TABLES = ["table2_overall", "table4_speech", "table5_ambient", "table6_complex", "table7_zh"]
+
+
+@pytest.fixture(scope="module")
+def report_a(run_pair, tmp_path_factory) -> tuple[Path, list[Path]]:
+    mp = pytest.MonkeyPatch()  # the autouse manifest fixture is function-scoped
+    from tests.reports.conftest import fake_metric_class
+
+    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    try:
+        return run_pair[0], write_run_report(run_pair[0])
+    finally:
+        mp.undo()
+
+
+def test_run_report_writes_every_table_in_every_format(report_a):
+    run_dir, paths = report_a
+    names = {p.name for p in paths}
+    for stem in TABLES:
+        assert {f"{stem}.{ext}" for ext in ("md", "csv", "tex", "json")} <= names
+    assert {"report.html", "report.md", "report.json", "status.csv"} <= names
+    assert all(p.parent == run_dir / "report" and p.stat().st_size > 0 for p in paths)
+
+
+def test_report_numbers_match_the_store(report_a):
+    run_dir, _ = report_a
+    raw = load_results(run_dir)
+    aq = raw[(raw["output"] == "AQ") & (raw["status"] == "ok")]
+    doc = json.loads((run_dir / "report" / "report.json").read_text())
+    overall = doc["tables"][0]
+    mine = overall["rows"][-1]
+    assert mine["source"] == "run" and mine["method"] == "model-a"
+    assert mine["cells"]["AQ"]["value"] == pytest.approx(aq.groupby("subset")["value"].mean().mean())
+    assert mine["cells"]["IB"]["value"] is None  # random-weight IB is not the paper's protocol...
+    variant = doc["variants"][0]
+    assert "IB [ib@imagebind]" in [c["name"] for c in variant["columns"]]  # ...it is reported apart
+    assert not variant["ranked"]
+    harmony = next(r for r in overall["rows"] if r["method"] == "Harmony")
+    assert harmony["cells"]["Sync-C"]["display"] == "5.61"
+
+
+def test_html_is_escaped_and_self_contained(report_a):
+    run_dir, _ = report_a
+    page = (run_dir / "report" / "report.html").read_text()
+    assert HOSTILE not in page and "<script>alert" not in page
+    assert "A cat &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; a &quot;door&quot; slams" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "<link" not in page and not re.search(r"<script[^>]+src", page)
+    assert page.count('class="card"') == len(CASES)
+    assert 'src="../clips/cx-001.mp4"' in page and (run_dir / "report" / "../clips/cx-001.mp4").is_file()
+    assert page.count("data:image/png;base64,") == len(CASES) and page.count('class="wave"') == len(CASES)
+    assert page.count('class="radar"') == 6 and 'class="chart"' in page  # five published models + the run
+    assert "no face found" in page
+
+
+def test_leaderboard_flags_a_run_on_another_case_set_and_weights(run_pair, tmp_path):
+    odd = make_run(tmp_path, "run-c", "model-c", weights_hash=OTHER, cases=CASES[:9], clips=False)
+    paths = write_leaderboard([*run_pair, odd], tmp_path / "board")
+    assert {"leaderboard.html", "leaderboard.md", "leaderboard.json", "table2_overall.tex"} <= {p.name for p in paths}
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    flags = {r["run_id"]: r["flags"] for r in doc["runs"]}
+    assert flags["run-a"] == [] and flags["run-b"] == []
+    assert "case set differs" in flags["run-c"] and "AQ protocol differs" in flags["run-c"]
+    rows = {r["method"]: r for r in doc["tables"][0]["rows"]}
+    assert rows["model-c (run-c)"]["cells"]["AQ"]["value"] is None  # other AQ weights: not in the paper column
+    assert rows["model-b (run-b)"]["cells"]["AQ"]["rank"] == 1
+    assert "⚠ case set differs" in (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "AQ [aq@official]" in [c["name"] for c in doc["variants"][0]["columns"]]
+
+
+def test_compare_runs_pairs_cases_and_tests_the_difference(run_pair):
+    table = compare_runs(*run_pair)
+    aq = table[(table["output"] == "AQ") & (table["scope"] == "overall")].iloc[0]
+    assert aq["n"] == len(CASES) and aq["diff"] == pytest.approx(0.3) and aq["better"] == "b"
+    assert aq["p_value"] == pytest.approx(2 / 2 ** len(CASES))  # exact: only the two all-same-sign patterns
+    dd = table[(table["metric_key"] == "dd@raft") & (table["output"] == "DD") & (table["scope"] == "overall")].iloc[0]
+    assert dd["diff"] == 0 and dd["p_value"] == 1.0 and dd["better"] == "tie"
+    sync = table[(table["output"] == "Sync-C") & (table["scope"] == "complex")].iloc[0]
+    assert sync["n"] == 3  # the unscorable case is not paired
+    assert table["same_protocol"].all()
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results.sqlite"):
+        write_run_report(tmp_path / "nope")
+    assert not (tmp_path / "nope").exists()

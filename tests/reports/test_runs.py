@@ -1,0 +1,79 @@
+"""Protocol checks and the run's cells, recomputed independently from the stored rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from harmony_bench.store import load_results
+from reports.paper import COLUMNS_BY_NAME
+from reports.runs import classify, load_run, measured_row, protocol_status, scored
+from tests.reports.conftest import OTHER, PINNED
+
+
+def test_protocol_verdicts():
+    assert protocol_status("aq@official", True, "1", f"aq.safetensors={PINNED}") == (True, "")
+    ok, note = protocol_status("sync@syncnet", True, "1", "syncnet.pth=" + "c" * 64)
+    assert ok and "unpinned" in note and "syncnet.pth" in note
+    for args, why in [(("dd@farneback", False, "1", ""), "offline variant"),
+                      (("aq@official", True, "1", f"aq.safetensors={OTHER}"), "not the manifest's file"),
+                      (("aq@official", True, "0", f"aq.safetensors={PINNED}"), "protocol v0"),
+                      (("xx@unknown", True, "1", ""), "not installed")]:
+        ok, note = protocol_status(*args)
+        assert not ok and why in note, (args, note)
+
+
+def test_rows_are_split_at_the_protocol_line(run_pair):
+    results = load_run(run_pair[0]).results
+    by_key = results.groupby("metric_key")["comparable"].agg(set).to_dict()
+    assert by_key["aq@official"] == {True} and by_key["sync@syncnet"] == {True}
+    assert by_key["dd@farneback"] == {False} and by_key["ib@imagebind"] == {False}
+    official = scored(results, comparable=True)
+    assert set(official["column"]) == {"AQ", "DD", "WER", "Sync-C", "Sync-D"}  # no auxiliary DD-motion
+    variants = scored(results, comparable=False)
+    assert set(variants["column"]) == {"DD [dd@farneback]", "IB [ib@imagebind]"}
+
+
+def _ok(frame: pd.DataFrame, key: str, output: str) -> pd.DataFrame:
+    return frame[(frame["metric_key"] == key) & (frame["output"] == output) & (frame["status"] == "ok")]
+
+
+def test_cells_equal_an_independent_pandas_computation(run_pair):
+    raw = load_results(run_pair[0])
+    values = scored(load_run(run_pair[0]).results, comparable=True)
+    cols = [COLUMNS_BY_NAME[n] for n in ("AQ", "WER", "Sync-C")]
+    aq = _ok(raw, "aq@official", "AQ")
+    expected_overall = aq.groupby("subset")["value"].mean().mean()
+    overall = measured_row("m", values, cols, "overall")
+    assert overall.cells["AQ"].value == pytest.approx(expected_overall)
+    assert overall.cells["AQ"].n == 13
+    lo, hi = overall.cells["AQ"].ci
+    assert lo < expected_overall < hi
+
+    wer = _ok(raw, "wer@whisper", "WER")
+    speech = measured_row("m", values, cols, "speech")
+    en = wer[(wer["subset"] == "speech") & (wer["language"] == "en")]["value"]
+    assert speech.cells["WER"].value == pytest.approx(en.mean()) and speech.cells["WER"].n == 3
+    zh = measured_row("m", values, cols, "zh")
+    assert zh.cells["WER"].value == pytest.approx(wer[wer["language"] == "zh"]["value"].mean())
+    assert zh.cells["WER"].n == 2
+
+    complex_ = measured_row("m", values, cols, "complex")
+    assert complex_.cells["Sync-C"].n == 3  # cx-004 had no face: unscorable, not zero
+    assert "unpinned" in complex_.cells["Sync-C"].note
+    assert measured_row("m", values, cols, "ambient").cells["Sync-C"].value is None  # not defined there
+
+
+def test_overall_says_when_a_defined_subset_had_no_scored_case(run_pair):
+    results = load_run(run_pair[0]).results
+    no_complex = results[~((results["output"] == "WER") & (results["subset"] == "complex"))]
+    cell = measured_row("m", scored(no_complex, True), [COLUMNS_BY_NAME["WER"]], "overall").cells["WER"]
+    en_speech = results[(results["output"] == "WER") & (results["subset"] == "speech") & (results["language"] == "en")]
+    assert cell.value == pytest.approx(en_speech["value"].mean())
+    assert "no scored case in complex" in cell.note
+
+
+def test_classify_handles_an_empty_run():
+    empty = pd.DataFrame(columns=["metric_key", "official", "protocol_version", "weights_sha256"])
+    out = classify(empty)
+    assert list(out.columns)[-2:] == ["comparable", "protocol_note"] and out.empty

@@ -1,0 +1,61 @@
+"""Renderers (markdown, CSV, LaTeX, JSON) and the Table 3 ablation layout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from reports.tables import Cell, Row, ablation_table, paper_table, to_csv, to_json, to_latex, to_markdown
+
+RUN = Row("my_model & co", {"AQ": Cell(0.6149, (0.58, 0.65), 50), "DD": Cell(0.1, (0.05, 0.2), 50, "unpinned weights"),
+                            "WER": Cell(None)}, "run")
+
+
+def test_markdown_marks_best_and_second_and_shows_cis():
+    md = to_markdown(paper_table("overall", [RUN]))
+    row = next(line for line in md.splitlines() if line.startswith("| my"))
+    assert "**0.61**" in row  # beats Harmony's 0.59
+    assert "| - |" in row  # WER missing, shown as in the paper
+    assert "<u>0.59</u>" in md  # Harmony's AQ drops to second
+    assert "[0.58, 0.65]" in md and "| ↳ cases | 50 |" in md
+    assert "<sup>a</sup> unpinned weights" in md
+    assert "my\\_model & co (this suite)" in row
+
+
+def test_latex_is_booktabs_with_escaped_labels_and_marks():
+    tex = to_latex(paper_table("overall", [RUN]))
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "\\cmidrule(lr){2-6}" in tex  # the five video columns
+    assert "my\\_model \\& co (this suite) & \\textbf{0.61}" in tex
+    assert "\\underline{0.59}" in tex and "$\\downarrow$" in tex
+    assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == 1
+
+
+def test_csv_and_json_keep_full_precision_and_missing_cells():
+    table = paper_table("overall", [RUN])
+    rows = list(csv.DictReader(io.StringIO(to_csv(table))))
+    mine = rows[-1]
+    assert float(mine["AQ"]) == 0.6149 and float(mine["AQ_ci_low"]) == 0.58 and mine["AQ_n"] == "50"
+    assert mine["WER"] == "" and rows[0]["ID"] == ""  # MM-Diffusion's ID is "-" in the paper
+    assert rows[1]["WER"] == "1.00"  # published values keep their printed digits
+    doc = json.loads(json.dumps(to_json(table)))
+    cell = doc["rows"][-1]["cells"]["AQ"]
+    assert cell == {"value": 0.6149, "display": "0.61", "rank": 1, "ci95": [0.58, 0.65], "n": 50}
+    assert doc["rows"][0]["cells"]["ID"]["value"] is None
+
+
+def test_ablation_layout_takes_rows_with_flags_and_never_ranks_them_against_the_paper():
+    rows = [{"variant": "global xattn", "GLDI": 0, "Sync-C": 1.5, "Sync-D": 9.0, "IB": 0.2},
+            {"variant": "full", "GLDI": 1, "RoPE": 1, "CTS": 1, "SyncCFG": 1, "Sync-C": 2.5,
+             "Sync-C_ci_low": 2.1, "Sync-C_ci_high": 2.9, "Sync-C_n": 30, "Sync-D": 8.0, "IB": 0.3}]
+    table = ablation_table(rows)
+    assert [r.label for r in table.rows][-2:] == ["global xattn", "full"]
+    assert len(table.rows) == 7 and not table.ranked
+    md = to_markdown(table)
+    assert "| full (this suite) | ✓ | ✓ | ✓ | ✓ | 2.50 | 8.00 | 0.30 |" in md
+    assert "| + GLDI | ✓ |  |  |  | 4.29 | 10.67 | 0.14 |" in md
+    assert "**" not in md
+    alone = ablation_table(rows, include_paper=False)
+    assert alone.ranked and "**2.50**" in to_markdown(alone)
+    assert "\\checkmark" in to_latex(alone)

@@ -1,0 +1,160 @@
+"""DeSync: Synchformer's predicted audio-visual offset (paper C.2; av-benchmark's protocol).
+
+The clip is cut into 16-frame video segments (step 8) at 25 fps and 0.64 s audio segments
+(step 0.32 s) at 16 kHz; 14 consecutive segments make one 4.8 s window. Synchformer classifies
+the first and the last window over 21 offsets in [-2, +2] s; DeSync = the mean |offset| of the
+two windows, in seconds (a clip of exactly 4.8-5.1 s has one window, counted twice as in
+av-benchmark). Clips shorter than 4.8 s have no window and get no number.
+
+The preprocessing, windowing, offset grid and aggregation are ours. The network itself is not
+re-implemented here: it is imported from the user's installed av-benchmark (`av_bench`), whose
+`Synchformer` matches the official `synchformer_state_dict.pth`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from harmony_bench.cases import Case
+from harmony_bench.media import Clip
+from harmony_bench.weights import WeightFile
+from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.registry import register
+
+FPS = 25
+SIZE = 224
+SEG_FRAMES, SEG_STEP = 16, 8
+SAMPLE_RATE = 16000
+SEG_SAMPLES, SEG_HOP = 10240, 5120  # 0.64 s, 0.32 s
+WINDOW_SEGMENTS = 14  # 4.8 s
+WINDOW_SECONDS = (WINDOW_SEGMENTS - 1) * SEG_STEP / FPS + SEG_FRAMES / FPS
+OFFSET_GRID = np.linspace(-2.0, 2.0, 21)  # seconds, av-benchmark make_class_grid(-2, 2, 21)
+MEL = {"sample_rate": SAMPLE_RATE, "win_length": 400, "hop_length": 160, "n_fft": 1024, "n_mels": 128}
+MEL_FRAMES = 66
+MEL_MEAN, MEL_STD = -4.2677393, 4.5689974  # av-benchmark's normalisation (AudioSet statistics)
+
+SYNCHFORMER = WeightFile(
+    name="synchformer_state_dict.pth",
+    sha256=None,
+    source="hkchengrex/av-benchmark README (Synchformer trained on AudioSet, from v-iashin/Synchformer 24-01-04T16-39-21)",
+    licence="MIT (Synchformer)",
+    size_bytes=None,
+    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+)
+
+
+def installed_synchformer():
+    """The Synchformer architecture from the user's installed av-benchmark."""
+    from av_bench.synchformer.synchformer import Synchformer
+
+    return Synchformer()
+
+
+@register("desync@synchformer")
+class DeSyncMetric(Metric):
+    key = "desync@synchformer"
+    family = "DeSync"
+    backend = "synchformer"
+    official = True
+    version = "1"
+    outputs = (Output("DeSync", "lower"),)
+    subsets = AMBIENT_SUBSETS
+    needs = ("frames@25fps 224px", "audio@16kHz mono")
+    weights = (SYNCHFORMER,)
+    packages = ("av_bench",)
+    extra = "desync"
+    card = ProtocolCard(
+        model="Synchformer (Iashin et al., ICASSP 2024), AudioSet sync model, architecture from av-benchmark",
+        checkpoint="synchformer_state_dict.pth (state dict, weights_only=True)",
+        preprocessing=("25 fps nearest frame; short side resized to 224 (bicubic, antialiased) and centre-cropped, "
+                       "scaled to [-1, 1]; 16 kHz mono; video segments 16 frames step 8, audio segments 10240 "
+                       "samples step 5120 -> log(mel 128, n_fft 1024, win 400, hop 160 + 1e-6), padded/truncated "
+                       "to 66 frames, (x + 4.2677) / (2 * 4.5690)"),
+        formula="per window: offset = grid[argmax logits], grid = 21 values in [-2, 2] s; DeSync = mean |offset|",
+        aggregation=("per clip: mean over the first and the last 14-segment (4.8 s) window; per subset: mean over "
+                     "clips; clips shorter than 4.8 s are unscorable"),
+        reference="hkchengrex/av-benchmark (extract_video.encode_video_with_sync, evaluate DeSync)",
+        differences=("video and audio are truncated to their common duration; the whole clip is used, where "
+                     "av-benchmark truncates to its --audio_length (8 s by default)"),
+    )
+
+    def __init__(self, device: str = "cpu", architecture: Callable | None = None):
+        super().__init__(device)
+        self.architecture = architecture or installed_synchformer
+        self.model = None
+
+    def load(self, paths: dict) -> None:
+        import torch
+
+        state = torch.load(str(paths[SYNCHFORMER.name]), map_location="cpu", weights_only=True)
+        model = self.architecture()
+        model.load_state_dict(state)
+        self.model = model.to(self.device).eval()
+
+    def score(self, clip: Clip, case: Case) -> Score:
+        video, audio = common_span(clip.video_at(FPS), clip.audio_at(SAMPLE_RATE))
+        n_segments = min(segment_count(len(video), SEG_FRAMES, SEG_STEP), segment_count(len(audio), SEG_SAMPLES, SEG_HOP))
+        if n_segments < WINDOW_SEGMENTS:
+            raise NotScorable(f"clip shorter than one {WINDOW_SECONDS:.1f} s Synchformer window "
+                              f"({max(n_segments, 0)} of {WINDOW_SEGMENTS} segments)")
+        offsets = self.window_offsets(video, audio, n_segments)
+        return Score(values={"DeSync": float(np.mean(np.abs(offsets)))},
+                     details={"window_offsets_s": [float(o) for o in offsets], "segments": n_segments,
+                              "sign": "as Synchformer's class grid"})
+
+    def window_offsets(self, video: np.ndarray, audio: np.ndarray, n_segments: int) -> np.ndarray:
+        """Predicted offset (s) of the first and the last window."""
+        import torch
+
+        with torch.inference_mode():
+            vfeat = self.model.extract_vfeats(video_segments(video, n_segments)[None].to(self.device))
+            afeat = self.model.extract_afeats(audio_segments(audio, n_segments)[None].to(self.device))
+            offsets = []
+            for window in window_slices(n_segments):
+                logits = self.model.compare_v_a(vfeat[:, window], afeat[:, window])
+                offsets.append(OFFSET_GRID[int(logits.argmax(dim=-1)[0])])
+        return np.asarray(offsets)
+
+
+def common_span(video: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both streams cut to the shorter one's duration."""
+    seconds = min(len(video) / FPS, len(audio) / SAMPLE_RATE)
+    return video[: int(round(seconds * FPS))], audio[: int(round(seconds * SAMPLE_RATE))]
+
+
+def segment_count(length: int, size: int, step: int) -> int:
+    return (length - size) // step + 1 if length >= size else 0
+
+
+def window_slices(n_segments: int) -> list[slice]:
+    """The first and the last 14 segments (the same slice twice when there are exactly 14)."""
+    return [slice(0, WINDOW_SEGMENTS), slice(n_segments - WINDOW_SEGMENTS, n_segments)]
+
+
+def video_segments(frames: np.ndarray, n_segments: int):
+    """(S, 16, 3, 224, 224) float in [-1, 1] from (T, H, W, 3) uint8 frames at 25 fps."""
+    import torch
+    from torchvision.transforms.v2 import functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames[: (n_segments - 1) * SEG_STEP + SEG_FRAMES])).permute(0, 3, 1, 2)
+    x = F.resize(x, SIZE, interpolation=F.InterpolationMode.BICUBIC, antialias=True)
+    x = F.center_crop(x, [SIZE, SIZE]).float() / 255.0
+    x = (x - 0.5) / 0.5
+    return torch.stack([x[i * SEG_STEP : i * SEG_STEP + SEG_FRAMES] for i in range(n_segments)])
+
+
+def audio_segments(audio: np.ndarray, n_segments: int):
+    """(S, 1, 128, 66) normalised log-mel of the 0.64 s audio segments."""
+    import torch
+    import torchaudio
+
+    wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    segs = torch.stack([wave[i * SEG_HOP : i * SEG_HOP + SEG_SAMPLES] for i in range(n_segments)])
+    mel = torch.log(torchaudio.transforms.MelSpectrogram(**MEL)(segs) + 1e-6)
+    frames = mel.shape[-1]
+    if frames < MEL_FRAMES:
+        mel = torch.nn.functional.pad(mel, (0, MEL_FRAMES - frames))
+    mel = mel[..., :MEL_FRAMES]
+    return ((mel - MEL_MEAN) / (2 * MEL_STD)).unsqueeze(1)

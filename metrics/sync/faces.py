@@ -1,0 +1,166 @@
+"""Faces for the lip-sync metrics: detection, tracking, SyncNet crops and lip opening.
+
+Detector: mediapipe 0.10.21's BlazeFace (short-range model, shipped inside the wheel, so no
+weights to fetch) in place of syncnet_python's S3FD. Tracking follows syncnet_python's
+`track_shot`: greedy, a detection joins a track when its IoU with the track's last box exceeds
+0.5 and at most `max_gap` frames were missed; boxes are linearly interpolated over the gaps.
+Faces smaller than `min_face_frac` of the frame's shorter side are dropped (syncnet_python:
+100 px absolute). The crop is syncnet_python's `crop_video`: box size and centre median-filtered
+over 13 frames, a square of side 2*s*(1 + 0.4) around the centre, shifted down by 0.4*s so
+the mouth sits in the lower half, grey (110) padding, resized to 224 px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IOU_THRESHOLD = 0.5
+MAX_GAP = 25  # frames a track may miss (syncnet_python num_failed_det)
+CROP_SCALE = 0.4
+PAD_VALUE = 110
+MEDIAN_KERNEL = 13
+# Face-mesh landmarks: inner-lip pairs (upper, lower) and forehead-chin for the face height.
+LIP_PAIRS = ((13, 14), (82, 87), (312, 317))
+FACE_TOP, FACE_BOTTOM = 10, 152
+
+
+@dataclass
+class FaceTrack:
+    frames: np.ndarray  # (n,) consecutive frame indices
+    boxes: np.ndarray  # (n, 4) x1, y1, x2, y2 in pixels
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class LipTrack:
+    frames: np.ndarray  # (n,) consecutive frame indices
+    opening: np.ndarray  # (n,) inner-lip gap / face height, gaps interpolated
+    centres: np.ndarray  # (n, 2) face centre (x, y) in pixels
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def detect_faces(frames: np.ndarray, min_confidence: float = 0.5) -> list[np.ndarray]:
+    """Per frame a (k, 4) array of face boxes (x1, y1, x2, y2, pixels) from BlazeFace."""
+    import mediapipe as mp
+
+    h, w = frames.shape[1:3]
+    out = []
+    with mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence) as det:
+        for frame in frames:
+            found = det.process(np.ascontiguousarray(frame)).detections or []
+            boxes = []
+            for d in found:
+                b = d.location_data.relative_bounding_box
+                boxes.append([b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h])
+            out.append(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
+    return out
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def track_faces(detections: list[np.ndarray], frame_shape: tuple[int, int], min_track: int,
+                min_face_frac: float = 0.1) -> list[FaceTrack]:
+    """Greedy IoU tracks of at least `min_track` frames, gaps interpolated, small faces dropped."""
+    pending = [[box for box in boxes] for boxes in detections]
+    min_size = min_face_frac * min(frame_shape)
+    tracks = []
+    while any(pending):
+        frames, boxes = [], []
+        for t, candidates in enumerate(pending):
+            if frames and t - frames[-1] > MAX_GAP:
+                break
+            for k, box in enumerate(candidates):
+                if not frames or iou(box, boxes[-1]) > IOU_THRESHOLD:
+                    frames.append(t)
+                    boxes.append(box)
+                    del candidates[k]
+                    break
+        if len(frames) < 2 or frames[-1] - frames[0] + 1 < min_track:
+            continue
+        span = np.arange(frames[0], frames[-1] + 1)
+        boxes = np.stack(boxes)
+        interp = np.stack([np.interp(span, frames, boxes[:, j]) for j in range(4)], axis=1)
+        size = max((interp[:, 2] - interp[:, 0]).mean(), (interp[:, 3] - interp[:, 1]).mean())
+        if size > min_size:
+            tracks.append(FaceTrack(frames=span, boxes=interp))
+    return tracks
+
+
+def crop_track(frames: np.ndarray, track: FaceTrack, size: int = 224) -> np.ndarray:
+    """(n, size, size, 3) crops of the track's frames, syncnet_python's crop geometry."""
+    import cv2
+    from scipy.signal import medfilt
+
+    half = np.maximum(track.boxes[:, 2] - track.boxes[:, 0], track.boxes[:, 3] - track.boxes[:, 1]) / 2
+    cx = (track.boxes[:, 0] + track.boxes[:, 2]) / 2
+    cy = (track.boxes[:, 1] + track.boxes[:, 3]) / 2
+    half, cx, cy = (medfilt(v, kernel_size=MEDIAN_KERNEL) for v in (half, cx, cy))
+    crops = np.empty((len(track), size, size, 3), dtype=np.uint8)
+    for i, t in enumerate(track.frames):
+        s = half[i]
+        pad = int(s * (1 + 2 * CROP_SCALE))
+        img = np.pad(frames[t], ((pad, pad), (pad, pad), (0, 0)), constant_values=PAD_VALUE)
+        my, mx = cy[i] + pad, cx[i] + pad
+        face = img[int(my - s) : int(my + s * (1 + 2 * CROP_SCALE)),
+                   int(mx - s * (1 + CROP_SCALE)) : int(mx + s * (1 + CROP_SCALE))]
+        crops[i] = cv2.resize(face, (size, size))
+    return crops
+
+
+def lip_tracks(frames: np.ndarray, min_track: int, max_faces: int = 4) -> list[LipTrack]:
+    """Face-mesh lip opening per face, faces associated frame to frame by nearest centre."""
+    per_frame = _mesh_measurements(frames, max_faces)
+    open_tracks: list[dict] = []
+    for t, faces in enumerate(per_frame):
+        taken = set()
+        for centre, height, opening in faces:
+            live = [tr for tr in open_tracks if id(tr) not in taken and t - tr["t"][-1] <= MAX_GAP]
+            near = min(live, key=lambda tr: np.hypot(*(tr["c"][-1] - centre)), default=None)
+            if near is None or np.hypot(*(near["c"][-1] - centre)) > 0.5 * height:
+                near = {"t": [], "c": [], "o": []}
+                open_tracks.append(near)
+            near["t"].append(t)
+            near["c"].append(centre)
+            near["o"].append(opening)
+            taken.add(id(near))
+    tracks = []
+    for tr in open_tracks:
+        span = np.arange(tr["t"][0], tr["t"][-1] + 1)
+        if len(span) < min_track:
+            continue
+        c = np.stack(tr["c"])
+        centres = np.stack([np.interp(span, tr["t"], c[:, 0]), np.interp(span, tr["t"], c[:, 1])], axis=1)
+        tracks.append(LipTrack(frames=span, opening=np.interp(span, tr["t"], tr["o"]), centres=centres))
+    return tracks
+
+
+def _mesh_measurements(frames: np.ndarray, max_faces: int) -> list[list[tuple[np.ndarray, float, float]]]:
+    """Per frame, per face: (centre xy px, face height px, mean inner-lip gap / face height)."""
+    import mediapipe as mp
+
+    h, w = frames.shape[1:3]
+    out = []
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
+                                         min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+        for frame in frames:
+            found = mesh.process(np.ascontiguousarray(frame)).multi_face_landmarks or []
+            faces = []
+            for face in found:
+                pts = np.array([(p.x * w, p.y * h) for p in face.landmark])
+                height = float(np.hypot(*(pts[FACE_TOP] - pts[FACE_BOTTOM])))
+                gap = np.mean([np.hypot(*(pts[a] - pts[b])) for a, b in LIP_PAIRS])
+                faces.append((pts.mean(axis=0), height, gap / max(height, 1e-6)))
+            out.append(faces)
+    return out

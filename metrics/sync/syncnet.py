@@ -1,0 +1,148 @@
+"""Sync-C / Sync-D: SyncNet v2 confidence and distance (paper C.2, Tables 2-7).
+
+Protocol (syncnet_python's `run_pipeline` + `run_syncnet`, with a mediapipe face detector):
+video resampled to 25 fps, audio to 16 kHz mono; faces detected on every frame and tracked;
+each track of at least `min_track` frames cropped to 224 px; for every 5-frame window the lip
+embedding is compared with the embedding of the 20 MFCC frames (0.2 s) starting at the same
+time, for audio shifted by -15..+15 frames; the distances are averaged over windows:
+Sync-D = the minimum over shifts, Sync-C = median - minimum, offset = the argmin shift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harmony_bench.cases import Case
+from harmony_bench.media import Clip
+from harmony_bench.weights import WeightFile
+from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.registry import register
+from metrics.sync import faces
+from metrics.sync.mfcc import mfcc, to_int16_scale
+from metrics.sync.offsets import OffsetSearch, distance_table, search_distances
+
+FPS = 25
+SAMPLE_RATE = 16000
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
+MFCC_PER_FRAME = 4  # 100 Hz MFCC / 25 fps
+MAX_SHIFT = 15  # frames, syncnet_python --vshift
+MIN_TRACK = 50  # frames (2 s); syncnet_python's default 100 would reject every clip under 4 s
+BATCH = 32
+
+SYNCNET_V2 = WeightFile(
+    name="syncnet_v2.model",
+    sha256=None,
+    source="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model (joonson/syncnet_python download_model.sh)",
+    licence="MIT (syncnet_python repository licence)",
+    size_bytes=None,
+    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+)
+
+
+@register("syncnet@v2")
+class SyncNetMetric(Metric):
+    key = "syncnet@v2"
+    family = "Sync"
+    backend = "syncnet-v2"
+    official = True
+    version = "1"
+    outputs = (
+        Output("Sync-C", "higher"),
+        Output("Sync-D", "lower"),
+        Output("Sync-offset", "lower", paper=False),  # |offset| in 25 fps frames; signed in details
+    )
+    subsets = SPEECH_SUBSETS
+    needs = ("frames@25fps", "audio@16kHz mono")
+    weights = (SYNCNET_V2,)
+    packages = ("mediapipe",)
+    extra = "offline"
+    card = ProtocolCard(
+        model="SyncNet v2 (Chung & Zisserman 2016), native PyTorch with syncnet_python's layer names",
+        checkpoint="syncnet_v2.model (the official state dict, loaded with weights_only=True)",
+        preprocessing=("25 fps (nearest frame), 16 kHz mono; faces: mediapipe BlazeFace short-range on every "
+                       "frame, greedy IoU>0.5 tracks allowing 25 missed frames, tracks shorter than "
+                       f"{MIN_TRACK} frames or smaller than 10% of the short side dropped; syncnet_python crop "
+                       "(median-filtered box, crop scale 0.4, grey pad) to 224 px, BGR 0-255; audio as int16 "
+                       "values, MFCC 13 x 100 Hz (python_speech_features recipe)"),
+        formula=("per 5-frame window i and shift L in [-15, 15]: d(i, L) = ||v_i - a_{i+L} + 1e-6|| with zero audio "
+                 "embeddings outside the track; D(L) = mean_i d(i, L); Sync-D = min_L D; Sync-C = median_L D - "
+                 "min_L D; offset = argmin_L (L > 0: audio late, the negative of syncnet_python's printed offset)"),
+        aggregation=("per clip: the active speaker, i.e. the face track with the highest Sync-C (all tracks in "
+                     "details); per subset: mean over clips"),
+        reference="joonson/syncnet_python (SyncNetInstance.evaluate, run_pipeline.track_shot/crop_video)",
+        differences=("face detector BlazeFace instead of S3FD; minimum track 2 s instead of 4 s; min face size relative "
+                     "(10% of the short side) instead of 100 px; scene cuts not detected (generated clips are one shot)"),
+    )
+
+    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "active"):
+        super().__init__(device)
+        if multi_face not in ("active", "mean"):
+            raise ValueError("multi_face must be 'active' or 'mean'")
+        self.min_track = min_track
+        self.multi_face = multi_face
+        self.model = None
+
+    def load(self, paths: dict) -> None:
+        from metrics.sync.syncnet_model import load_syncnet
+
+        self.model = load_syncnet(paths[SYNCNET_V2.name], self.device)
+
+    def score(self, clip: Clip, case: Case) -> Score:
+        video = clip.video_at(FPS)
+        audio = to_int16_scale(clip.audio_at(SAMPLE_RATE))
+        tracks = faces.track_faces(faces.detect_faces(video), video.shape[1:3], self.min_track)
+        if not tracks:
+            raise NotScorable(f"no face track of at least {self.min_track} frames at {FPS} fps")
+        results = []
+        for track in tracks:
+            search = self.track_search(faces.crop_track(video, track), audio, int(track.frames[0]))
+            if search is not None:
+                results.append((track, search))
+        if not results:
+            raise NotScorable("face tracks found, but the audio is shorter than one 5-frame window")
+        return summarise(results, self.multi_face)
+
+    def track_search(self, crops: np.ndarray, audio: np.ndarray, first_frame: int) -> OffsetSearch | None:
+        """Offset search for one face track: crops (n, 224, 224, 3) RGB, audio in int16 units."""
+        segment = audio[first_frame * SAMPLES_PER_FRAME : (first_frame + len(crops)) * SAMPLES_PER_FRAME]
+        n_windows = min(len(crops), len(segment) // SAMPLES_PER_FRAME) - 5  # as syncnet_python's lastframe
+        if n_windows < 1:
+            return None
+        video_feat, audio_feat = self.embed(crops, mfcc(segment, SAMPLE_RATE), n_windows)
+        return search_distances(distance_table(video_feat, audio_feat, MAX_SHIFT), MAX_SHIFT)
+
+    def embed(self, crops: np.ndarray, cepstra: np.ndarray, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(n_windows, D) lip and audio embeddings of window i = frames i..i+4 / MFCC 4i..4i+19."""
+        import torch
+
+        lips = torch.from_numpy(np.ascontiguousarray(crops[..., ::-1].transpose(3, 0, 1, 2))).float()  # BGR, (3, n, H, W)
+        cc = torch.from_numpy(cepstra.T.copy()).float()  # (13, n_mfcc)
+        vfeat, afeat = [], []
+        with torch.inference_mode():
+            for start in range(0, n_windows, BATCH):
+                idx = range(start, min(n_windows, start + BATCH))
+                v = torch.stack([lips[:, i : i + 5] for i in idx]).to(self.device)
+                a = torch.stack([cc[None, :, MFCC_PER_FRAME * i : MFCC_PER_FRAME * i + 20] for i in idx]).to(self.device)
+                vfeat.append(self.model.forward_lip(v).cpu())
+                afeat.append(self.model.forward_aud(a).cpu())
+        return torch.cat(vfeat).double().numpy(), torch.cat(afeat).double().numpy()
+
+
+def summarise(results: list[tuple[faces.FaceTrack, OffsetSearch]], multi_face: str) -> Score:
+    """Score of a clip from its tracks' searches: the active speaker's, or the mean over tracks."""
+    per_track = [{"first_frame": int(t.frames[0]), "frames": len(t), "sync_c": s.confidence,
+                  "sync_d": s.min_distance, "offset_frames": s.offset} for t, s in results]
+    if multi_face == "active":
+        best = max(range(len(results)), key=lambda k: per_track[k]["sync_c"])
+        chosen = [per_track[best]]
+    else:
+        chosen = per_track
+    values = {
+        "Sync-C": float(np.mean([r["sync_c"] for r in chosen])),
+        "Sync-D": float(np.mean([r["sync_d"] for r in chosen])),
+        "Sync-offset": float(np.mean([abs(r["offset_frames"]) for r in chosen])),
+    }
+    details = {"tracks": per_track, "multi_face": multi_face,
+               "offset_frames": chosen[0]["offset_frames"] if len(chosen) == 1 else None,
+               "sign": "offset > 0: audio late"}
+    return Score(values=values, details=details)

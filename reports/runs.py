@@ -113,16 +113,30 @@ def classify(results: pd.DataFrame) -> pd.DataFrame:
 # -- per-case values -> cells --------------------------------------------------------------
 
 def scored(results: pd.DataFrame, comparable: bool) -> pd.DataFrame:
-    """ok rows of paper outputs on one side of the protocol line, with a `column` name:
-    the output itself for the paper's columns, "output [metric_key]" for variants."""
-    ok = results[(results["status"] == "ok") & results["paper"] & results["value"].notna()
-                 & (results["comparable"] == comparable)].copy()
-    ok["column"] = ok["output"] if comparable else ok["output"] + " [" + ok["metric_key"] + "]"
-    if comparable:  # two official backends of one column: keep the one that scored most cases
-        counts = ok.groupby(["output", "metric_key"]).size().reset_index(name="n")
-        best = counts.sort_values(["n", "metric_key"], ascending=[False, True]).drop_duplicates("output")
-        ok = ok.merge(best[["output", "metric_key"]], on=["output", "metric_key"])
-    return ok
+    """ok rows of paper outputs on one side of the protocol line, with a `column` name: the
+    output itself for the paper's columns, "output [metric_key]" for the other side.
+
+    When two official backends measure one column (e.g. two WER normalisations), the one that
+    scored most cases fills the paper column and the other is reported beside the variants.
+    """
+    ok = results[(results["status"] == "ok") & results["paper"] & results["value"].notna()].copy()
+    primary = _primary_keys(ok[ok["comparable"]])
+    in_paper = ok["comparable"] & (ok["metric_key"] == ok["output"].map(primary))
+    if comparable:
+        return ok[in_paper].assign(column=ok["output"])
+    other = ok[~in_paper].copy()
+    alternative = other["comparable"]
+    other.loc[alternative, "protocol_note"] = [
+        f"another official protocol for {o}; the paper column uses {primary[o]}"
+        for o in other.loc[alternative, "output"]]
+    return other.assign(column=other["output"] + " [" + other["metric_key"] + "]")
+
+
+def _primary_keys(official: pd.DataFrame) -> dict[str, str]:
+    counts = official.groupby(["output", "metric_key"]).size().reset_index(name="n")
+    counts["length"] = counts["metric_key"].str.len()
+    best = counts.sort_values(["n", "length", "metric_key"], ascending=[False, True, True]).drop_duplicates("output")
+    return dict(zip(best["output"], best["metric_key"]))
 
 
 def variant_columns(values: pd.DataFrame) -> tuple[Column, ...]:

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import reports.runs
 from harmony_bench.media import write_clip
 from harmony_bench.store import ClipRow, ResultRow, Store
 from harmony_bench.weights import WeightFile
@@ -29,6 +30,7 @@ MANIFEST = {
     "dd@farneback": (False, "1", {}),
     "sync@syncnet": (True, "1", {"syncnet.pth": None}),  # no public hash: "unpinned"
     "wer@whisper": (True, "1", {"whisper.pt": PINNED}),
+    "wer@whisper+norm": (True, "1", {"whisper.pt": PINNED}),  # a second official WER protocol
     "ib@imagebind": (True, "1", {"imagebind.pth": PINNED}),
 }
 
@@ -41,6 +43,7 @@ OUTPUTS = {
     "sync@syncnet": [("Sync-C", "higher", True, {"speech", "complex"}),
                      ("Sync-D", "lower", True, {"speech", "complex"})],
     "wer@whisper": [("WER", "lower", True, {"speech", "complex"})],
+    "wer@whisper+norm": [("WER", "lower", True, {"speech", "complex"})],
     "ib@imagebind": [("IB", "higher", True, {"ambient", "speech", "complex"})],
 }
 
@@ -65,6 +68,9 @@ def fake_metric_class(key: str):
         return None
     _, version, weights = MANIFEST[key]
     return SimpleNamespace(version=version, weights=tuple(WeightFile(n, s, "test", "test") for n, s in weights.items()))
+
+
+REAL_METRIC_CLASS = reports.runs.metric_class
 
 
 @pytest.fixture(autouse=True)

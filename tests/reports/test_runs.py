@@ -8,7 +8,7 @@ import pytest
 from harmony_bench.store import load_results
 from reports.paper import COLUMNS_BY_NAME
 from reports.runs import classify, load_run, measured_row, protocol_status, scored
-from tests.reports.conftest import OTHER, PINNED
+from tests.reports.conftest import OTHER, PINNED, REAL_METRIC_CLASS
 
 
 def test_protocol_verdicts():
@@ -31,7 +31,19 @@ def test_rows_are_split_at_the_protocol_line(run_pair):
     official = scored(results, comparable=True)
     assert set(official["column"]) == {"AQ", "DD", "WER", "Sync-C", "Sync-D"}  # no auxiliary DD-motion
     variants = scored(results, comparable=False)
-    assert set(variants["column"]) == {"DD [dd@farneback]", "IB [ib@imagebind]"}
+    assert set(variants["column"]) == {"DD [dd@farneback]", "IB [ib@imagebind]", "WER [wer@whisper+norm]"}
+    alternative = variants.loc[variants["metric_key"] == "wer@whisper+norm", "protocol_note"]
+    assert set(alternative) == {"another official protocol for WER; the paper column uses wer@whisper"}
+
+
+def test_real_registry_verdicts(monkeypatch):
+    """The shipped metrics: offline variants never reach the paper columns; pinned files must match."""
+    monkeypatch.setattr("reports.runs.metric_class", REAL_METRIC_CLASS)
+    whisper = REAL_METRIC_CLASS("wer@whisper-large-v3")
+    pinned = next(wf for wf in whisper.weights if wf.sha256)
+    assert protocol_status(whisper.key, True, whisper.version, f"{pinned.name}={pinned.sha256}") == (True, "")
+    assert not protocol_status(whisper.key, True, whisper.version, f"{pinned.name}={OTHER}")[0]
+    assert not protocol_status("dd@farneback", False, "1", "")[0]
 
 
 def _ok(frame: pd.DataFrame, key: str, output: str) -> pd.DataFrame:
@@ -68,7 +80,8 @@ def test_overall_says_when_a_defined_subset_had_no_scored_case(run_pair):
     results = load_run(run_pair[0]).results
     no_complex = results[~((results["output"] == "WER") & (results["subset"] == "complex"))]
     cell = measured_row("m", scored(no_complex, True), [COLUMNS_BY_NAME["WER"]], "overall").cells["WER"]
-    en_speech = results[(results["output"] == "WER") & (results["subset"] == "speech") & (results["language"] == "en")]
+    en_speech = results[(results["metric_key"] == "wer@whisper") & (results["subset"] == "speech")
+                        & (results["language"] == "en")]
     assert cell.value == pytest.approx(en_speech["value"].mean())
     assert "no scored case in complex" in cell.note
 

@@ -1,0 +1,147 @@
+"""Building blocks shared by both branches and the interaction module.
+
+Module and parameter names follow diffusers' Wan port (to_q/to_k/to_v/to_out.0, norm_q/norm_k,
+ffn.net.0.proj/ffn.net.2, condition_embedder.*) so that Wan2.2 checkpoints load by name.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def timestep_sinusoid(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """[cos | sin] embedding of timesteps (diffusers `Timesteps(flip_sin_to_cos=True, shift=0)`)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[..., None] * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_angles(positions: torch.Tensor, dim: int, theta: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin (..., N, dim) for real-valued positions; each frequency repeated for its pair.
+
+    Positions may be fractional: that is how audio frames get the video timeline (Eq. 5 preamble).
+    """
+    freqs = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float64, device=positions.device)[: dim // 2] / dim)
+    angles = positions.double()[..., None] * freqs
+    return angles.cos().repeat_interleave(2, -1), angles.sin().repeat_interleave(2, -1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved pairs of x (B, N, H, D) by angles broadcast as (B|1, N, 1, D)."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
+    c, s = cos[..., 0::2], sin[..., 1::2]
+    out = torch.stack([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).flatten(-2)
+    return out.type_as(x)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with RMS-normalised queries and keys across heads (Wan's qk-norm).
+
+    `kv_dim` differs from `dim` when the keys come from the other branch.
+    """
+
+    def __init__(self, dim: int, heads: int, kv_dim: int | None = None, eps: float = 1e-6):
+        super().__init__()
+        self.heads = heads
+        kv_dim = kv_dim or dim
+        self.to_q = nn.Linear(dim, dim)
+        self.to_k = nn.Linear(kv_dim, dim)
+        self.to_v = nn.Linear(kv_dim, dim)
+        self.to_out = nn.ModuleList([nn.Linear(dim, dim)])
+        self.norm_q = nn.RMSNorm(dim, eps=eps)
+        self.norm_k = nn.RMSNorm(dim, eps=eps)
+
+    def project(self, x: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Queries from x, keys/values from context, each (B, N, H, D)."""
+        q = self.norm_q(self.to_q(x)).unflatten(2, (self.heads, -1))
+        k = self.norm_k(self.to_k(context)).unflatten(2, (self.heads, -1))
+        v = self.to_v(context).unflatten(2, (self.heads, -1))
+        return q, k, v
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                rope_q: tuple[torch.Tensor, torch.Tensor] | None = None,
+                rope_k: tuple[torch.Tensor, torch.Tensor] | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        q, k, v = self.project(x, x if context is None else context)
+        if rope_q is not None:
+            q = apply_rope(q, *rope_q)
+        if rope_k is not None:
+            k = apply_rope(k, *rope_k)
+        return self.to_out[0](attend(q, k, v, mask))
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """SDPA on (B, N, H, D) tensors; `mask` (Nq, Nk) bool, True = may attend. Returns (B, Nq, H*D)."""
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+    return out.transpose(1, 2).flatten(2)
+
+
+class _GeluProj(nn.Module):
+    def __init__(self, dim: int, inner: int):
+        super().__init__()
+        self.proj = nn.Linear(dim, inner)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.proj(x), approximate="tanh")
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, inner: int):
+        super().__init__()
+        # index 1 is diffusers' dropout slot: kept so that checkpoint keys (net.0 / net.2) line up
+        self.net = nn.Sequential(_GeluProj(dim, inner), nn.Identity(), nn.Linear(inner, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class TimestepEmbedding(nn.Module):
+    def __init__(self, freq_dim: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(freq_dim, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.silu(self.linear_1(x)))
+
+
+class TextProjection(nn.Module):
+    def __init__(self, text_dim: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(text_dim, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.gelu(self.linear_1(x), approximate="tanh"))
+
+
+class ConditionEmbedder(nn.Module):
+    """Timestep -> (temb, 6 modulation vectors), and caption features -> model width (Wan)."""
+
+    def __init__(self, dim: int, freq_dim: int, text_dim: int, modulations: int = 6):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.time_embedder = TimestepEmbedding(freq_dim, dim)
+        self.time_proj = nn.Linear(dim, dim * modulations)
+        self.text_embedder = TextProjection(text_dim, dim)
+
+    def time(self, timestep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """timestep (B,) or (B, N) in [0, 1000] -> temb (..., dim), modulation (..., 6, dim)."""
+        temb = self.time_embedder(timestep_sinusoid(timestep, self.freq_dim))
+        return temb, self.time_proj(F.silu(temb)).unflatten(-1, (-1, temb.shape[-1]))
+
+    def forward(self, timestep: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return *self.time(timestep), self.text_embedder(text)
+
+
+def modulate(x: torch.Tensor, norm: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return norm(x.float()) * (1 + scale) + shift
+
+
+def layer_norm(dim: int, eps: float, affine: bool = False) -> nn.LayerNorm:
+    return nn.LayerNorm(dim, eps=eps, elementwise_affine=affine)

@@ -1,0 +1,181 @@
+"""Sampling: joint generation, audio-driven video, video-driven audio, voice cloning (section 3.4).
+
+Each Euler step runs every pass the guidance needs as one batched forward:
+- positive: the current state (a given modality sits clean, at sigma 0);
+- sync (Eq. 9-10): video negative = audio-driven prediction given the codec's encoding of silence
+  as clean audio; audio negative = video-driven prediction given a static clean video (the
+  reference frame repeated). Both negatives keep the text conditions (the paper does not say);
+- text (Eq. 8): the same state with empty captions and transcript;
+- both: sync + (s_text - 1) (positive - unconditional), so s_text = 1 is sync alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harmony_model.codecs import AudioCodec, VideoCodec
+from harmony_model.config import SampleConfig
+from harmony_model.flow import FlowMatchEulerSampler, guide
+from harmony_model.model import AVOutput, Conditions, HarmonyModel
+
+
+@dataclass
+class GenerationRequest:
+    video_caption: str
+    audio_caption: str = ""
+    transcript: str = ""
+    ref_image: np.ndarray | None = None  # (H, W, 3) uint8; mid-grey when absent
+    ref_audio: np.ndarray | None = None  # (N,) float at the codec rate: the voice to clone
+    duration: float = 5.0
+    audio: np.ndarray | None = None  # given audio -> audio-driven video
+    video: np.ndarray | None = None  # given (F, H, W, 3) uint8 frames -> video-driven audio
+
+
+@dataclass
+class GeneratedAV:
+    frames: np.ndarray  # (F, H, W, 3) uint8
+    audio: np.ndarray  # (N,) float32
+    fps: float
+    sample_rate: int
+
+
+@dataclass
+class State:
+    """Latents being denoised plus everything fixed during sampling (batch of one request)."""
+
+    video: torch.Tensor
+    audio: torch.Tensor
+    ref_audio: torch.Tensor
+    cond: Conditions
+    null_cond: Conditions
+    muted_audio: torch.Tensor  # clean latent of silence (SyncCFG video negative)
+    static_video: torch.Tensor  # clean latent of the reference frame repeated (audio negative)
+    video_given: bool
+    audio_given: bool
+
+
+def guided_velocity(model: HarmonyModel, st: State, sigma: float, sample: SampleConfig) -> AVOutput:
+    """One batched forward over the passes of `sample.guidance`, combined by Eq. 8-10."""
+    b = st.video.shape[0]
+    s_v = torch.full((b,), 0.0 if st.video_given else sigma)
+    s_a = torch.full((b,), 0.0 if st.audio_given else sigma)
+    zero = torch.zeros(b)
+    passes = {"positive": (st.video, st.audio, s_v, s_a, st.cond)}
+    if sample.guidance in ("sync", "both"):
+        if not st.video_given:
+            passes["video_negative"] = (st.video, st.muted_audio, s_v, zero, st.cond)
+        if not st.audio_given:
+            passes["audio_negative"] = (st.static_video, st.audio, zero, s_a, st.cond)
+    if sample.guidance in ("text", "both"):
+        passes["unconditional"] = (st.video, st.audio, s_v, s_a, st.null_cond)
+    names = list(passes)
+    columns = list(zip(*passes.values()))
+    out = model(torch.cat(columns[0]), torch.cat(columns[1]), st.ref_audio.repeat(len(names), 1, 1),
+                torch.cat(columns[2]), torch.cat(columns[3]), Conditions.cat(list(columns[4])))
+    pred = {n: AVOutput(v, a) for n, v, a in zip(names, out.video.split(b), out.audio.split(b))}
+    return combine(pred, sample)
+
+
+def combine(pred: dict[str, AVOutput], sample: SampleConfig) -> AVOutput:
+    pos = pred["positive"]
+    video, audio = pos.video, pos.audio
+    if "video_negative" in pred:
+        video = guide(pos.video, pred["video_negative"].video, sample.s_v)  # Eq. 9
+    if "audio_negative" in pred:
+        audio = guide(pos.audio, pred["audio_negative"].audio, sample.s_a)  # Eq. 10
+    if "unconditional" in pred:
+        unc = pred["unconditional"]
+        if sample.guidance == "text":
+            video, audio = guide(pos.video, unc.video, sample.s_text), guide(pos.audio, unc.audio, sample.s_text)
+        else:
+            video = video + (sample.s_text - 1) * (pos.video - unc.video)
+            audio = audio + (sample.s_text - 1) * (pos.audio - unc.audio)
+    return AVOutput(video, audio)
+
+
+@torch.no_grad()
+def denoise(model: HarmonyModel, st: State, sample: SampleConfig) -> State:
+    """Euler integration over the shifted sigmas; the reference frame is held clean throughout."""
+    sampler = FlowMatchEulerSampler(sample.shift)
+    sigmas = sampler.sigmas(sample.steps).tolist()
+    ref_frame = st.video[:, :, :1].clone()
+    video, audio = st.video, st.audio
+    for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        vel = guided_velocity(model, replace(st, video=video, audio=audio), sigma, sample)
+        if not st.video_given:
+            video = sampler.step(vel.video, video, sigma, sigma_next)
+            video[:, :, :1] = ref_frame
+        if not st.audio_given:
+            audio = sampler.step(vel.audio, audio, sigma, sigma_next)
+    return replace(st, video=video, audio=audio)
+
+
+class HarmonyPipeline:
+    def __init__(self, model: HarmonyModel, video_codec: VideoCodec, audio_codec: AudioCodec):
+        self.model, self.video_codec, self.audio_codec = model.eval(), video_codec, audio_codec
+        self.cfg = model.cfg
+
+    @classmethod
+    def from_pretrained(cls, folder, device: str = "cpu") -> "HarmonyPipeline":
+        from harmony_model.codecs import build_codecs
+
+        model = HarmonyModel.from_pretrained(folder, device)
+        return cls(model, *build_codecs(model.cfg.codec))
+
+    def generate(self, request: GenerationRequest, seed: int, sample: SampleConfig | None = None) -> GeneratedAV:
+        """Seeded, deterministic on CPU. Pass `sample` to override the config's sampling settings."""
+        sample = sample or self.cfg.sample
+        st = self.prepare(request, torch.Generator().manual_seed(seed))
+        st = denoise(self.model, st, sample)
+        frames = self.video_codec.decode(st.video)[0]  # (F, 3, H, W)
+        wave = self.audio_codec.decode(st.audio)[0]
+        frames_u8 = ((frames.permute(0, 2, 3, 1).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return GeneratedAV(frames_u8.cpu().numpy(), wave.float().cpu().numpy(), self.cfg.codec.fps,
+                           self.audio_codec.sample_rate)
+
+    def prepare(self, req: GenerationRequest, generator: torch.Generator) -> State:
+        c = self.cfg.codec
+        n_frames = max(2, int(round(req.duration * c.fps)))
+        n_samples = int(round(req.duration * c.sample_rate))
+        ref = self._frame_tensor(req.ref_image)  # (1, 3, H, W)
+        static = self.video_codec.encode(ref[:, None].expand(-1, n_frames, -1, -1, -1))
+        muted = self.audio_codec.encode(torch.zeros(1, n_samples))
+        video = torch.randn(static.shape, generator=generator)
+        video[:, :, :1] = static[:, :, :1]
+        audio = torch.randn(muted.shape, generator=generator)
+        if req.video is not None:
+            video = self.video_codec.encode(self._frames_tensor(req.video, n_frames))
+        if req.audio is not None:
+            audio = self.audio_codec.encode(self._wave_tensor(req.audio, n_samples))
+        ref_audio = self._wave_tensor(req.ref_audio, int(c.ref_audio_seconds * c.sample_rate))
+        cond = self.model.encode_conditions([req.video_caption], [req.audio_caption], [req.transcript])
+        null = self.model.encode_conditions([""], [""], [""])
+        dev = self.model.device
+        return State(video.to(dev), audio.to(dev), self.audio_codec.encode(ref_audio).to(dev), cond, null,
+                     muted.to(dev), static.to(dev), req.video is not None, req.audio is not None)
+
+    def _frame_tensor(self, image: np.ndarray | None) -> torch.Tensor:
+        c = self.cfg.codec
+        if image is None:
+            return torch.zeros(1, 3, c.height, c.width)
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        return F.interpolate(x, size=(c.height, c.width), mode="area")
+
+    def _frames_tensor(self, frames: np.ndarray, n_frames: int) -> torch.Tensor:
+        x = torch.cat([self._frame_tensor(f) for f in frames[:n_frames]])
+        if x.shape[0] < n_frames:
+            x = torch.cat([x, x[-1:].expand(n_frames - x.shape[0], -1, -1, -1)])
+        return x[None]
+
+    @staticmethod
+    def _wave_tensor(wave: np.ndarray | None, n_samples: int) -> torch.Tensor:
+        """(1, n_samples): cut or zero-padded; silence when absent."""
+        out = torch.zeros(1, n_samples)
+        if wave is not None:
+            w = torch.from_numpy(np.asarray(wave, dtype=np.float32).reshape(-1))[:n_samples]
+            out[0, : w.shape[0]] = w
+        return out

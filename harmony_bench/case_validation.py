@@ -106,6 +106,7 @@ def json_schema() -> dict:
         if forbidden:
             then["not"] = {"anyOf": [{"required": [name]} for name in forbidden]}
         if subset == "speech":
+            then["not"] = {"required": ["spoken_word_en", "spoken_word_zh"]}
             then["oneOf"] = [{"required": ["spoken_word_en"], "properties": {"language": {"const": "en"}}},
                              {"required": ["spoken_word_zh"], "properties": {"language": {"const": "zh"}}}]
         rules.append({"if": {"properties": {"subset": {"const": subset}}}, "then": then})
@@ -185,9 +186,8 @@ def validate_case(obj: dict, root: Path, report) -> None:
     subset = obj.get("subset")
     if subset in SUBSET_RULES:
         _check_subset(obj, subset, report)
-        _check_language(obj, report)
-    if isinstance(obj.get("tags"), dict):
-        _check_tags(obj, obj["tags"], report)
+        if _check_language(obj, report) and isinstance(obj.get("tags"), dict):
+            _check_tags(obj, obj["tags"], report)  # tags are compared only with fields that are sound
     for name in ("reference_image", "reference_audio"):
         if isinstance(obj.get(name), str) and obj[name]:
             _check_asset(root, obj[name], name, report)
@@ -245,21 +245,27 @@ def _check_subset(obj: dict, subset: str, report) -> None:
                                     f"(at most {MAX_SPEECH_CAPTION_WORDS}, e.g. 'a man is speaking')")
 
 
-def _check_language(obj: dict, report) -> None:
+def _check_language(obj: dict, report) -> bool:
+    """Language against the transcript field; False when either is unsound (reported here or elsewhere)."""
     language = obj.get("language")
     en, zh = obj.get("spoken_word_en"), obj.get("spoken_word_zh")
+    if language is None and en is None and zh is None:
+        return True
     if language not in LANGUAGES or (en is None and zh is None):
-        return  # a bad value or a missing transcript is reported by the field and subset checks
+        return False  # a bad value or a missing transcript is reported by the field and subset checks
     expected, other = ("spoken_word_zh", "spoken_word_en") if language == "zh" else ("spoken_word_en", "spoken_word_zh")
     text = obj.get(expected)
     if text is None:
         report("language", f"{language!r} but the transcript is in {other}")
     elif not isinstance(text, str):
-        return
+        return False
     elif language == "zh" and not CJK.search(text):
         report("spoken_word_zh", "no Chinese characters in a 'zh' transcript")
     elif language == "en" and CJK.search(text):
         report("spoken_word_en", "Chinese characters in an English transcript; use spoken_word_zh and language 'zh'")
+    else:
+        return True
+    return False
 
 
 def _check_tags(obj: dict, tags: dict, report) -> None:
@@ -269,8 +275,9 @@ def _check_tags(obj: dict, tags: dict, report) -> None:
             report(f"tags.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
     if tags.get("language") is not None and tags["language"] != (obj.get("language") or "none"):
         report("tags.language", f"{tags['language']!r} disagrees with language {obj.get('language') or 'none'!r}")
-    if tags.get("source") is not None and tags["source"] != obj.get("source", "synthetic"):
-        report("tags.source", f"{tags['source']!r} disagrees with source {obj.get('source', 'synthetic')!r}")
+    source = obj.get("source", "synthetic")
+    if tags.get("source") is not None and source in SOURCES and tags["source"] != source:
+        report("tags.source", f"{tags['source']!r} disagrees with source {source!r}")
     events = tags.get("event_types")
     if isinstance(events, list) and not all(isinstance(e, str) and re.match(EVENT_PATTERN, e) for e in events):
         report("tags.event_types", f"each event type must match {EVENT_PATTERN}")

@@ -21,6 +21,7 @@ import numpy as np
 from reports.stats import is_missing
 from reports.tables import Row, Table, column_header, fmt, fmt_ci, footnotes, ranks
 
+SILENCE = 1e-4  # peak amplitude below which a clip's audio is called silent
 PALETTE = ("#8c8c8c", "#b07aa1", "#76b7b2", "#edc948", "#59a14f", "#4e79a7", "#e15759", "#f28e2b", "#9c755f")
 
 
@@ -233,7 +234,7 @@ def waveform_envelope(path: Path, bins: int = 160) -> np.ndarray | None:
 
 def waveform_svg(env: np.ndarray) -> str:
     w, h = 160, 36
-    peak = float(np.abs(env).max()) or 1.0
+    peak = float(np.abs(env).max())
     xs = np.linspace(0, w, len(env))
     upper = " ".join(f"{x:.1f},{h / 2 - v / peak * h / 2:.1f}" for x, v in zip(xs, env[:, 1]))
     lower = " ".join(f"{x:.1f},{h / 2 - v / peak * h / 2:.1f}" for x, v in zip(xs[::-1], env[::-1, 0]))
@@ -268,7 +269,9 @@ def _card(it: GalleryItem) -> str:
              else '<div class="missing">no clip</div>')
     image = (f'<img alt="reference image" src="data:image/png;base64,{base64.b64encode(it.image_png).decode()}">'
              if it.image_png else '<div class="missing">no reference image</div>')
-    wave = waveform_svg(it.waveform) if it.waveform is not None else '<div class="missing">no audio</div>'
+    wave = ('<div class="missing">no audio</div>' if it.waveform is None else
+            '<div class="missing">silent audio</div>' if float(np.abs(it.waveform).max()) < SILENCE else
+            waveform_svg(it.waveform))
     texts = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in it.texts.items() if v)
     values = "".join(f'<tr class="{esc(s)}"><td>{esc(k)}</td><td>{esc(v)}</td></tr>' for k, v, s in it.values)
     tags = json.dumps(tag_tokens(it.tags), ensure_ascii=False)

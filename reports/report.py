@@ -47,6 +47,9 @@ def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | No
                 for r in runs]
         table = paper_table(scope, rows)
         table.notes += COMMON_NOTES + SCOPE_NOTES.get(scope, []) + ([WER_NOTE] if scope != "zh" else [])
+        table.notes += [f"{row.label}: no number under the paper's protocol here (metrics unavailable, offline "
+                        "variants only, or no case of this scope); see the coverage table."
+                        for row in rows if all(c.missing for c in row.cells.values())]
         paper.append(table)
     return paper, variant_tables(runs, label)
 
@@ -60,6 +63,8 @@ def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
     tables = []
     for scope in SCOPES:
         rows = [measured_row(label(r), variants[r.run_id], columns, scope) for r in runs]
+        if all(c.missing for row in rows for c in row.cells.values()):
+            continue
         tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {VARIANT_TITLES[scope]}",
                             columns, rows, ranked=False, notes=[
                                 "Offline variants, other checkpoints or other protocol versions: the column "
@@ -68,6 +73,10 @@ def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
 
 
 def write_tables(tables: Sequence[Table], out_dir: Path) -> list[Path]:
+    # a variant table of an earlier report may have no rows now: don't leave it behind
+    for ext in RENDERERS:
+        for stale in out_dir.glob(f"variants_*.{ext}"):
+            stale.unlink()
     paths = []
     for table in tables:
         for ext, render in RENDERERS.items():

@@ -200,16 +200,18 @@ def measured_row(label: str, values: pd.DataFrame, columns: Sequence[Column], sc
 # -- status summary ------------------------------------------------------------------------
 
 def status_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Per metric output: how many cases got a number and why the others did not."""
+    """Per metric output: how many cases got a number and why the others did not. The protocol
+    verdict comes from the rows that ran (an unavailable metric loaded no weights to judge)."""
     rows = []
     for (key, output), g in results.groupby(["metric_key", "output"], sort=True):
         counts = g["status"].value_counts()
         reasons = g.loc[g["status"] != "ok", "error"].dropna()
+        ran = g[g["status"].isin(["ok", "unscorable"])]
         rows.append({"metric_key": key, "output": output, "paper": bool(g["paper"].iloc[0]),
-                     "comparable": bool(g["comparable"].all()), **{s: int(counts.get(s, 0)) for s in
-                                                                    ("ok", "unscorable", "unavailable", "error")},
+                     "comparable": bool(ran["comparable"].all()) if len(ran) else None,
+                     **{s: int(counts.get(s, 0)) for s in ("ok", "unscorable", "unavailable", "error")},
                      "first_reason": reasons.iloc[0] if len(reasons) else "",
-                     "protocol_note": "; ".join(sorted(set(g["protocol_note"]) - {""}))})
+                     "protocol_note": "; ".join(sorted(set(ran["protocol_note"]) - {""}))})
     return pd.DataFrame(rows, columns=["metric_key", "output", "paper", "comparable", "ok", "unscorable",
                                        "unavailable", "error", "first_reason", "protocol_note"])
 

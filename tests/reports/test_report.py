@@ -98,3 +98,17 @@ def test_missing_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no results.sqlite"):
         write_run_report(tmp_path / "nope")
     assert not (tmp_path / "nope").exists()
+
+
+def test_a_scope_without_cases_says_so_and_leaves_no_empty_variant_table(tmp_path):
+    ambient_only = make_run(tmp_path, "run-amb", "amb", cases=CASES[:4], clips=False)
+    out = tmp_path / "report"
+    (out).mkdir()
+    (out / "variants_zh.md").write_text("stale")  # from an earlier report of another run
+    names = {p.name for p in write_run_report(ambient_only, out)}
+    assert "variants_ambient.md" in names and "variants_zh.md" not in names
+    assert not (out / "variants_zh.md").exists()
+    zh = (out / "table7_zh.md").read_text()
+    assert "amb: no number under the paper's protocol here" in zh
+    page = (out / "report.html").read_text()
+    assert page.count("no clip") == 4  # clips were never generated: said, not hidden

@@ -34,6 +34,7 @@ MAX_IMAGE_SIDE = 4096
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 AUDIO_SECONDS = (0.5, 30.0)
 MAX_AUDIO_BYTES = 10 * 1024 * 1024
+MAX_BYTES = {"reference_image": MAX_IMAGE_BYTES, "reference_audio": MAX_AUDIO_BYTES}
 DURATION_SECONDS = (1.0, 60.0)
 MAX_SPEECH_CAPTION_WORDS = 12  # C.1: the speech subset's video caption is deliberately minimal
 
@@ -295,8 +296,9 @@ def _check_asset(root: Path, rel: str, field: str, report) -> None:
     if not path.is_file():
         report(field, f"{rel}: file not found")
         return
-    check = _check_image if field == "reference_image" else _check_audio
-    problem = check(path)
+    size, limit = path.stat().st_size, MAX_BYTES[field]
+    problem = (f"{size / 2**20:.1f} MB, more than {limit // 2**20} MB" if size > limit
+               else (_check_image if field == "reference_image" else _check_audio)(path))
     if problem:
         report(field, f"{rel}: {problem}")
 
@@ -321,9 +323,6 @@ def _inside(root: Path, rel: str, field: str, report) -> Path | None:
 def _check_image(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
-    size = path.stat().st_size
-    if size > MAX_IMAGE_BYTES:
-        return f"{size / 2**20:.1f} MB, more than {MAX_IMAGE_BYTES // 2**20} MB"
     try:
         with Image.open(path) as img:
             if img.format not in IMAGE_FORMATS:
@@ -340,9 +339,6 @@ def _check_audio(path: Path) -> str | None:
     import numpy as np
     import soundfile as sf
 
-    size = path.stat().st_size
-    if size > MAX_AUDIO_BYTES:
-        return f"{size / 2**20:.1f} MB, more than {MAX_AUDIO_BYTES // 2**20} MB"
     try:
         audio, sr = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as e:

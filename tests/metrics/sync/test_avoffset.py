@@ -1,0 +1,62 @@
+"""AVOffset (offline) on flashing lamps with clicks at known audio shifts."""
+
+import numpy as np
+import pytest
+
+from metrics.base import NotScorable
+from metrics.sync.avoffset import AVOffsetMetric
+from metrics.sync.signals import loudness_db, motion_energy, onset_strength
+
+SHIFTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
+
+
+@pytest.fixture(scope="module")
+def metric():
+    return AVOffsetMetric()
+
+
+@pytest.fixture(scope="module")
+def scores(metric, make_flash_clip):
+    return {s: metric.score(make_flash_clip(s), None) for s in SHIFTS}
+
+
+def test_recovers_each_shift_within_one_frame(scores):
+    for shift, score in scores.items():
+        assert abs(score.details["offset_s"] - shift) <= 1 / 25 + 1e-9, (shift, score.details)
+        assert score.values["AV-offset"] == pytest.approx(abs(score.details["offset_s"]))
+
+
+def test_confidence_falls_as_the_shift_grows(scores):
+    conf = {s: scores[s].values["AV-offset-conf"] for s in SHIFTS}
+    assert conf[0.0] > conf[0.2] > conf[0.5]
+    assert conf[0.0] > conf[-0.2] > conf[-0.5]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_other_event_patterns(metric, make_flash_clip, seed):
+    score = metric.score(make_flash_clip(0.28, seed=seed), None)
+    assert abs(score.details["offset_s"] - 0.28) <= 1 / 25 + 1e-9
+
+
+def test_static_picture_or_silence_get_no_number(metric, make_flash_clip):
+    with pytest.raises(NotScorable, match="no visual events"):
+        metric.score(make_flash_clip(0.0, static=True), None)
+    with pytest.raises(NotScorable, match="no audio events"):
+        metric.score(make_flash_clip(0.0, mute=True), None)
+
+
+def test_signals_put_an_event_on_its_own_frame():
+    sr, fps = 16000, 25
+    audio = np.zeros(sr)
+    audio[10 * 640 + 100 : 10 * 640 + 300] = 0.5  # a burst inside frame 10's block
+    assert int(np.argmax(onset_strength(audio, sr, fps, 25))) == 10
+    assert int(np.argmax(loudness_db(audio, sr, fps, 25))) == 10
+    frames = np.zeros((25, 32, 32, 3), np.uint8)
+    frames[7:] = 200  # the picture changes at frame 7
+    assert int(np.argmax(motion_energy(frames))) == 7
+
+
+def test_declared_as_an_offline_variant_with_its_own_family():
+    assert AVOffsetMetric.official is False
+    assert AVOffsetMetric.family == "AVOffset"
+    assert AVOffsetMetric.output("AV-offset").direction == "lower"

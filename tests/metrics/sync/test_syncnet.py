@@ -1,0 +1,184 @@
+"""Sync-C / Sync-D (SyncNet v2): layout, loader, windowing, tracking, crop and aggregation."""
+
+import numpy as np
+import pytest
+import torch
+
+from metrics.base import NotScorable
+from metrics.sync import faces, syncnet
+from metrics.sync.syncnet import SyncNetMetric, summarise
+from metrics.sync.syncnet_model import SyncNetV2, load_syncnet
+from metrics.sync.testing import write_random_weights
+
+
+def test_layout_matches_the_official_state_dict_names_and_shapes():
+    state = SyncNetV2().state_dict()
+    assert len([k for k in state if not k.endswith("num_batches_tracked")]) == 12 * 2 + 14 * 4 + 4 * 2  # convs, BNs, linears
+    assert state["netcnnaud.0.weight"].shape == (64, 1, 3, 3)
+    assert state["netcnnaud.18.weight"].shape == (512, 256, 5, 4)
+    assert state["netcnnlip.0.weight"].shape == (96, 3, 5, 7, 7)
+    assert state["netcnnlip.18.weight"].shape == (512, 256, 1, 6, 6)
+    assert state["netfcaud.3.weight"].shape == (1024, 512)
+    assert state["netfclip.1.running_var"].shape == (512,)
+
+
+def test_stream_shapes_per_window():
+    model = SyncNetV2().eval()
+    with torch.inference_mode():
+        assert model.forward_lip(torch.rand(2, 3, 5, 224, 224) * 255).shape == (2, 1024)
+        assert model.forward_aud(torch.randn(2, 1, 13, 20)).shape == (2, 1024)
+
+
+def test_loader_round_trip_and_old_files_without_batch_counters(tmp_path):
+    torch.manual_seed(0)
+    src = SyncNetV2().eval()
+    state = {k: v for k, v in src.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "old.model")
+    loaded = load_syncnet(tmp_path / "old.model")
+    x = torch.randn(2, 1, 13, 20)
+    with torch.inference_mode():
+        assert torch.equal(loaded.forward_aud(x), src.forward_aud(x))
+    state.pop("netfclip.3.bias")
+    torch.save(state, tmp_path / "broken.model")
+    with pytest.raises(ValueError, match="not a SyncNet v2 state dict"):
+        load_syncnet(tmp_path / "broken.model")
+
+
+class RecordingNet(torch.nn.Module):
+    """Stands in for SyncNet: the lip feature is the 5 frame indices painted in the crops, the
+    audio feature every 4th of the window's 20 MFCC "times" (painted by a patched `mfcc`) / 4,
+    so a window's two features are equal exactly when audio and video times agree. With
+    `circle`, each time becomes a point on the unit circle, so that, as with real embeddings,
+    a wrong time is farther away than the zero padding beyond the track (one turn = 33 frames,
+    more than the 31 lags searched)."""
+
+    def __init__(self, circle: bool = False):
+        super().__init__()
+        self.circle = circle
+
+    def embed(self, times):
+        return torch.cat([torch.cos(0.19 * times), torch.sin(0.19 * times)], 1) if self.circle else times
+
+    def forward_lip(self, x):
+        assert x.shape[1:] == (3, 5, 224, 224)
+        return self.embed(x[:, 0, :, 0, 0])
+
+    def forward_aud(self, x):
+        assert x.shape[1:] == (1, 13, 20)
+        return self.embed(x[:, 0, 0, ::4] / 4)
+
+
+def painted_mfcc(delay_frames: int):
+    """A fake MFCC whose every value is the video time (in MFCC frames) the sound belongs to."""
+    return lambda seg, sr: np.tile(np.arange(len(seg) // 160, dtype=float)[:, None] - 4 * delay_frames, (1, 13))
+
+
+def painted_crops(n: int) -> np.ndarray:
+    return np.ascontiguousarray(np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None], (n, 224, 224, 3)))
+
+
+def recording_metric(circle: bool) -> SyncNetMetric:
+    metric = SyncNetMetric()
+    metric.model = RecordingNet(circle)
+    return metric
+
+
+def test_windows_pair_five_frames_with_twenty_mfcc_frames(monkeypatch):
+    monkeypatch.setattr(syncnet, "mfcc", painted_mfcc(0))
+    metric, audio = recording_metric(circle=False), np.zeros(36 * 640)  # audio shorter than the video
+    video_feat, audio_feat = metric.embed(painted_crops(40), syncnet.mfcc(audio, 16000), n_windows=36 - 5)
+    assert video_feat.shape == (31, 5) and audio_feat.shape == (31, 5)
+    for i in (0, 7, 30):
+        assert video_feat[i].tolist() == list(range(i, i + 5))
+        assert audio_feat[i].tolist() == list(range(i, i + 5))
+    assert metric.track_search(painted_crops(5), audio, 0) is None  # no complete window
+
+
+@pytest.mark.parametrize("delay", [0, 3, -4, 12])
+def test_sign_through_the_whole_search(monkeypatch, delay):
+    monkeypatch.setattr(syncnet, "mfcc", painted_mfcc(delay))
+    search = recording_metric(circle=True).track_search(painted_crops(60), np.zeros(60 * 640), first_frame=0)
+    assert search.lags.tolist() == list(range(-15, 16))
+    assert search.offset == delay  # audio late by `delay` frames -> positive offset
+    assert search.confidence > 0.5
+
+
+def test_tracks_follow_iou_bridge_gaps_and_drop_short_or_small_faces():
+    box = np.array([[40.0, 40.0, 120.0, 120.0]])
+    other = np.array([[200.0, 40.0, 280.0, 120.0]])
+    tiny = np.array([[10.0, 10.0, 14.0, 14.0]])
+    none = np.zeros((0, 4))
+    dets = [np.concatenate([box, other, tiny]) if t % 10 else none for t in range(60)]  # every 10th missed
+    dets[30:40] = [np.concatenate([other, tiny])] * 10  # the first face leaves for 10 frames
+    tracks = faces.track_faces(dets, (160, 320), min_track=50)
+    assert len(tracks) == 2  # both faces, the tiny one dropped
+    spans = sorted((int(t.frames[0]), int(t.frames[-1])) for t in tracks)
+    assert spans == [(1, 59), (1, 59)]
+    assert all(np.allclose(np.diff(t.frames), 1) for t in tracks)  # gaps interpolated
+    assert faces.track_faces(dets, (160, 320), min_track=60) == []
+    split = [box] * 20 + [none] * 30 + [box] * 20  # a gap longer than 25 frames ends a track
+    assert sorted(len(t) for t in faces.track_faces(split, (160, 160), min_track=10)) == [20, 20]
+
+
+def test_crop_geometry_is_syncnet_pythons():
+    frame = np.zeros((200, 200, 3), np.uint8)
+    frame[98:103, 98:103] = 255  # a dot at the box centre
+    track = faces.FaceTrack(frames=np.zeros(15, int), boxes=np.tile([[60.0, 60.0, 140.0, 140.0]], (15, 1)))
+    crop = faces.crop_track(frame[None], track)[0]
+    assert crop.shape == (224, 224, 3)
+    ys, xs = np.nonzero(crop[..., 0] > 128)
+    # box half-size s = 40; crop spans [cy - s, cy + 1.8 s] x [cx - 1.4 s, cx + 1.4 s] -> 112 px square
+    assert abs(xs.mean() - 112) < 2 and abs(ys.mean() - 224 * 40 / 112) < 2
+    assert crop[0, 0].tolist() == [0, 0, 0] and faces.PAD_VALUE == 110
+
+
+def test_multi_face_rule_active_speaker_or_mean():
+    from metrics.sync.offsets import OffsetSearch
+
+    lags = np.arange(-2, 3)
+    a = OffsetSearch(lags, np.array([9.0, 8.0, 5.0, 8.0, 9.0]))  # C = 3, D = 5, offset 0
+    b = OffsetSearch(lags, np.array([7.0, 7.5, 7.5, 6.0, 8.0]))  # C = 1.5, D = 6, offset +1
+    tracks = [faces.FaceTrack(np.arange(60), np.zeros((60, 4)))] * 2
+    active = summarise(list(zip(tracks, [b, a])), "active")
+    assert active.values == {"Sync-C": 3.0, "Sync-D": 5.0, "Sync-offset": 0.0}
+    mean = summarise(list(zip(tracks, [b, a])), "mean")
+    assert mean.values == {"Sync-C": 2.25, "Sync-D": 5.5, "Sync-offset": 0.5}
+    assert len(mean.details["tracks"]) == 2
+
+
+def test_missing_weights_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    assert SyncNetMetric().availability() == "weights missing: syncnet_v2.model"
+
+
+@pytest.fixture(scope="module")
+def random_syncnet(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    manifest = write_random_weights(folder)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HARMONY_BENCH_WEIGHTS", str(folder))
+    (folder / "manifest.json").write_text(__import__("json").dumps(manifest))
+    mp.setenv("HARMONY_BENCH_MANIFEST", str(folder / "manifest.json"))
+    metric = SyncNetMetric(min_track=25)
+    metric.setup()
+    yield metric, manifest
+    mp.undo()
+
+
+@pytest.mark.slow
+def test_end_to_end_with_random_weights(random_syncnet, make_speech_clip):
+    metric, manifest = random_syncnet
+    assert metric.weights_sha256 == f"syncnet_v2.model={manifest['syncnet_v2.model']}"
+    score = metric.score(make_speech_clip(0.0, seconds=1.2), None)
+    assert set(score.values) == {"Sync-C", "Sync-D", "Sync-offset"}
+    assert score.values["Sync-C"] >= 0 and score.values["Sync-D"] > 0
+    assert score.values["Sync-offset"] <= 15
+    (track,) = score.details["tracks"]
+    assert track["frames"] == 30
+
+
+@pytest.mark.slow
+def test_clip_without_face_is_unscorable(random_syncnet, make_flash_clip):
+    metric, _ = random_syncnet
+    with pytest.raises(NotScorable, match="no face track"):
+        metric.score(make_flash_clip(0.0, seconds=1.2), None)

@@ -208,7 +208,7 @@ def _check_fields(obj: dict, report) -> None:
             report(name, f"expected {field.type}, got {type(value).__name__}")
         elif field.enum and value not in field.enum:
             report(name, f"{value!r} is not one of {', '.join(map(str, field.enum))}")
-        elif field.pattern and not re.match(field.pattern, value):
+        elif field.pattern and not re.fullmatch(field.pattern, value):
             report(name, f"{value!r} does not match {field.pattern}")
         elif field.type == "string" and not value.strip():
             report(name, "empty")
@@ -270,20 +270,26 @@ def _check_language(obj: dict, report) -> bool:
 
 
 def _check_tags(obj: dict, tags: dict, report) -> None:
+    sound = {}  # tag values of the documented type; only these are compared with the fields
     for key, kind in TAG_TYPES.items():
         value = tags.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
             report(f"tags.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
-    if tags.get("language") is not None and tags["language"] != (obj.get("language") or "none"):
-        report("tags.language", f"{tags['language']!r} disagrees with language {obj.get('language') or 'none'!r}")
+        else:
+            sound[key] = value
+    language = obj.get("language") or "none"
+    if "language" in sound and sound["language"] != language:
+        report("tags.language", f"{sound['language']!r} disagrees with language {language!r}")
     source = obj.get("source", "synthetic")
-    if tags.get("source") is not None and source in SOURCES and tags["source"] != source:
-        report("tags.source", f"{tags['source']!r} disagrees with source {source!r}")
-    events = tags.get("event_types")
-    if isinstance(events, list) and not all(isinstance(e, str) and re.match(EVENT_PATTERN, e) for e in events):
+    if "source" in sound and source in SOURCES and sound["source"] != source:
+        report("tags.source", f"{sound['source']!r} disagrees with source {source!r}")
+    if "event_types" in sound and not all(isinstance(e, str) and re.fullmatch(EVENT_PATTERN, e)
+                                          for e in sound["event_types"]):
         report("tags.event_types", f"each event type must match {EVENT_PATTERN}")
-    speakers = tags.get("speakers")
-    if isinstance(speakers, int) and not isinstance(speakers, bool):
+    speakers = sound.get("speakers")
+    if speakers is not None:
         has_speech = obj.get("subset") in ("speech", "complex")
         if speakers < 0 or (has_speech and speakers < 1) or (not has_speech and speakers != 0):
             report("tags.speakers", f"{speakers} does not fit the {obj.get('subset')} subset")

@@ -140,6 +140,11 @@ BROKEN_LINES = {  # mutation of a valid speech (zh) line -> field the validator 
     "long caption": ({"video_caption": "a man in a blue shirt is sitting in a chair and speaking to the camera slowly"},
                      "video_caption"),
     "duration": ({"duration": 600}, "duration"),
+    "id with newline": ({"id": "sp-003\n"}, "id"),
+    "tag type": ({"tags": {"language": 5, "source": "real-world", "event_types": ["speech"], "speakers": 1,
+                           "setting": "home kitchen"}}, "tags.language"),
+    "tag disagrees": ({"tags": {"language": "en", "source": "real-world", "event_types": ["speech"], "speakers": 1,
+                                "setting": "home kitchen"}}, "tags.language"),
 }
 
 
@@ -152,7 +157,10 @@ def test_field_rules_give_one_message_and_agree_with_json_schema(name):
     validate_case(row, CASES, lambda f, m: messages.append(f))
     assert messages == [field]
     schema = jsonschema.Draft202012Validator(json_schema())
-    assert schema.is_valid(row) == (name == "long caption")  # word counts are checked in Python only
+    # word counts and cross-field tag checks are Python-only; Python's jsonschema lets `$` match
+    # before a final newline, which ECMA regexes (the schema's dialect) do not
+    python_only = ("long caption", "tag disagrees", "id with newline")
+    assert schema.is_valid(row) == (name in python_only)
 
 
 # ---------------------------------------------------------------------------- broken case folders

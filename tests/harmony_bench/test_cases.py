@@ -104,6 +104,7 @@ def test_reference_speech_never_says_the_target_transcript():
     assert not transcripts & set(build.REFERENCE_EN + build.REFERENCE_ZH)
 
 
+@pytest.mark.slow  # importing harmony_model.synthav brings in torch: about 5 s on 2 busy cores
 def test_build_assets_is_deterministic(tmp_path):
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")

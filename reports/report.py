@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pandas as pd
 from reports import html
 from reports.paper import PAPER_TABLES
 from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
-                          scored, status_summary, variant_columns)
+                          scored, status_summary, variant_columns, wer_aggregation)
 from reports.stats import LEVEL, N_BOOT, SEED
 from reports.tables import RENDERERS, Table, paper_table, to_json, to_markdown
 
@@ -87,28 +88,34 @@ def write_tables(tables: Sequence[Table], out_dir: Path) -> list[Path]:
 
 
 STATUS_COLUMNS = ["metric_key", "output", "ok", "unscorable", "unavailable", "error", "first_reason", "protocol_note"]
+STATUS_INTRO = "Every metric that did not give a number says why; missing numbers are never filled in."
+WER_INTRO = ("WER per clip averaged (the tables' rule) beside the corpus-level rate (all errors over all "
+             "reference units), from the stored edit counts; they differ when clips differ in length.")
 
 
-def _status_columns(status: pd.DataFrame) -> list[str]:
-    return (["run_id"] if "run_id" in status else []) + STATUS_COLUMNS
+def _status_view(status: pd.DataFrame) -> pd.DataFrame:
+    return status[(["run_id"] if "run_id" in status else []) + STATUS_COLUMNS]
 
 
-def _status_md(status: pd.DataFrame) -> str:
-    cols = _status_columns(status)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(getattr(r, c)).replace("|", "/") for c in cols) + " |"
-              for r in status.itertuples()]
-    return "### Coverage: cases per metric and status\n\n" + "\n".join(lines) + "\n"
+def _cell_text(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _status_html(status: pd.DataFrame) -> str:
-    cols = _status_columns(status)
-    head = "".join(f"<th>{html.esc(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.esc(getattr(r, c))}</td>" for c in cols) + "</tr>"
-                   for r in status.itertuples())
-    return (f'<section id="status"><h2>Coverage</h2><p class="hint">Every metric that did not give a number '
-            f'says why; missing numbers are never filled in.</p><div class="scroll"><table class="paper">'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>")
+def _frame_md(title: str, frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_cell_text(v).replace("|", "/") for v in r) + " |"
+              for r in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _frame_html(title: str, intro: str, frame: pd.DataFrame, section_id: str) -> str:
+    head = "".join(f"<th>{html.esc(c)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.esc(_cell_text(v))}</td>" for v in r) + "</tr>"
+                   for r in frame.itertuples(index=False))
+    return (f'<section id="{section_id}"><h2>{html.esc(title)}</h2><p class="hint">{html.esc(intro)}</p>'
+            f'<div class="scroll"><table class="paper"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            f"</table></div></section>")
 
 
 def _info_html(runs: Sequence[RunData]) -> str:
@@ -174,30 +181,74 @@ def _value_line(r) -> tuple[str, str, str]:
 
 # -- public API ----------------------------------------------------------------------------
 
+@dataclass
+class Extra:
+    """A plain per-metric table written as <name>.csv and shown in the md and HTML pages."""
+
+    name: str
+    title: str
+    intro: str
+    frame: pd.DataFrame
+
+
+@dataclass
+class Bundle:
+    title: str
+    runs: Sequence[RunData]
+    paper: list[Table]
+    variants: list[Table]
+    extras: list[Extra]
+    flags: dict = field(default_factory=dict)
+
+
+def _extras(runs: Sequence[RunData]) -> list[Extra]:
+    many = len(runs) > 1
+
+    def stack(fn) -> pd.DataFrame:
+        frames = [fn(r.results).assign(run_id=r.run_id) if many else fn(r.results) for r in runs]
+        frame = pd.concat(frames, ignore_index=True)
+        return frame[["run_id", *frame.columns.drop("run_id")]] if many else frame
+
+    extras = [Extra("status", "Coverage: cases per metric and status", STATUS_INTRO, stack(status_summary))]
+    wer = stack(wer_aggregation)
+    if len(wer):
+        extras.append(Extra("wer_aggregation", "WER: per-clip mean and corpus-level rate", WER_INTRO, wer))
+    return extras
+
+
+def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "") -> list[Path]:
+    paths = write_tables(bundle.paper + bundle.variants, out_dir)
+    paths += [_write(out_dir / f"{e.name}.csv", e.frame.to_csv(index=False)) for e in bundle.extras]
+    paths.append(_write(out_dir / f"{stem}.md", _combined_md(bundle)))
+    paths.append(_write(out_dir / f"{stem}.json", _combined_json(bundle)))
+    flagged = any(bundle.flags.values())
+    page = html.page(bundle.title, [
+        _info_html(bundle.runs),
+        _tables_html("Paper-format tables", bundle.paper, "tables",
+                     "⚠ marks a run whose case set or a column's protocol differs from the other runs." if flagged else ""),
+        html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows]),
+        _tables_html("Not comparable with the paper", bundle.variants, "variants",
+                     "Offline variants and other checkpoints, shown apart and never ranked with the paper."),
+        *(_frame_html(e.title, e.intro, _shown(e), e.name) for e in bundle.extras),
+        tail_html,
+    ])
+    paths.append(_write(out_dir / f"{stem}.html", page))
+    return paths
+
+
+def _shown(extra: Extra) -> pd.DataFrame:
+    return _status_view(extra.frame) if extra.name == "status" else extra.frame
+
+
 def write_run_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
-    """Paper-format tables (md, CSV, LaTeX, JSON), a coverage table and a self-contained
-    report.html for one run; returns the files written (default folder: run_dir/report)."""
+    """Paper-format tables (md, CSV, LaTeX, JSON), coverage and WER-aggregation tables and a
+    self-contained report.html for one run; returns the files written (default: run_dir/report)."""
     run = load_run(Path(run_dir))
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     paper, variants = build_tables([run])
-    status = status_summary(run.results)
-    paths = write_tables(paper + variants, out_dir)
-    paths.append(_write(out_dir / "status.csv", status.to_csv(index=False)))
-    paths.append(_write(out_dir / "report.md", _combined_md(f"Harmony-Bench report: {run.run_id}", paper,
-                                                           variants, status)))
-    paths.append(_write(out_dir / "report.json", _combined_json([run], paper, variants, status)))
-    page = html.page(f"Harmony-Bench report: {run.run_id} ({run.model})", [
-        _info_html([run]),
-        _tables_html("Paper-format tables", paper, "tables"),
-        html.charts_section(paper[0], paper[1:], [r.label for r in paper[0].rows]),
-        _tables_html("Not comparable with the paper", variants, "variants",
-                     "Offline variants and other checkpoints, shown apart and never ranked with the paper."),
-        _status_html(status),
-        html.gallery_html(gallery_items(run, out_dir)),
-    ])
-    paths.append(_write(out_dir / "report.html", page))
-    return paths
+    bundle = Bundle(f"Harmony-Bench report: {run.run_id} ({run.model})", [run], paper, variants, _extras([run]))
+    return _write_bundle(bundle, out_dir, "report", html.gallery_html(gallery_items(run, out_dir)))
 
 
 def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
@@ -211,21 +262,8 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     flags = leaderboard_flags(runs)
     paper, variants = build_tables(runs, flags, label=lambda r: f"{r.model} ({r.run_id})")
-    status = pd.concat([status_summary(r.results).assign(run_id=r.run_id) for r in runs], ignore_index=True)
-    paths = write_tables(paper + variants, out_dir)
-    paths.append(_write(out_dir / "status.csv", status.to_csv(index=False)))
-    paths.append(_write(out_dir / "leaderboard.md", _combined_md("Harmony-Bench leaderboard", paper, variants, status)))
-    paths.append(_write(out_dir / "leaderboard.json", _combined_json(runs, paper, variants, status, flags)))
-    page = html.page("Harmony-Bench leaderboard", [
-        _info_html(runs),
-        _tables_html("Paper-format tables", paper, "tables",
-                     "⚠ marks a run whose case set or a column's protocol differs from the other runs."),
-        html.charts_section(paper[0], paper[1:], [r.label for r in paper[0].rows]),
-        _tables_html("Not comparable with the paper", variants, "variants"),
-        _status_html(status),
-    ])
-    paths.append(_write(out_dir / "leaderboard.html", page))
-    return paths
+    return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, _extras(runs), flags),
+                         out_dir, "leaderboard")
 
 
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
@@ -241,17 +279,18 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _combined_md(title: str, paper: Sequence[Table], variants: Sequence[Table], status: pd.DataFrame) -> str:
-    parts = [f"# {title}\n"] + [to_markdown(t) for t in paper]
-    if variants:
-        parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in variants]
-    parts.append(_status_md(status))
+def _combined_md(bundle: Bundle) -> str:
+    parts = [f"# {bundle.title}\n"] + [to_markdown(t) for t in bundle.paper]
+    if bundle.variants:
+        parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in bundle.variants]
+    parts += [_frame_md(e.title, _shown(e)) for e in bundle.extras]
     return "\n".join(parts)
 
 
-def _combined_json(runs: Sequence[RunData], paper, variants, status: pd.DataFrame, flags=None) -> str:
-    doc = {"runs": [{"run_id": r.run_id, "model": r.model, "case_set_sha256": r.case_set,
-                     "seed": r.info.get("seed"), "flags": list((flags or {}).get(r.run_id, ()))} for r in runs],
-           "tables": [to_json(t) for t in paper], "variants": [to_json(t) for t in variants],
-           "status": json.loads(status.to_json(orient="records"))}
+def _combined_json(bundle: Bundle) -> str:
+    doc = {"title": bundle.title,
+           "runs": [{"run_id": r.run_id, "model": r.model, "case_set_sha256": r.case_set, "seed": r.info.get("seed"),
+                     "flags": list(bundle.flags.get(r.run_id, ()))} for r in bundle.runs],
+           "tables": [to_json(t) for t in bundle.paper], "variants": [to_json(t) for t in bundle.variants],
+           **{e.name: json.loads(e.frame.to_json(orient="records")) for e in bundle.extras}}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -197,6 +197,32 @@ def measured_row(label: str, values: pd.DataFrame, columns: Sequence[Column], sc
     return Row(label, cells, "run", flags)
 
 
+# -- WER aggregation -----------------------------------------------------------------------
+
+WER_SCOPES = (("speech (en)", "speech", False), ("complex", "complex", False), ("Chinese speech (CER)", "speech", True))
+COUNT_KEYS = ("reference_units", "substitutions", "deletions", "insertions")
+
+
+def wer_aggregation(results: pd.DataFrame) -> pd.DataFrame:
+    """Per WER backend and scope: the tables' per-clip mean beside the corpus-level rate (all
+    errors over all reference units), from the edit counts the WER metrics store per clip.
+    The two differ when clips differ in length; the paper does not say which it used."""
+    from metrics.audio.text import EditCounts, corpus_rate
+
+    wer = results[(results["output"] == "WER") & (results["status"] == "ok")]
+    wer = wer.loc[wer["details"].map(lambda d: all(k in d for k in COUNT_KEYS)).astype(bool)]
+    rows = []
+    for key, g in wer.groupby("metric_key", sort=True):
+        for name, subset, chinese in WER_SCOPES:
+            part = g[g["subset"] == subset]
+            part = part[part["language"] == CHINESE] if chinese else part[~part["language"].isin(CER_LANGUAGES)]
+            counts = [EditCounts.from_json(d) for d in part["details"]]
+            if counts and sum(c.reference_units for c in counts):
+                rows.append({"metric_key": key, "scope": name, "cases": len(part),
+                             "per_clip_mean": float(part["value"].mean()), "corpus_rate": corpus_rate(counts)})
+    return pd.DataFrame(rows, columns=["metric_key", "scope", "cases", "per_clip_mean", "corpus_rate"])
+
+
 # -- status summary ------------------------------------------------------------------------
 
 def status_summary(results: pd.DataFrame) -> pd.DataFrame:

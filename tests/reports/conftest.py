@@ -85,6 +85,12 @@ def case_value(key: str, output: str, case_id: str, shift: float) -> float:
     return float(base + 0.1 * rng.standard_normal() + shift)
 
 
+def edit_counts(case_id: str) -> dict:
+    """WER edit counts of a clip; clips differ in length so corpus and per-clip rates differ."""
+    h = zlib.crc32(case_id.encode())
+    return {"reference_units": 3 + h % 7, "substitutions": h % 3, "deletions": (h >> 3) % 2, "insertions": 0}
+
+
 def make_run(root: Path, name: str, model: str = "tiny", shift: float = 0.0, weights_hash: str = PINNED,
              cases=CASES, clips: bool = True) -> Path:
     """A run folder: case set, clips, run.json and results.sqlite with the fake metrics' rows.
@@ -126,10 +132,14 @@ def _rows(run_id: str, model: str, case: dict, shift: float, weights_hash: str) 
             if case["subset"] not in subsets:
                 continue
             status, value, error = "ok", case_value(key, output, case["id"], shift if output == "AQ" else 0.0), None
+            details = {}
+            if output == "WER":
+                details = edit_counts(case["id"])
+                value = (details["substitutions"] + details["deletions"] + details["insertions"]) / details["reference_units"]
             if key == "sync@syncnet" and case["id"] == "cx-004":
                 status, value, error = "unscorable", None, "no face found"
             rows.append(ResultRow(run_id, model, case["id"], case["subset"], key, output, output, paper, direction,
-                                  key.split("@")[1], official, version, stamp, value, status, error, seed=0))
+                                  key.split("@")[1], official, version, stamp, value, status, error, details, seed=0))
     return rows
 
 

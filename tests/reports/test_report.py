@@ -32,7 +32,7 @@ def test_run_report_writes_every_table_in_every_format(report_a):
     names = {p.name for p in paths}
     for stem in TABLES:
         assert {f"{stem}.{ext}" for ext in ("md", "csv", "tex", "json")} <= names
-    assert {"report.html", "report.md", "report.json", "status.csv"} <= names
+    assert {"report.html", "report.md", "report.json", "status.csv", "wer_aggregation.csv"} <= names
     assert all(p.parent == run_dir / "report" and p.stat().st_size > 0 for p in paths)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from harmony_bench.store import load_results
 from reports.paper import COLUMNS_BY_NAME
-from reports.runs import classify, load_run, measured_row, protocol_status, scored
+from reports.runs import classify, load_run, measured_row, protocol_status, scored, wer_aggregation
 from tests.reports.conftest import OTHER, PINNED, REAL_METRIC_CLASS
 
 
@@ -90,3 +90,17 @@ def test_classify_handles_an_empty_run():
     empty = pd.DataFrame(columns=["metric_key", "official", "protocol_version", "weights_sha256"])
     out = classify(empty)
     assert list(out.columns)[-2:] == ["comparable", "protocol_note"] and out.empty
+
+
+def test_wer_aggregation_gives_per_clip_and_corpus_rates(run_pair):
+    results = load_run(run_pair[0]).results
+    table = wer_aggregation(results).set_index(["metric_key", "scope"])
+    complex_ = results[(results["metric_key"] == "wer@whisper") & (results["subset"] == "complex")]
+    counts = pd.DataFrame(list(complex_["details"]))
+    errors = counts[["substitutions", "deletions", "insertions"]].to_numpy().sum()
+    row = table.loc[("wer@whisper", "complex")]
+    assert row["corpus_rate"] == pytest.approx(errors / counts["reference_units"].sum())
+    assert row["per_clip_mean"] == pytest.approx(complex_["value"].mean())
+    assert row["corpus_rate"] != pytest.approx(row["per_clip_mean"])
+    assert table.loc[("wer@whisper", "Chinese speech (CER)"), "cases"] == 2
+    assert table.loc[("wer@whisper", "speech (en)"), "cases"] == 3

@@ -63,8 +63,7 @@ class DeSyncMetric(Metric):
     subsets = AMBIENT_SUBSETS
     needs = ("frames@25fps 224px", "audio@16kHz mono")
     weights = (SYNCHFORMER,)
-    packages = ("av_bench",)
-    extra = "desync"
+    packages = ("av_bench",)  # not on PyPI: a user installs hkchengrex/av-benchmark from its repository
     card = ProtocolCard(
         model="Synchformer (Iashin et al., ICASSP 2024), AudioSet sync model, architecture from av-benchmark",
         checkpoint="synchformer_state_dict.pth (state dict, weights_only=True)",
@@ -81,9 +80,19 @@ class DeSyncMetric(Metric):
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):
+        """`architecture`: a builder of a module with Synchformer's interface (extract_vfeats,
+        extract_afeats, compare_v_a) to use instead of av-benchmark's."""
         super().__init__(device)
         self.architecture = architecture or installed_synchformer
+        if architecture is not None:
+            self.packages = ()
         self.model = None
+
+    def availability(self) -> str | None:
+        reason = super().availability()
+        if reason and reason.startswith("package missing"):
+            return reason + " (Synchformer's architecture: install hkchengrex/av-benchmark from its repository)"
+        return reason
 
     def load(self, paths: dict) -> None:
         import torch

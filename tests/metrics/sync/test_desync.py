@@ -1,0 +1,129 @@
+"""DeSync (Synchformer): grid, windows, preprocessing, loading and aggregation, with a tiny
+stand-in network of Synchformer's interface (the real architecture comes from av-benchmark)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from harmony_bench.media import Clip
+from metrics.base import NotScorable
+from metrics.sync import desync
+from metrics.sync.desync import DeSyncMetric, audio_segments, video_segments
+
+
+class TinySync(torch.nn.Module):
+    """Synchformer's interface. Features carry the segment index; `compare_v_a` records the
+    windows it is given and answers the next class of `answers`."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(2, 21)  # something to save and load
+        self.seen, self.answers = [], [3, 12]
+
+    def extract_vfeats(self, vis):
+        b, s, t, c, h, w = vis.shape
+        assert (t, c, h, w) == (16, 3, 224, 224)
+        return torch.arange(s, dtype=torch.float32).view(1, s, 1, 1).expand(b, s, 8, 4)
+
+    def extract_afeats(self, aud):
+        b, s, one, f, t = aud.shape
+        assert (one, f, t) == (1, 128, 66)
+        return torch.arange(s, dtype=torch.float32).view(1, s, 1, 1).expand(b, s, 6, 4)
+
+    def compare_v_a(self, vis, aud):
+        assert vis.shape[1] == aud.shape[1] == 14
+        self.seen.append((vis[0, :, 0, 0].int().tolist(), aud[0, :, 0, 0].int().tolist()))
+        logits = torch.zeros(vis.shape[0], 21)
+        logits[:, self.answers[len(self.seen) - 1]] = 1.0
+        return logits
+
+
+def clip_of(seconds: float, fps: float = 25, size=(64, 96)) -> Clip:
+    n = int(round(seconds * fps))
+    frames = np.broadcast_to((np.arange(n) % 256).astype(np.uint8)[:, None, None, None], (n, *size, 3)).copy()
+    audio = np.random.default_rng(0).normal(0, 0.1, int(seconds * 16000)).astype(np.float32)
+    return Clip(frames=frames, fps=fps, audio=audio, sample_rate=16000)
+
+
+def loaded_metric() -> DeSyncMetric:
+    metric = DeSyncMetric(architecture=TinySync)
+    metric.model = TinySync().eval()
+    return metric
+
+
+def test_offset_grid_is_21_steps_of_0_2_s():
+    grid = desync.OFFSET_GRID
+    assert len(grid) == 21 and grid[0] == -2.0 and grid[-1] == 2.0 and grid[10] == 0.0
+    np.testing.assert_allclose(np.diff(grid), 0.2)
+    assert desync.WINDOW_SECONDS == pytest.approx(4.8)
+
+
+@pytest.mark.parametrize("seconds, segments, last", [(4.8, 14, list(range(14))), (5.0, 14, list(range(14))),
+                                                     (10.0, 30, list(range(16, 30)))])
+def test_first_and_last_windows(seconds, segments, last):
+    metric = loaded_metric()
+    score = metric.score(clip_of(seconds), None)
+    assert score.details["segments"] == segments
+    (first_v, first_a), (last_v, last_a) = metric.model.seen
+    assert first_v == first_a == list(range(14))
+    assert last_v == last_a == last
+    # answers: class 3 = -1.4 s, class 12 = +0.4 s -> DeSync = mean |offset|
+    assert score.details["window_offsets_s"] == pytest.approx([-1.4, 0.4])
+    assert score.values["DeSync"] == pytest.approx(0.9)
+
+
+def test_clip_shorter_than_a_window_is_unscorable():
+    with pytest.raises(NotScorable, match="shorter than one 4.8 s"):
+        loaded_metric().score(clip_of(4.7), None)
+
+
+def test_streams_are_cut_to_their_common_duration():
+    clip = clip_of(10.0)
+    clip.audio = clip.audio[: int(6.0 * 16000)]
+    metric = loaded_metric()
+    assert metric.score(clip, None).details["segments"] == (150 - 16) // 8 + 1
+
+
+def test_video_segments_resize_crop_and_scale():
+    frames = (np.arange(40) * 5).astype(np.uint8)[:, None, None, None] * np.ones((1, 90, 160, 3), np.uint8)
+    segs = video_segments(frames, 3)
+    assert segs.shape == (3, 16, 3, 224, 224)
+    for i, j in ((0, 0), (1, 3), (2, 15)):
+        expected = (5 * (8 * i + j) / 255 - 0.5) / 0.5
+        assert torch.allclose(segs[i, j], torch.full((3, 224, 224), expected), atol=1e-5)
+
+
+def test_audio_segments_log_mel_layout_and_normalisation():
+    audio = np.zeros(16000 * 2, np.float32)
+    audio[5120 * 2 : 5120 * 2 + 400] = 0.8  # a burst at the start of segment 2 (inside segment 1 too)
+    segs = audio_segments(audio, 3)
+    assert segs.shape == (3, 1, 128, 66)
+    silence = (np.log(1e-6) - desync.MEL_MEAN) / (2 * desync.MEL_STD)
+    padding = (0.0 - desync.MEL_MEAN) / (2 * desync.MEL_STD)  # 65 mel frames padded with 0 before scaling
+    assert torch.allclose(segs[0, 0, :, :65], torch.tensor(silence, dtype=torch.float32))
+    assert torch.allclose(segs[:, 0, :, 65], torch.tensor(padding, dtype=torch.float32))
+    assert segs[2, 0, :, 0].max() > silence + 1 and segs[1, 0, :, 32].max() > silence + 1
+
+
+def test_loads_a_state_dict_file_through_setup(tmp_path, monkeypatch):
+    torch.save(TinySync().state_dict(), tmp_path / "synchformer_state_dict.pth")
+    sha = __import__("harmony_bench.weights", fromlist=["sha256_of"]).sha256_of(tmp_path / "synchformer_state_dict.pth")
+    (tmp_path / "manifest.json").write_text(json.dumps({"synchformer_state_dict.pth": sha}))
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
+    metric = DeSyncMetric(architecture=TinySync)
+    metric.setup()
+    assert metric.weights_sha256 == f"synchformer_state_dict.pth={sha}"
+    assert metric.score(clip_of(5.0), None).values["DeSync"] == pytest.approx(0.9)
+
+
+def test_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    reason = DeSyncMetric().availability()
+    if __import__("importlib").util.find_spec("av_bench") is None:
+        assert reason.startswith("package missing: av_bench")
+    else:
+        assert reason == "weights missing: synchformer_state_dict.pth"
+    assert DeSyncMetric(architecture=TinySync).availability() == "weights missing: synchformer_state_dict.pth"

@@ -171,7 +171,7 @@ def charts_section(overall: Table, scoped: Sequence[Table], models: Sequence[str
     """A bar chart per metric over the scopes, and a radar per model over the overall table."""
     bars = []
     for col in overall.columns:
-        groups = [(_scope_name(t), [Bar(r.label, float(r.cells[col.name].value), r.cells[col.name].ci)
+        groups = [(t.short or t.key, [Bar(r.label, float(r.cells[col.name].value), r.cells[col.name].ci)
                                     for r in t.rows if col.name in r.cells and not r.cells[col.name].missing])
                   for t in (overall, *scoped) if col.name in {c.name for c in t.columns}]
         bars.append(bar_chart_svg(column_header(col), groups, models))
@@ -184,10 +184,6 @@ def charts_section(overall: Table, scoped: Sequence[Table], models: Sequence[str
             + '<h3>Radar per model</h3><p class="hint">Each axis is normalised over the rows of the overall '
               'table (1 = best row, 0 = worst; lower-is-better metrics flipped).</p><div class="charts">'
             + "".join(radars) + "</div></section>")
-
-
-def _scope_name(table: Table) -> str:
-    return table.title.split(". ", 1)[-1].split(" ")[0].split(":")[0]
 
 
 # -- gallery -------------------------------------------------------------------------------

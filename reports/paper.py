@@ -57,17 +57,18 @@ class PaperTable:
     number: int
     file: str
     title: str
+    short: str  # axis label in charts
     columns: tuple[Column, ...]
     subset: str | None = None  # the Harmony-Bench subset the table covers; None: overall / other
 
 
 PAPER_TABLES: dict[str, PaperTable] = {
-    "overall": PaperTable(2, "table2_overall.csv", "Overall: mean over the three subsets", PAPER_COLUMNS),
-    "ablation": PaperTable(3, "table3_ablation.csv", "Ablation (human-speech data)", ABLATION_COLUMNS),
-    "speech": PaperTable(4, "table4_speech.csv", "Human-speech subset", PAPER_COLUMNS, "speech"),
-    "ambient": PaperTable(5, "table5_ambient.csv", "Ambient-sound subset", PAPER_COLUMNS, "ambient"),
-    "complex": PaperTable(6, "table6_complex.csv", "Complex-scene subset", PAPER_COLUMNS, "complex"),
-    "zh": PaperTable(7, "table7_chinese_speech.csv", "Chinese speech (WER is a character error rate)",
+    "overall": PaperTable(2, "table2_overall.csv", "Overall: mean over the three subsets", "Overall", PAPER_COLUMNS),
+    "ablation": PaperTable(3, "table3_ablation.csv", "Ablation (human-speech data)", "Ablation", ABLATION_COLUMNS),
+    "speech": PaperTable(4, "table4_speech.csv", "Human-speech subset", "Speech", PAPER_COLUMNS, "speech"),
+    "ambient": PaperTable(5, "table5_ambient.csv", "Ambient-sound subset", "Ambient", PAPER_COLUMNS, "ambient"),
+    "complex": PaperTable(6, "table6_complex.csv", "Complex-scene subset", "Complex", PAPER_COLUMNS, "complex"),
+    "zh": PaperTable(7, "table7_chinese_speech.csv", "Chinese speech (WER is a character error rate)", "Chinese",
                      CHINESE_COLUMNS, "speech"),
 }
 

@@ -50,6 +50,7 @@ class Table:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ranked: bool = True  # False for sections that must not rank against the paper
+    short: str = ""  # axis label in charts
 
     def cell(self, row: Row, col: Column) -> Cell:
         return row.cells.get(col.name, Cell(None))
@@ -66,7 +67,8 @@ def paper_table(key: str, extra_rows: Iterable[Row] = ()) -> Table:
     """One of the paper's tables with its published rows, plus the user's rows."""
     spec = PAPER_TABLES[key]
     stem = f"table{spec.number}_{key}"
-    return Table(stem, f"Table {spec.number}. {spec.title}", spec.columns, paper_rows(key) + list(extra_rows))
+    return Table(stem, f"Table {spec.number}. {spec.title}", spec.columns, paper_rows(key) + list(extra_rows),
+                 short=spec.short)
 
 
 def overall_from_subsets(subset_frames: Mapping[str, pd.DataFrame],

@@ -117,6 +117,7 @@ class Trainer:
     # ---- loop -------------------------------------------------------------------------------
     def train_step(self, stage: Stage) -> dict[str, float]:
         t = self.cfg.train
+        self._set_trainable(stage)  # before any forward: the caption encoder runs first
         seed = t.seed * 1_000_003 + self.step
         gen = torch.Generator().manual_seed(seed)
         batch = self.data.sample_batch(t.batch_size, gen, **stage.data_options)
@@ -124,7 +125,6 @@ class Trainer:
         lat = Latents(*(x.to(self.device) for x in (lat.video, lat.audio, lat.ref_audio)))
         texts = drop_captions(batch, t.caption_dropout, random.Random(seed))
         cond = self.model.encode_conditions(texts["video_caption"], texts["audio_caption"], texts["transcript"])
-        self._set_trainable(stage)
         loss = cts_loss(self.model, lat, cond, Noise.draw(lat, t.shift, gen), stage.lambda_v, stage.lambda_a)
         self.opt.zero_grad(set_to_none=True)
         loss.total.backward()

@@ -1,0 +1,127 @@
+import pytest
+import torch
+
+from harmony_model.config import HarmonyConfig
+from harmony_model.losses import Latents, Noise, audio_mse, cts_loss, task_inputs, video_mse
+from harmony_model.model import HarmonyModel
+from tests.harmony_model.conftest import micro_config, randomise_interactions
+
+
+def conditions(model, n=2):
+    return model.encode_conditions(["a red ball"] * n, ["a thud"] * n, ["hello"] * n)
+
+
+def run(model, lat, sigma_v, sigma_a, cond):
+    b = lat.video.shape[0]
+    return model(lat.video, lat.audio, lat.ref_audio, torch.full((b,), sigma_v), torch.full((b,), sigma_a), cond)
+
+
+def test_config_json_round_trip_and_unknown_keys(tmp_path, cfg):
+    cfg.save(tmp_path / "c.json")
+    assert HarmonyConfig.load(tmp_path / "c.json") == cfg
+    bad = cfg.to_dict()
+    bad["interaction"]["windw"] = 2
+    with pytest.raises(ValueError, match="windw"):
+        HarmonyConfig.from_dict(bad)
+
+
+def test_output_shapes(model, latents):
+    with torch.no_grad():
+        out = run(model, latents, 0.5, 0.5, conditions(model))
+    assert out.video.shape == latents.video.shape
+    assert out.audio.shape == latents.audio.shape
+
+
+def test_untrained_interaction_leaves_the_video_branch_pure_wan(model, latents):
+    """Zero-initialised interaction outputs: the joint model's video equals the video branch alone."""
+    cond = conditions(model)
+    with torch.no_grad():
+        joint = run(model, latents, 0.7, 0.3, cond).video
+        t = torch.full((2, 4 * 4), 700.0)
+        t[:, :4] = 0  # the reference frame's tokens
+        alone = model.video(latents.video, t, cond.video_text)
+    torch.testing.assert_close(joint, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_reference_frame_tokens_sit_at_t0(model, latents):
+    seen = []
+    model.video.condition_embedder.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    with torch.no_grad():
+        run(model, latents, 0.6, 0.6, conditions(model))
+    t = seen[0]
+    assert torch.all(t[:, :4] == 0) and torch.allclose(t[:, 4:], torch.tensor(600.0))
+
+
+def test_audio_driven_task_feeds_the_clean_audio_latent(model, latents):
+    """t_a = 0: the audio branch input is exactly the clean latent (after the reference)."""
+    seen = []
+    model.audio.proj_in.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    noise = Noise.draw(latents, 5.0, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cts_loss(model, latents, conditions(model), noise, 0.1, 0.3)
+    r = latents.ref_audio.shape[1]
+    audio_in = seen[0][:, r:].chunk(3)  # joint, audio-driven, video-driven
+    torch.testing.assert_close(audio_in[1], latents.audio, rtol=0, atol=0)
+    assert not torch.allclose(audio_in[0], latents.audio)
+    _, a, sv, sa = task_inputs(latents, noise, "audio_driven")
+    assert torch.all(sa == 0) and torch.equal(sv, noise.sigma)
+
+
+def test_cts_loss_is_the_weighted_sum_of_the_three_losses(cfg, latents):
+    torch.manual_seed(0)
+    model = HarmonyModel(cfg).eval()
+    randomise_interactions(model)
+    cond = conditions(model)
+    noise = Noise.draw(latents, 5.0, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        batched = cts_loss(model, latents, cond, noise, 0.1, 0.3)
+        target_v, target_a = noise.video - latents.video, noise.audio - latents.audio
+        outs = {}
+        for task in ("joint", "audio_driven", "video_driven"):
+            v, a, sv, sa = task_inputs(latents, noise, task)
+            outs[task] = model(v, a, latents.ref_audio, sv, sa, cond)
+    joint = video_mse(outs["joint"].video, target_v) + audio_mse(outs["joint"].audio, target_a)
+    ad = video_mse(outs["audio_driven"].video, target_v)
+    vd = audio_mse(outs["video_driven"].audio, target_a)
+    torch.testing.assert_close(batched.total, joint + 0.1 * ad + 0.3 * vd, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(batched.audio_driven, ad, rtol=1e-5, atol=1e-6)
+    assert ad != vd  # the three terms really differ
+
+
+def test_cts_off_is_plain_joint_loss(model, latents):
+    noise = Noise.draw(latents, 5.0, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        plain = cts_loss(model, latents, conditions(model), noise, 0.0, 0.0)
+    assert plain.audio_driven is None and torch.equal(plain.total, plain.joint)
+
+
+def test_interaction_modes_change_the_output(latents):
+    outs = {}
+    for mode in ("none", "global", "gldi"):
+        torch.manual_seed(0)
+        model = HarmonyModel(micro_config(mode=mode)).eval()
+        randomise_interactions(model)
+        with torch.no_grad():
+            outs[mode] = run(model, latents, 0.5, 0.5, conditions(model)).audio
+    assert not torch.allclose(outs["none"], outs["gldi"])
+    assert not torch.allclose(outs["global"], outs["gldi"])
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, cfg, latents):
+    torch.manual_seed(0)
+    model = HarmonyModel(cfg).eval()
+    randomise_interactions(model)
+    folder = model.save_pretrained(tmp_path / "ckpt")
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors"}
+    loaded = HarmonyModel.from_pretrained(folder)
+    with torch.no_grad():
+        a = run(model, latents, 0.4, 0.8, conditions(model))
+        b = run(loaded, latents, 0.4, 0.8, conditions(loaded))
+    assert torch.equal(a.video, b.video) and torch.equal(a.audio, b.audio)
+
+
+def test_from_pretrained_names_the_missing_file(tmp_path, model):
+    model.save_pretrained(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        HarmonyModel.from_pretrained(tmp_path / "ckpt")

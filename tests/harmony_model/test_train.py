@@ -1,0 +1,68 @@
+import json
+
+import pytest
+import torch
+
+from harmony_model.train import STATE_NAME, Trainer, drop_captions, main, stage_at
+from tests.harmony_model.conftest import ToySource
+
+
+def test_training_writes_checkpoint_log_and_resumes_exactly(tmp_path, cfg):
+    torch.manual_seed(0)
+    straight = Trainer(cfg, ToySource(cfg), tmp_path / "a")
+    straight.run(progress=False)
+
+    torch.manual_seed(0)
+    interrupted = Trainer(cfg, ToySource(cfg), tmp_path / "b")
+    for _ in range(2):
+        interrupted.train_step(stage_at(cfg.train.stages, interrupted.step))
+    interrupted.save()
+    resumed = Trainer(cfg, ToySource(cfg), tmp_path / "b")
+    assert resumed.resume() and resumed.step == 2
+    resumed.run(progress=False)
+
+    a = torch.load(tmp_path / "a" / STATE_NAME, weights_only=True)
+    b = torch.load(tmp_path / "b" / STATE_NAME, weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    log = [json.loads(line) for line in (tmp_path / "a" / "loss_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    assert [r["stage"] for r in log] == ["audio", "audio", "joint", "joint"]
+    assert {"total", "joint", "audio_driven", "video_driven"} <= set(log[0])
+    assert (tmp_path / "a" / "model" / "model.safetensors").is_file()
+
+
+def test_stage_trainable_prefixes_freeze_the_rest(tmp_path, cfg):
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, ToySource(cfg), tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train_step(cfg.train.stages[0])  # trainable = ("audio.",)
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if not k.startswith("audio."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("audio."))
+
+
+def test_caption_dropout_drops_all_texts_of_a_sample_together():
+    import random
+
+    batch = {"video_caption": ["v"] * 200, "audio_caption": ["a"] * 200, "transcript": ["t"] * 200}
+    out = drop_captions(batch, 0.3, random.Random(0))
+    dropped = [v == "" for v in out["video_caption"]]
+    assert dropped == [a == "" for a in out["audio_caption"]] == [t == "" for t in out["transcript"]]
+    assert 30 < sum(dropped) < 90
+
+
+def test_cli_trains_from_a_config_file(tmp_path, cfg, monkeypatch):
+    cfg.train.data = "tests.harmony_model.conftest:make_source"
+    cfg.train.data_kwargs = {"seconds": 0.5}
+    cfg.train.stages = cfg.train.stages[:1]
+    cfg.save(tmp_path / "c.json")
+    assert main(["--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+
+
+def test_missing_data_source_is_an_error(tmp_path, cfg):
+    cfg.save(tmp_path / "c.json")
+    with pytest.raises(ValueError, match="data source"):
+        main(["--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "run"), "--quiet"])

@@ -49,13 +49,27 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not (run_dir / DB_NAME).is_file():
         raise FileNotFoundError(f"{run_dir}: no {DB_NAME}; is this a run folder?")
-    results = classify(load_results(run_dir))
+    results = classify(_fill_language(load_results(run_dir)))
     info_path = run_dir / "run.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     models = sorted(results["model"].unique()) if len(results) else []
     model = ", ".join(models) or str((info.get("model_info") or {}).get("name") or info.get("model") or "model")
     return RunData(run_dir, str(info.get("run_id") or run_dir.resolve().name), model, info, results,
                    _load_cases(info.get("cases_dir")))
+
+
+def _fill_language(results: pd.DataFrame) -> pd.DataFrame:
+    """Where the case set could not be found, take a case's language from what its metrics
+    recorded (the WER metrics store it), so Chinese cases still stay out of the WER column."""
+    if results.empty or results["language"].notna().all():
+        return results
+    recorded = {}
+    for case_id, details in zip(results["case_id"], results["details"]):
+        if isinstance(details, dict) and details.get("language"):
+            recorded.setdefault(case_id, details["language"])
+    out = results.copy()
+    out["language"] = out["language"].fillna(out["case_id"].map(recorded))
+    return out
 
 
 def _load_cases(cases_dir: str | None) -> dict[str, Case]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
-from harmony_bench.store import load_results
+from harmony_bench.store import Store, load_results
 from reports.paper import COLUMNS_BY_NAME
 from reports.runs import classify, load_run, measured_row, protocol_status, scored, wer_aggregation
-from tests.reports.conftest import OTHER, PINNED, REAL_METRIC_CLASS
+from tests.reports.conftest import CASES, OTHER, PINNED, REAL_METRIC_CLASS, make_run
 
 
 def test_protocol_verdicts():
@@ -104,3 +106,17 @@ def test_wer_aggregation_gives_per_clip_and_corpus_rates(run_pair):
     assert row["corpus_rate"] != pytest.approx(row["per_clip_mean"])
     assert table.loc[("wer@whisper", "Chinese speech (CER)"), "cases"] == 2
     assert table.loc[("wer@whisper", "speech (en)"), "cases"] == 3
+
+
+def test_languages_come_from_the_metrics_when_the_case_set_is_gone(tmp_path):
+    run = make_run(tmp_path, "moved", cases=CASES[4:9], clips=False)  # the five speech cases
+    with Store(run) as store:
+        rows = store.conn.execute("SELECT case_id FROM results WHERE output='WER'").fetchall()
+        for (case_id,) in rows:
+            lang = "zh" if case_id in ("sp-004", "sp-005") else "en"
+            store.conn.execute("UPDATE results SET details=? WHERE case_id=? AND output='WER'",
+                               (f'{{"language": "{lang}"}}', case_id))
+    shutil.rmtree(tmp_path / "moved-cases")
+    results = load_run(run).results
+    assert results.groupby("case_id")["language"].first().to_dict() == {
+        "sp-001": "en", "sp-002": "en", "sp-003": "en", "sp-004": "zh", "sp-005": "zh"}

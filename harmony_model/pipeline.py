@@ -162,7 +162,7 @@ class HarmonyPipeline:
         c = self.cfg.codec
         if image is None:
             return torch.zeros(1, 3, c.height, c.width)
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 127.5 - 1
         return F.interpolate(x, size=(c.height, c.width), mode="area")
 
     def _frames_tensor(self, frames: np.ndarray, n_frames: int) -> torch.Tensor:

@@ -18,8 +18,6 @@ from reports.stats import LEVEL, N_BOOT, SEED
 from reports.tables import RENDERERS, Table, paper_table, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
-VARIANT_TITLES = {"overall": "Overall", "speech": "Human-speech subset", "ambient": "Ambient-sound subset",
-                  "complex": "Complex-scene subset", "zh": "Chinese speech"}
 
 COMMON_NOTES = [
     "Published rows: Hu et al., Harmony (Tables 2-7), measured on the paper's own case files, which are not "
@@ -66,10 +64,10 @@ def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
         rows = [measured_row(label(r), variants[r.run_id], columns, scope) for r in runs]
         if all(c.missing for row in rows for c in row.cells.values()):
             continue
-        tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {VARIANT_TITLES[scope]}",
-                            columns, rows, ranked=False, notes=[
-                                "Offline variants, other checkpoints or other protocol versions: the column "
-                                "group says which and why. Never ranked against the paper's rows."]))
+        tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {PAPER_TABLES[scope].title}",
+                            columns, rows, ranked=False, short=PAPER_TABLES[scope].short, notes=[
+                                "Offline variants, other checkpoints or other protocol versions: each cell's "
+                                "note says which and why. Never ranked against the paper's rows."]))
     return tables
 
 

@@ -155,8 +155,7 @@ def _primary_keys(official: pd.DataFrame) -> dict[str, str]:
 
 def variant_columns(values: pd.DataFrame) -> tuple[Column, ...]:
     cols = values.drop_duplicates("column").sort_values("column")
-    return tuple(Column(r.column, r.direction, r.protocol_note, _defined(r.output))
-                 for r in cols.itertuples())
+    return tuple(Column(r.column, r.direction, "", _defined(r.output)) for r in cols.itertuples())
 
 
 def _defined(output: str) -> frozenset[str]:

@@ -66,7 +66,8 @@ def _row_html(table: Table, i: int, row: Row, marks: dict, notes: dict) -> str:
         if cell.note:
             text += f"<sup>{esc(notes[cell.note])}</sup>"
         if cell.ci:
-            text += f'<div class="ci">{esc(fmt_ci(cell.ci))}' + (f" n={cell.n}" if cell.n is not None else "") + "</div>"
+            n = f" n={cell.n}" if cell.n is not None else ""
+            text += f'<div class="ci">{esc(fmt_ci(cell.ci))}{n}</div>'
         cells.append(f"<td>{text}</td>")
     return f'<tr class="{esc(row.source)}"><th>{label}</th>{"".join(cells)}</tr>'
 
@@ -98,7 +99,8 @@ def bar_chart_svg(title: str, groups: Sequence[tuple[str, Sequence[Bar]]], model
         x0 = left + gi * slot
         bw = (slot - 10) / max(len(models), 1)
         for b in bars:
-            parts.append(_bar(x0 + 5 + models.index(b.label) * bw, bw, b, y, PALETTE[models.index(b.label) % len(PALETTE)]))
+            i = models.index(b.label)
+            parts.append(_bar(x0 + 5 + i * bw, bw, b, y, PALETTE[i % len(PALETTE)]))
         parts.append(f'<text x="{x0 + slot / 2:.1f}" y="{height - bottom + 14}" class="label">{esc(name)}</text>')
     return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">'
             + "".join(parts) + "</svg>")
@@ -120,7 +122,8 @@ def _bar(x: float, w: float, b: Bar, y, color: str) -> str:
 
 def legend_html(models: Sequence[str]) -> str:
     return '<div class="legend">' + "".join(
-        f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{esc(m)}</span>' for i, m in enumerate(models)) + "</div>"
+        f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{esc(m)}</span>'
+        for i, m in enumerate(models)) + "</div>"
 
 
 def normalised(table: Table) -> dict[str, dict[str, float | None]]:
@@ -164,7 +167,8 @@ def radar_svg(label: str, scores: dict[str, float | None], color: str) -> str:
     pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, scores[a]) for i, a in enumerate(axes)
                                                    if scores[a] is not None))
     parts.append(f'<polygon points="{pts}" fill="{color}" fill-opacity="0.35" stroke="{color}"/>')
-    return f'<svg class="radar" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">' + "".join(parts) + "</svg>"
+    return (f'<svg class="radar" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">'
+            + "".join(parts) + "</svg>")
 
 
 def charts_section(overall: Table, scoped: Sequence[Table], models: Sequence[str]) -> str:

@@ -219,11 +219,11 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
     paths += [_write(out_dir / f"{e.name}.csv", e.frame.to_csv(index=False)) for e in bundle.extras]
     paths.append(_write(out_dir / f"{stem}.md", _combined_md(bundle)))
     paths.append(_write(out_dir / f"{stem}.json", _combined_json(bundle)))
-    flagged = any(bundle.flags.values())
+    flag_hint = ("⚠ marks a run whose case set or a column's protocol differs from the other runs."
+                 if any(bundle.flags.values()) else "")
     page = html.page(bundle.title, [
         _info_html(bundle.runs),
-        _tables_html("Paper-format tables", bundle.paper, "tables",
-                     "⚠ marks a run whose case set or a column's protocol differs from the other runs." if flagged else ""),
+        _tables_html("Paper-format tables", bundle.paper, "tables", flag_hint),
         html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows]),
         _tables_html("Not comparable with the paper", bundle.variants, "variants",
                      "Offline variants and other checkpoints, shown apart and never ranked with the paper."),

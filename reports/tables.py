@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from reports.paper import ABLATION_COLUMNS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column, load_baseline
+from reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
+                           load_baseline)
 from reports.stats import is_missing, mean_of_subset_means, round_half_up
 
 PLACES = 2
@@ -90,28 +91,35 @@ def _get(frame: pd.DataFrame, method: str, column: str):
     return frame.loc[method, column]
 
 
-def ablation_table(rows: pd.DataFrame | Sequence[Mapping], title: str = "",
-                   include_paper: bool = True, source: str = "run") -> Table:
+def ablation_table(rows: pd.DataFrame | Sequence[Mapping], measures: Sequence[Column] | None = None,
+                   title: str = "", include_paper: bool | None = None, source: str = "run") -> Table:
     """Table 3's layout for ablation results: one row per variant with the component flags
-    (GLDI, RoPE, CTS, SyncCFG; truthy = on) and Sync-C / Sync-D / IB, optionally `<name>_ci_low`
-    / `<name>_ci_high` / `<name>_n`; the label comes from `method`, `variant` or `label`."""
+    (GLDI, RoPE, CTS, SyncCFG; truthy = on) and its measures, by default the paper's Sync-C /
+    Sync-D / IB; each measure may come with `<name>_ci_low` / `<name>_ci_high` / `<name>_n`.
+    The label comes from `method`, `variant` or `label`. The paper's rows are included by default
+    only when the measures are the paper's, and measured rows are then never ranked against them.
+    """
+    paper_measures = ABLATION_COLUMNS[len(ABLATION_FLAGS):]
+    columns = ABLATION_FLAGS + (tuple(measures) if measures else paper_measures)
+    if include_paper is None:
+        include_paper = measures is None
     records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
-    measured = [_ablation_row(r, source) for r in records]
+    measured = [_ablation_row(r, columns, source) for r in records]
     published = [_as_flag_row(r) for r in paper_rows("ablation")] if include_paper else []
     table = paper_table("ablation")
-    return replace(table, title=title or table.title, rows=published + measured,
+    return replace(table, title=title or table.title, columns=columns, rows=published + measured,
                    ranked=not (include_paper and measured))
 
 
 def _as_flag_row(row: Row) -> Row:
-    flags = {c.name for c in ABLATION_COLUMNS if c.direction is None}
+    flags = {c.name for c in ABLATION_FLAGS}
     return replace(row, cells={k: Cell(bool(c.value)) if k in flags else c for k, c in row.cells.items()})
 
 
-def _ablation_row(record: Mapping, source: str) -> Row:
+def _ablation_row(record: Mapping, columns: Sequence[Column], source: str) -> Row:
     label = str(next(record[k] for k in ("method", "variant", "label") if k in record))
     cells = {}
-    for col in ABLATION_COLUMNS:
+    for col in columns:
         if col.direction is None:
             cells[col.name] = Cell(bool(record.get(col.name, False)))
             continue

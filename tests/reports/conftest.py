@@ -135,7 +135,8 @@ def _rows(run_id: str, model: str, case: dict, shift: float, weights_hash: str) 
             details = {}
             if output == "WER":
                 details = edit_counts(case["id"])
-                value = (details["substitutions"] + details["deletions"] + details["insertions"]) / details["reference_units"]
+                errors = details["substitutions"] + details["deletions"] + details["insertions"]
+                value = errors / details["reference_units"]
             if key == "sync@syncnet" and case["id"] == "cx-004":
                 status, value, error = "unscorable", None, "no face found"
             rows.append(ResultRow(run_id, model, case["id"], case["subset"], key, output, output, paper, direction,

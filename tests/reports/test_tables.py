@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from reports.paper import Column
 from reports.tables import Cell, Row, ablation_table, paper_table, to_csv, to_json, to_latex, to_markdown
 
 RUN = Row("my_model & co", {"AQ": Cell(0.6149, (0.58, 0.65), 50), "DD": Cell(0.1, (0.05, 0.2), 50, "unpinned weights"),
@@ -59,3 +60,17 @@ def test_ablation_layout_takes_rows_with_flags_and_never_ranks_them_against_the_
     alone = ablation_table(rows, include_paper=False)
     assert alone.ranked and "**2.50**" in to_markdown(alone)
     assert "\\checkmark" in to_latex(alone)
+
+
+def test_ablation_layout_with_the_suites_own_measures():
+    measures = [Column("timing error (s)", "lower", "Synchronization"),
+                Column("LipSync-C", "higher", "Synchronization")]
+    rows = [{"variant": "baseline", "timing error (s)": 0.23, "LipSync-C": 0.1},
+            {"variant": "+GLDI", "GLDI": True, "timing error (s)": 0.006, "timing error (s)_ci_low": 0.004,
+             "timing error (s)_ci_high": 0.009, "timing error (s)_n": 256, "LipSync-C": 0.4}]
+    table = ablation_table(rows, measures)
+    assert [r.label for r in table.rows] == ["baseline", "+GLDI"]  # the paper's rows measure other things
+    assert [c.name for c in table.columns][4:] == ["timing error (s)", "LipSync-C"]
+    md = to_markdown(table)
+    assert "| +GLDI (this suite) | ✓ |  |  |  | **0.01** | **0.40** |" in md
+    assert "[0.00, 0.01]" in md and "| ↳ cases |  |  |  |  | 256 |  |" in md

@@ -87,6 +87,8 @@ def write_tables(tables: Sequence[Table], out_dir: Path) -> list[Path]:
 
 STATUS_COLUMNS = ["metric_key", "output", "ok", "unscorable", "unavailable", "error", "first_reason", "protocol_note"]
 STATUS_INTRO = "Every metric that did not give a number says why; missing numbers are never filled in."
+PAIRED_INTRO = ("Each run against the first on the cases both scored (overall rows; paired.csv has every "
+                "subset): mean difference b - a, paired-bootstrap 95% CI, sign-flip permutation p-value.")
 WER_INTRO = ("WER per clip averaged (the tables' rule) beside the corpus-level rate (all errors over all "
              "reference units), from the stored edit counts; they differ when clips differ in length.")
 
@@ -235,7 +237,19 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
 
 
 def _shown(extra: Extra) -> pd.DataFrame:
-    return _status_view(extra.frame) if extra.name == "status" else extra.frame
+    if extra.name == "status":
+        return _status_view(extra.frame)
+    if extra.name == "paired":
+        return extra.frame[extra.frame["scope"] == "overall"].drop(columns=["scope", "note"])
+    return extra.frame
+
+
+def _paired(runs: Sequence[RunData]) -> Extra:
+    first = runs[0]
+    frames = [compare_frames(first.results, r.results).assign(run_a=first.run_id, run_b=r.run_id) for r in runs[1:]]
+    frame = pd.concat(frames, ignore_index=True)
+    return Extra("paired", "Paired comparisons with the first run", PAIRED_INTRO,
+                 frame[["run_a", "run_b", *frame.columns.drop(["run_a", "run_b"])]])
 
 
 def write_run_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
@@ -260,7 +274,8 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     flags = leaderboard_flags(runs)
     paper, variants = build_tables(runs, flags, label=lambda r: f"{r.model} ({r.run_id})")
-    return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, _extras(runs), flags),
+    extras = _extras(runs) + ([_paired(runs)] if len(runs) > 1 else [])
+    return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, extras, flags),
                          out_dir, "leaderboard")
 
 

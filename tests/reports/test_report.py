@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harmony_bench.store import load_results
@@ -112,3 +113,12 @@ def test_a_scope_without_cases_says_so_and_leaves_no_empty_variant_table(tmp_pat
     assert "amb: no number under the paper's protocol here" in zh
     page = (out / "report.html").read_text()
     assert page.count("no clip") == 4  # clips were never generated: said, not hidden
+
+
+def test_leaderboard_carries_paired_comparisons_with_the_first_run(run_pair, tmp_path):
+    write_leaderboard(list(run_pair), tmp_path / "board")
+    paired = pd.read_csv(tmp_path / "board" / "paired.csv")
+    aq = paired[(paired["output"] == "AQ") & (paired["scope"] == "overall")].iloc[0]
+    assert (aq["run_a"], aq["run_b"], aq["better"]) == ("run-a", "run-b", "b")
+    assert aq["diff"] == pytest.approx(0.3)
+    assert "Paired comparisons with the first run" in (tmp_path / "board" / "leaderboard.md").read_text()

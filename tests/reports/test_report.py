@@ -122,3 +122,13 @@ def test_leaderboard_carries_paired_comparisons_with_the_first_run(run_pair, tmp
     assert (aq["run_a"], aq["run_b"], aq["better"]) == ("run-a", "run-b", "b")
     assert aq["diff"] == pytest.approx(0.3)
     assert "Paired comparisons with the first run" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_a_run_without_results_still_gets_a_report_that_says_so(tmp_path):
+    from harmony_bench.store import Store
+
+    Store(tmp_path / "fresh").close()
+    (tmp_path / "fresh" / "run.json").write_text(json.dumps({"run_id": "fresh", "model": "static"}))
+    names = {p.name for p in write_run_report(tmp_path / "fresh")}
+    assert "report.html" in names and not any(n.startswith("variants_") for n in names)
+    assert "static: no number under the paper's protocol" in (tmp_path / "fresh" / "report" / "report.md").read_text()

@@ -102,8 +102,8 @@ def protocol_status(metric_key: str, official: bool, version: str, weights_sha25
     loaded = dict(part.split("=", 1) for part in weights_sha256.split(";") if "=" in part)
     unpinned = []
     for wf in cls.weights:
-        if wf.sha256 is None:
-            unpinned.append(wf.name)
+        if wf.sha256 is None:  # nothing to check against: say which file was used, so runs can be told apart
+            unpinned.append(f"{wf.name} (loaded sha256 {(loaded.get(wf.name) or 'none')[:12]})")
         elif loaded.get(wf.name) != wf.sha256:
             got = (loaded.get(wf.name) or "none")[:12]
             return False, f"{metric_key}: {wf.name} is not the manifest's file (sha256 {got}...)"

@@ -16,7 +16,7 @@ from tests.reports.conftest import CASES, OTHER, PINNED, REAL_METRIC_CLASS, make
 def test_protocol_verdicts():
     assert protocol_status("aq@official", True, "1", f"aq.safetensors={PINNED}") == (True, "")
     ok, note = protocol_status("sync@syncnet", True, "1", "syncnet.pth=" + "c" * 64)
-    assert ok and "unpinned" in note and "syncnet.pth" in note
+    assert ok and "unpinned" in note and "syncnet.pth (loaded sha256 cccccccccccc)" in note
     for args, why in [(("dd@farneback", False, "1", ""), "offline variant"),
                       (("aq@official", True, "1", f"aq.safetensors={OTHER}"), "not the manifest's file"),
                       (("aq@official", True, "0", f"aq.safetensors={PINNED}"), "protocol v0"),

@@ -56,3 +56,15 @@ def test_listing_imports_no_heavy_package():
             "'faster_whisper', 'jiwer', 'zhconv') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_random_weights_cover_every_official_audio_backend(random_weights):
+    import json
+
+    from metrics.registry import METRICS
+
+    folder, manifest = random_weights
+    table = json.loads(manifest.read_text())
+    needed = {wf.name for key in METRICS.names() if key.split("@")[0] in ("audiobox", "wer", "ib")
+              for wf in get_metric(key).weights}
+    assert needed == set(table) and all((folder / name).is_file() for name in needed)

@@ -134,12 +134,14 @@ def scored(results: pd.DataFrame, comparable: bool) -> pd.DataFrame:
     scored most cases fills the paper column and the other is reported beside the variants.
     """
     ok = results[(results["status"] == "ok") & results["paper"] & results["value"].notna()].copy()
+    ok.loc[~ok["output"].isin(COLUMNS_BY_NAME), ["comparable", "protocol_note"]] = (
+        False, "not a column of the paper's tables")
     primary = _primary_keys(ok[ok["comparable"]])
     in_paper = ok["comparable"] & (ok["metric_key"] == ok["output"].map(primary))
     if comparable:
         return ok[in_paper].assign(column=ok["output"])
     other = ok[~in_paper].copy()
-    alternative = other["comparable"]
+    alternative = other["comparable"].astype(bool)
     other.loc[alternative, "protocol_note"] = [
         f"another official protocol for {o}; the paper column uses {primary[o]}"
         for o in other.loc[alternative, "output"]]

@@ -32,6 +32,7 @@ MANIFEST = {
     "wer@whisper": (True, "1", {"whisper.pt": PINNED}),
     "wer@whisper+norm": (True, "1", {"whisper.pt": PINNED}),  # a second official WER protocol
     "ib@imagebind": (True, "1", {"imagebind.pth": PINNED}),
+    "avscore@official": (True, "1", {"av.pth": PINNED}),  # official, but its output is no paper column
 }
 
 # Outputs each fake metric stores: (output, direction, paper column?, subsets)
@@ -45,6 +46,7 @@ OUTPUTS = {
     "wer@whisper": [("WER", "lower", True, {"speech", "complex"})],
     "wer@whisper+norm": [("WER", "lower", True, {"speech", "complex"})],
     "ib@imagebind": [("IB", "higher", True, {"ambient", "speech", "complex"})],
+    "avscore@official": [("AV-score", "higher", True, {"ambient", "speech", "complex"})],
 }
 
 HOSTILE = 'A cat <script>alert("x")</script> & a "door" slams'

@@ -1,0 +1,148 @@
+"""Reference Harmony model: parameters, forward / training-step time, peak memory, guidance cost,
+and the generation time of one 5 s case with the tiny configuration.
+
+Each timed measurement runs in its own process (so its peak resident memory is its own) and
+reports the median of `--repeats`. CPU figures depend on the machine's load: the load average is
+printed beside them. The paper-scale configuration is counted on the meta device; its forward
+needs a GPU and the real weights.
+
+    python benchmarks/bench_model.py [--repeats 3] [--threads 1] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import time
+
+SECONDS = 5.0
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _setup(device: str, threads: int):
+    import torch
+
+    from harmony_model.codecs import build_codecs
+    from harmony_model.config import tiny
+    from harmony_model.model import HarmonyModel
+    from harmony_model.pipeline import GenerationRequest, HarmonyPipeline
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = tiny()
+    model = HarmonyModel(cfg).to(device).eval()
+    pipe = HarmonyPipeline(model, *build_codecs(cfg.codec))
+    import numpy as np
+
+    req = GenerationRequest("a man speaks in a quiet room", "a calm male voice", "the train leaves at noon",
+                            np.full((64, 64, 3), 128, np.uint8), np.zeros(32000, np.float32), SECONDS)
+    return torch, cfg, model, pipe, req
+
+
+def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
+    """Child process: one measurement, its result (with the child's peak RSS) put on `queue`."""
+    torch, cfg, model, pipe, req = _setup(device, threads)
+    result: dict = {}
+    if task == "steps":  # one guided denoising step on a 5 s clip, the guidance modes interleaved
+        from harmony_model.config import SampleConfig
+        from harmony_model.pipeline import guided_velocity
+
+        st = pipe.prepare(req, torch.Generator().manual_seed(0))
+        modes = ("none", "text", "sync", "both")
+        times: dict[str, list[float]] = {m: [] for m in modes}
+        with torch.no_grad():
+            for r in range(repeats * 2 + 1):
+                for m in modes:
+                    started = time.perf_counter()
+                    guided_velocity(model, st, 0.5, SampleConfig(guidance=m))
+                    if r:  # the first round warms up
+                        times[m].append(time.perf_counter() - started)
+        result = {m: statistics.median(t) for m, t in times.items()}
+    elif task == "generate":  # the whole 5 s case: 40 SyncCFG steps + codec decode
+        result["seconds"] = _median_time(lambda: pipe.generate(req, seed=0), max(1, repeats // 2))
+    elif task.startswith("train:"):  # one CTS training step, batch 16 of 1 s clips
+        from harmony_model.losses import Latents, Noise, cts_loss
+
+        lam = (0.1, 0.3) if task == "train:cts" else (0.0, 0.0)
+        model.train()
+        g = torch.Generator().manual_seed(0)
+        lat = Latents(torch.randn(16, 48, 8, 8, 8, generator=g), torch.randn(16, 31, 128, generator=g),
+                      torch.randn(16, 62, 128, generator=g))
+        opt = torch.optim.AdamW(model.parameters(), 1e-3)
+
+        def step():
+            cond = model.encode_conditions(["a flash"] * 16, ["a click"] * 16, ["tick"] * 16)
+            loss = cts_loss(model, lat, cond, Noise.draw(lat, 5.0, g), *lam)
+            opt.zero_grad()
+            loss.total.backward()
+            opt.step()
+
+        result["seconds"] = _median_time(step, repeats)
+    result["peak_mb"] = round(_peak_mb(), 1)
+    queue.put(result)
+
+
+def run_child(task: str, args) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=measure, args=(task, args.device, args.threads, args.repeats, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+
+    from harmony_model.config import paper, tiny
+    from harmony_model.pretrained import parameter_counts
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch threads {args.threads}, device {args.device}, load average {os.getloadavg()[0]:.1f} at start")
+    for name, cfg in (("tiny", tiny()), ("paper", paper())):
+        counts = parameter_counts(cfg)
+        parts = ", ".join(f"{k} {v / 1e6:,.2f} M" for k, v in counts.items() if k != "total")
+        print(f"parameters {name}: {counts['total'] / 1e6:,.2f} M ({parts})")
+    print("paper forward: not measured (needs a GPU and the Wan2.2 weights)")
+
+    setup = run_child("setup", args)["peak_mb"]
+    print(f"peak resident memory of a process holding the tiny model and codecs: {setup} MB")
+    steps = run_child("steps", args)
+    base = steps["none"]
+    print(f"\ntiny, one denoising step on a {SECONDS:.0f} s clip (640 video + 156 audio latent tokens), batch 1,"
+          f" modes interleaved (peak {steps['peak_mb']} MB):")
+    for g in ("none", "text", "sync", "both"):
+        print(f"  guidance {g:5s}: {steps[g] * 1000:8.1f} ms  ({steps[g] / base:.2f}x the plain joint step)")
+    for task, label in (("train:joint", "joint only (Eq. 1)"), ("train:cts", "CTS, 3 tasks batched (Eq. 3)")):
+        r = run_child(task, args)
+        print(f"tiny training step, batch 16 x 1 s, {label}: {r['seconds']:.3f} s  (peak {r['peak_mb']} MB)")
+    r = run_child("generate", args)
+    print(f"tiny generation of one {SECONDS:.0f} s case (40 steps, SyncCFG, log-mel Griffin-Lim decode): "
+          f"{r['seconds']:.2f} s  (peak {r['peak_mb']} MB)")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

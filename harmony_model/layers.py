@@ -81,13 +81,17 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     return out.transpose(1, 2).flatten(2)
 
 
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh")
+
+
 class _GeluProj(nn.Module):
     def __init__(self, dim: int, inner: int):
         super().__init__()
         self.proj = nn.Linear(dim, inner)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.proj(x), approximate="tanh")
+        return _gelu_tanh(self.proj(x))
 
 
 class FeedForward(nn.Module):
@@ -100,24 +104,18 @@ class FeedForward(nn.Module):
         return self.net(x)
 
 
-class TimestepEmbedding(nn.Module):
-    def __init__(self, freq_dim: int, dim: int):
+class TwoLayerMLP(nn.Module):
+    """linear_1 -> activation -> linear_2: diffusers' TimestepEmbedding (SiLU) and
+    PixArtAlphaTextProjection (tanh GELU) share these parameter names."""
+
+    def __init__(self, in_dim: int, dim: int, activation):
         super().__init__()
-        self.linear_1 = nn.Linear(freq_dim, dim)
+        self.linear_1 = nn.Linear(in_dim, dim)
         self.linear_2 = nn.Linear(dim, dim)
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(F.silu(self.linear_1(x)))
-
-
-class TextProjection(nn.Module):
-    def __init__(self, text_dim: int, dim: int):
-        super().__init__()
-        self.linear_1 = nn.Linear(text_dim, dim)
-        self.linear_2 = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(F.gelu(self.linear_1(x), approximate="tanh"))
+        return self.linear_2(self.activation(self.linear_1(x)))
 
 
 class ConditionEmbedder(nn.Module):
@@ -126,9 +124,9 @@ class ConditionEmbedder(nn.Module):
     def __init__(self, dim: int, freq_dim: int, text_dim: int, modulations: int = 6):
         super().__init__()
         self.freq_dim = freq_dim
-        self.time_embedder = TimestepEmbedding(freq_dim, dim)
+        self.time_embedder = TwoLayerMLP(freq_dim, dim, F.silu)
         self.time_proj = nn.Linear(dim, dim * modulations)
-        self.text_embedder = TextProjection(text_dim, dim)
+        self.text_embedder = TwoLayerMLP(text_dim, dim, _gelu_tanh)
 
     def time(self, timestep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """timestep (B,) or (B, N) in [0, 1000] -> temb (..., dim), modulation (..., 6, dim)."""

@@ -96,10 +96,11 @@ class WanVAEVideoCodec:
         c = self.vae.config
         self.mean = torch.tensor(c.latents_mean).view(1, -1, 1, 1, 1)
         self.std = torch.tensor(c.latents_std).view(1, -1, 1, 1, 1)
-        self.latent_rate = cfg.fps / 4  # causal: frame 0 alone, then 4 frames per latent
+        self.stride = 2 ** sum(c.temperal_downsample)  # Wan2.2: 4
+        self.latent_rate = cfg.fps / self.stride  # causal: frame 0 alone, then `stride` frames per latent
 
     def latent_frames(self, num_frames: int) -> int:
-        return 1 + (num_frames - 1) // 4
+        return 1 + (num_frames - 1) // self.stride
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor) -> torch.Tensor:

@@ -37,3 +37,20 @@ def test_local_weights_are_required_never_downloaded(tmp_path, monkeypatch):
         T5CaptionEncoder()
     with pytest.raises(WeightsMissing, match="transformer"):
         init_video_from_wan(None)
+
+
+def test_wan_vae_codec_round_trips_shapes_with_random_weights(tmp_path, monkeypatch):
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderKLWan(base_dim=8, z_dim=4, dim_mult=[1, 2, 2], num_res_blocks=1,
+                                     temperal_downsample=[False, True], latents_mean=[0.5] * 4, latents_std=[2.0] * 4)
+    vae.save_pretrained(tmp_path / "wan2.2-ti2v-5b" / "vae")
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    codec = WanVAEVideoCodec(paper().codec)
+    frames = torch.rand(1, 5, 3, 16, 16) * 2 - 1
+    z = codec.encode(frames)
+    assert z.shape == (1, 4, codec.latent_frames(5), 4, 4) and codec.latent_frames(5) == 3
+    with torch.no_grad():
+        raw = vae.encode(frames.transpose(1, 2)).latent_dist.mean
+    torch.testing.assert_close(z, (raw - 0.5) / 2.0)  # the VAE's latent normalisation is applied
+    assert codec.decode(z).shape == frames.shape

@@ -256,20 +256,20 @@ def _impactor(rng: np.random.Generator, cfg: SynthAVConfig, name: str, x: float,
         gaps = np.diff([0.0] + times)
         heights = list(np.minimum(0.45, 1.6 * gaps**2 + 0.06))
         obj = _Impactor(name, times, kind, x, 0.9, scale, BALL_COLOURS[colour], pitch, 1.0, heights)
-        video = f"a {'large' if big else 'small'} {colour} ball bounces {_times(count)}"
-        audio = _count(count, "deep thud" if big else "high-pitched rubber bounce")
+        video = f"{'big' if big else 'small'} {colour} ball bounces {_times(count)}"
+        audio = _count(count, "deep thud" if big else "high bounce")
     elif kind == "flash":
         colour = str(rng.choice(list(LAMP_COLOURS)))
         pitch = {"yellow": 600.0, "blue": 1000.0, "pink": 1500.0}[colour] * rng.uniform(0.9, 1.1)
         obj = _Impactor(name, times, kind, x, rng.uniform(0.3, 0.45), 0.11, LAMP_COLOURS[colour], pitch, 0.6)
-        video = f"a {colour} lamp flashes {_times(count)}"
-        audio = _count(count, f"{'low' if colour == 'yellow' else 'high'} electric zap")
+        video = f"{colour} lamp flashes {_times(count)}"
+        audio = _count(count, f"{'low' if colour == 'yellow' else 'high'} zap")
     else:  # slam: a box lid or a door
         door = kind == "door"
         pitch = rng.uniform(50, 80) if door else rng.uniform(100, 160)
         obj = _Impactor(name, times, kind, x, 0.55 if door else 0.75, 0.1, WOOD, pitch, 0.9)
-        video = f"a {'door' if door else 'box lid'} slams shut {_times(count)}"
-        audio = _count(count, "heavy door slam" if door else "wooden knock")
+        video = f"{'door' if door else 'box lid'} slams {_times(count)}"
+        audio = _count(count, "door slam" if door else "knock")
     return obj, video, audio
 
 
@@ -278,7 +278,7 @@ def _times(n: int) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"a {noun}" if n == 1 else f"{ {2: 'two', 3: 'three', 4: 'four'}.get(n, str(n))} {noun}s"
+    return f"one {noun}" if n == 1 else f"{ {2: 'two', 3: 'three', 4: 'four'}.get(n, str(n))} {noun}s"
 
 
 def _sentence(parts: list[str]) -> str:
@@ -340,7 +340,7 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
             rng, cfg, center, scale, 0.8 if flavour == "speech" else 0.6)
         others.append(speaker)
         who = "a woman" if "+f" in voice else "a man"
-        video_parts.append(f"{who} is speaking" + (" in Chinese" if language == "zh" else ""))
+        video_parts.append(f"{who} speaks" + (" Chinese" if language == "zh" else ""))
         background = speaker.style.background
     if flavour in ("ambient", "complex"):
         n_obj = 1 if flavour == "complex" else int(rng.integers(1, 3))
@@ -353,7 +353,7 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
             audio_parts.append(a)
         if rng.random() < 0.5:  # motion without sound
             others.append(_Slider("slider", [], 0.88, rng.uniform(0.2, 0.6) * rng.choice([-1, 1]), rng.random()))
-            video_parts.append("a grey block slides silently along the floor")
+            video_parts.append("a block slides")
 
     track = speech_track.copy()
     for obj in objects:
@@ -363,7 +363,7 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
         t = int(rng.integers(1, cfg.num_frames)) / cfg.fps
         sounds.place(track, sounds.chime(cfg.sample_rate, rng.uniform(700, 1400), rng), t, cfg.sample_rate, 0.5)
         chime_event = [Event("offscreen", "chime", None, t)]
-        audio_parts.append("an off-screen chime rings")
+        audio_parts.append("off-screen chime")
     if cfg.noise:
         level = 10 ** (rng.uniform(-40, -25) / 20)
         track += level * sounds.pink_noise(rng, cfg.num_samples)

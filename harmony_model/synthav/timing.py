@@ -84,13 +84,20 @@ def audio_activity(wave: np.ndarray, sr: int, fps: float, num_frames: int) -> np
 
 
 def _xcorr(v: np.ndarray, a: np.ndarray, max_shift: int) -> np.ndarray:
-    """Normalised correlation of v[t] with a[t + s] for s in [-max_shift, max_shift]."""
+    """c(s) = (1/T) sum_t v[t] a[t + s] of the standardised signals, s in [-max_shift, max_shift].
+
+    Standardised once over the whole clip and divided by T (not by the overlap), so a lag with
+    little overlap cannot score high by chance; c(0) is the Pearson correlation.
+    """
+    def z(x: np.ndarray) -> np.ndarray:
+        sd = x.std()
+        return (x - x.mean()) / sd if sd > 1e-9 else np.zeros_like(x, dtype=np.float64)
+
+    v, a = z(v), z(a)
+    n = len(v)
     out = np.zeros(2 * max_shift + 1)
     for i, s in enumerate(range(-max_shift, max_shift + 1)):
-        vs, as_ = (v[: len(v) - s], a[s:]) if s >= 0 else (v[-s:], a[: len(a) + s])
-        vs, as_ = vs - vs.mean(), as_ - as_.mean()
-        denom = np.sqrt((vs**2).sum() * (as_**2).sum())
-        out[i] = (vs * as_).sum() / denom if denom > 1e-12 else 0.0
+        out[i] = (v[: n - s] * a[s:]).sum() / n if s >= 0 else (v[-s:] * a[: n + s]).sum() / n
     return out
 
 

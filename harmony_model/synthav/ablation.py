@@ -1,0 +1,247 @@
+"""The component ablation of paper Table 3, reproduced on SynthAV.
+
+    python -m harmony_model.synthav.ablation            # train, evaluate, write reports/ablation/
+    python -m harmony_model.synthav.ablation --quick    # a smoke run (tiny budget, own folders)
+
+Variants (equal budgets: same data, batch size, optimiser steps and seeds):
+    baseline   global cross-attention (Ovi-like), no RoPE alignment, no CTS
+    +GLDI      frame-wise windowed cross-attention + global style attention (no RoPE alignment)
+    +RoPE      + audio RoPE positions j * Tv/Ta
+    +CTS       + Cross-Task Synergy (lambda_v 0.1, lambda_a 0.3)
+and, at inference on the +CTS models, +SyncCFG (s_v 3, s_a 2) and the standard-CFG baseline
+(text CFG, s_text 3). Rows without guidance sample the conditional model plainly.
+
+Every (row, seed) result is a JSON file in the results folder; a finished one is skipped, and
+training resumes from its last checkpoint, so the command can be stopped and run again.
+Each test clip is scored against its SynthAV scene with `timing.measure_against` (the
+ground-truth timing error, corr0, confidence) and with the offline AVOffset metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harmony_model.synthav.generator import SynthAVConfig, generate, split_seeds
+from harmony_model.synthav.timing import measure_against, shift_audio
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int = 400
+    batch_size: int = 16
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_clips: int = 2000
+    test_clips: int = 36
+    sample_steps: int = 20
+    size: int = 16
+    layers: int = 3
+
+
+QUICK = Budget(steps=4, batch_size=4, seeds=(0,), train_clips=24, test_clips=3, sample_steps=2)
+
+# trained variant -> config switches
+TRAINED = {
+    "baseline": {"mode": "global", "rope_align": False, "global_style": False, "cts": False},
+    "gldi": {"mode": "gldi", "rope_align": False, "global_style": True, "cts": False},
+    "rope": {"mode": "gldi", "rope_align": True, "global_style": True, "cts": False},
+    "cts": {"mode": "gldi", "rope_align": True, "global_style": True, "cts": True},
+}
+# table row -> (trained variant, guidance, guidance scales)
+ROWS = {
+    "baseline": ("baseline", "none", {}),
+    "+GLDI": ("gldi", "none", {}),
+    "+RoPE": ("rope", "none", {}),
+    "+CTS": ("cts", "none", {}),
+    "+SyncCFG": ("cts", "sync", {"s_v": 3.0, "s_a": 2.0}),
+    "+CTS, standard CFG": ("cts", "text", {"s_text": 3.0}),
+}
+
+
+def base_config(budget: Budget):
+    """The tiny model at the ablation's scale: 1 s clips, 8 fps, `size` px, 16 kHz."""
+    from harmony_model.config import tiny
+
+    cfg = tiny()
+    cfg.codec.height = cfg.codec.width = budget.size
+    cfg.codec.ref_audio_seconds = 0.5
+    cfg.video.layers = budget.layers
+    cfg.audio.transcript_max_len = 24  # SynthAV phrases are at most 20 bytes
+    cfg.caption.max_len = 48
+    cfg.train.batch_size = budget.batch_size
+    cfg.train.checkpoint_every = 50
+    cfg.train.log_every = 5
+    return cfg
+
+
+def variant_config(name: str, seed: int, budget: Budget):
+    sw = TRAINED[name]
+    cfg = base_config(budget)
+    cfg.interaction.mode = sw["mode"]
+    cfg.interaction.rope_align = sw["rope_align"]
+    cfg.interaction.global_style = sw["global_style"]
+    stage = cfg.train.stages[0]
+    stage.steps = budget.steps
+    stage.lambda_v, stage.lambda_a = (0.1, 0.3) if sw["cts"] else (0.0, 0.0)
+    cfg.train.seed = seed
+    return cfg
+
+
+def synthav_config(cfg, duration: float = 1.0) -> SynthAVConfig:
+    c = cfg.codec
+    return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate)
+
+
+def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
+    """Train (or resume) one variant; returns its EMA checkpoint folder."""
+    from harmony_model.synthav.source import make_source
+    from harmony_model.train import train
+
+    cfg = variant_config(name, seed, budget)
+    out = runs / name / f"seed{seed}"
+    if (out / "model" / "config.json").is_file() and _trained_steps(out) >= budget.steps:
+        return out / "model"
+    data = make_source(cfg, count=budget.train_clips)
+    return train(cfg, data, out, resume=True, progress=False)
+
+
+def _trained_steps(out: Path) -> int:
+    log = out / "loss_log.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return json.loads(lines[-1])["step"] if lines else 0
+
+
+# ---- evaluation -----------------------------------------------------------------------------------
+
+def test_clips(cfg, count: int):
+    return [generate(s, config=synthav_config(cfg)) for s in split_seeds("test", count)]
+
+
+def clip_scores(clip, frames: np.ndarray, wave: np.ndarray) -> dict:
+    """Ground-truth timing and the offline AVOffset metric for one generated clip."""
+    m = measure_against(clip, frames, wave)
+    return {"seed": clip.seed, "flavour": clip.flavour, **m.to_dict(), **_avoffset(frames, clip.fps, wave, clip.sample_rate)}
+
+
+def _avoffset(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int) -> dict:
+    from harmony_bench.media import Clip
+    from metrics.base import NotScorable
+    from metrics.sync.avoffset import AVOffsetMetric
+
+    try:
+        score = AVOffsetMetric().score(Clip(frames=frames, fps=fps, audio=wave, sample_rate=sr), None)
+    except NotScorable as exc:
+        return {"avoffset": None, "avoffset_reason": str(exc)}
+    return {"avoffset": score.values["AV-offset"]}
+
+
+def evaluate(model_dir: Path, guidance: str, scales: dict, clips, steps: int) -> list[dict]:
+    from harmony_model.config import SampleConfig
+    from harmony_model.pipeline import HarmonyPipeline
+
+    pipe = HarmonyPipeline.from_pretrained(model_dir)
+    sample = SampleConfig(steps=steps, shift=5.0, guidance=guidance, **scales)
+    rows = []
+    for clip in clips:
+        out = pipe.generate(request_for(clip), seed=clip.seed, sample=sample)
+        rows.append(clip_scores(clip, out.frames, out.audio))
+    return rows
+
+
+def request_for(clip):
+    """The generation request of a SynthAV test clip: its captions, transcript, first frame and
+    reference audio (never its audio or later frames)."""
+    from harmony_model.pipeline import GenerationRequest
+
+    return GenerationRequest(video_caption=clip.video_caption, audio_caption=clip.audio_caption,
+                             transcript=clip.transcript or "", ref_image=clip.frames[0],
+                             ref_audio=clip.reference_audio, duration=len(clip.frames) / clip.fps)
+
+
+def anchors(cfg, clips) -> dict[str, list[dict]]:
+    """Reference rows: the test clips themselves (through the model's codecs), the same with the
+    audio 0.25 s late, and with the audio of another clip (random pairing)."""
+    import torch
+
+    from harmony_model.codecs import build_codecs
+
+    vc, ac = build_codecs(cfg.codec)
+
+    def roundtrip(clip):
+        v = torch.from_numpy(clip.frames).permute(0, 3, 1, 2)[None].float() / 127.5 - 1
+        frames = ((vc.decode(vc.encode(v))[0].permute(0, 2, 3, 1).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+        wave = ac.decode(ac.encode(torch.from_numpy(clip.audio)[None]))[0].numpy()[: len(clip.audio)]
+        return frames, wave
+
+    coded = [roundtrip(c) for c in clips]
+    out = {"SynthAV data (codec round trip)": [], "data, audio 0.25 s late": [], "data, random pairing": []}
+    for i, (clip, (frames, wave)) in enumerate(zip(clips, coded)):
+        out["SynthAV data (codec round trip)"].append(clip_scores(clip, frames, wave))
+        out["data, audio 0.25 s late"].append(clip_scores(clip, frames, shift_audio(wave, clip.sample_rate, 0.25)))
+        out["data, random pairing"].append(clip_scores(clip, frames, coded[(i + 7) % len(coded)][1]))
+    return out
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    cfg = base_config(budget)
+    clips = test_clips(cfg, budget.test_clips)
+    anchor_file = results / "anchors.json"
+    if not anchor_file.is_file():
+        _write(anchor_file, {"budget": asdict(budget), "rows": anchors(cfg, clips)})
+    for seed in budget.seeds:
+        for row, (variant, guidance, scales) in ROWS.items():
+            if only and variant not in only:
+                continue
+            path = results / f"{_slug(row)}-seed{seed}.json"
+            if path.is_file():
+                continue
+            started = time.perf_counter()
+            model_dir = train_variant(variant, seed, budget, runs)
+            trained = time.perf_counter() - started
+            rows = evaluate(model_dir, guidance, scales, clips, budget.sample_steps)
+            _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
+                          "budget": asdict(budget), "train_seconds_this_call": round(trained, 1),
+                          "train_log": str(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
+                          "eval_seconds": round(time.perf_counter() - started - trained, 1), "clips": rows})
+            print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
+
+
+def _slug(row: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in row.lower()).strip("-").replace("--", "-")
+
+
+def _write(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.ablation", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny budget, results under runs/ablation-quick")
+    ap.add_argument("--variants", default="", help="comma-separated trained variants to run (default: all)")
+    ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
+    args = ap.parse_args(argv)
+    budget = QUICK if args.quick else Budget()
+    runs = REPO / "runs" / ("ablation-quick" if args.quick else "ablation")
+    results = runs / "results" if args.quick else REPO / "reports" / "ablation" / "results"
+    if not args.report_only:
+        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None)
+    from harmony_model.synthav.report import write_report
+
+    write_report(results, results.parent if args.quick else REPO / "reports" / "ablation")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -53,16 +53,18 @@ class MMDiTBlock(nn.Module):
         c_mod = (self.context_scale_shift_table + tok.ctx_modulation)[:, :, None]  # (B, 6, 1, d)
         cs, cc, cg, cf_shift, cf_scale, cf_gate = c_mod.unbind(1)
         # 1. joint attention over [latents | text] (Eq. 2), each stream with its own projections
-        qx, kx, vx = self.attn.project(*(2 * [modulate(x, self.norm1, shift, scale)]))
-        qc, kc, vc = self.attn_context.project(*(2 * [modulate(c, self.norm1_context, cs, cc)]))
+        hx = modulate(x, self.norm1, shift, scale).type_as(x)
+        hc = modulate(c, self.norm1_context, cs, cc).type_as(c)
+        qx, kx, vx = self.attn.project(hx, hx)
+        qc, kc, vc = self.attn_context.project(hc, hc)
         q, k, v = torch.cat([qx, qc], 1), torch.cat([kx, kc], 1), torch.cat([vx, vc], 1)
         out = attend(apply_rope(q, *tok.rope), apply_rope(k, *tok.rope), v)
         n = x.shape[1]
         x = x + self.attn.to_out[0](out[:, :n]) * gate
         c = c + self.attn_context.to_out[0](out[:, n:]) * cg
         # 2. feed-forward per stream
-        x = x + self.ffn(modulate(x, self.norm2, f_shift, f_scale)) * f_gate
-        c = c + self.ffn_context(modulate(c, self.norm2_context, cf_shift, cf_scale)) * cf_gate
+        x = x + self.ffn(modulate(x, self.norm2, f_shift, f_scale).type_as(x)) * f_gate
+        c = c + self.ffn_context(modulate(c, self.norm2_context, cf_shift, cf_scale).type_as(c)) * cf_gate
         return x, c
 
 
@@ -103,5 +105,5 @@ class AudioBranch(nn.Module):
     def unembed(self, x: torch.Tensor, tok: AudioTokens) -> torch.Tensor:
         """Velocity of the target latent only (B, Ta, C); the reference tokens are context."""
         shift, scale = (self.scale_shift_table[None] + tok.temb[:, :, None]).unbind(2)
-        out = self.proj_out(modulate(x, self.norm_out, shift, scale))
+        out = self.proj_out(modulate(x, self.norm_out, shift, scale).type_as(x))
         return out[:, tok.ref_len:]

@@ -130,16 +130,26 @@ class ConditionEmbedder(nn.Module):
 
     def time(self, timestep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """timestep (B,) or (B, N) in [0, 1000] -> temb (..., dim), modulation (..., 6, dim)."""
-        temb = self.time_embedder(timestep_sinusoid(timestep, self.freq_dim))
+        dtype = self.time_embedder.linear_1.weight.dtype
+        temb = self.time_embedder(timestep_sinusoid(timestep, self.freq_dim).to(dtype))
         return temb, self.time_proj(F.silu(temb)).unflatten(-1, (-1, temb.shape[-1]))
 
     def forward(self, timestep: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return *self.time(timestep), self.text_embedder(text)
+        return *self.time(timestep), self.text_embedder(text.to(self.text_embedder.linear_1.weight.dtype))
 
 
 def modulate(x: torch.Tensor, norm: nn.Module, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return norm(x.float()) * (1 + scale) + shift
 
 
-def layer_norm(dim: int, eps: float, affine: bool = False) -> nn.LayerNorm:
-    return nn.LayerNorm(dim, eps=eps, elementwise_affine=affine)
+class FP32LayerNorm(nn.LayerNorm):
+    """LayerNorm computed in float32 whatever the parameter dtype (as Wan keeps its norms)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.float() if self.weight is not None else None
+        b = self.bias.float() if self.bias is not None else None
+        return F.layer_norm(x.float(), self.normalized_shape, w, b, self.eps).to(x.dtype)
+
+
+def layer_norm(dim: int, eps: float, affine: bool = False) -> FP32LayerNorm:
+    return FP32LayerNorm(dim, eps=eps, elementwise_affine=affine)

@@ -87,6 +87,9 @@ class HarmonyModel(nn.Module):
                 sigma_v: torch.Tensor, sigma_a: torch.Tensor, cond: Conditions) -> AVOutput:
         """video_latent (B, C, F, H, W) whose frame 0 is the clean reference image; audio_latent
         (B, Ta, C); ref_audio_latent (B, R, C) clean; sigma_v, sigma_a (B,) noise levels."""
+        dtype = self.video.patch_embedding.weight.dtype  # bfloat16 at paper scale
+        video_latent, audio_latent, ref_audio_latent = (x.to(dtype) for x in
+                                                        (video_latent, audio_latent, ref_audio_latent))
         # 1. timesteps: Wan2.2 TI2V gives the reference-image frame t = 0, the rest t_v
         tokens_per_frame = (video_latent.shape[3] // self.cfg.video.patch_size[1]) * \
                            (video_latent.shape[4] // self.cfg.video.patch_size[2])

@@ -60,10 +60,10 @@ class State:
 
 def guided_velocity(model: HarmonyModel, st: State, sigma: float, sample: SampleConfig) -> AVOutput:
     """One batched forward over the passes of `sample.guidance`, combined by Eq. 8-10."""
-    b = st.video.shape[0]
-    s_v = torch.full((b,), 0.0 if st.video_given else sigma)
-    s_a = torch.full((b,), 0.0 if st.audio_given else sigma)
-    zero = torch.zeros(b)
+    b, dev = st.video.shape[0], st.video.device
+    s_v = torch.full((b,), 0.0 if st.video_given else sigma, device=dev)
+    s_a = torch.full((b,), 0.0 if st.audio_given else sigma, device=dev)
+    zero = torch.zeros(b, device=dev)
     passes = {"positive": (st.video, st.audio, s_v, s_a, st.cond)}
     if sample.guidance in ("sync", "both"):
         if not st.video_given:

@@ -125,3 +125,17 @@ def test_from_pretrained_names_the_missing_file(tmp_path, model):
     (tmp_path / "ckpt" / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="model.safetensors"):
         HarmonyModel.from_pretrained(tmp_path / "ckpt")
+
+
+def test_bfloat16_forward_follows_float32(cfg, latents):
+    """Paper scale runs in bfloat16: norms and timestep embeddings stay consistent in that dtype."""
+    torch.manual_seed(0)
+    model = HarmonyModel(cfg).eval()
+    randomise_interactions(model)
+    with torch.no_grad():
+        ref = run(model, latents, 0.5, 0.3, conditions(model))
+        model.to(torch.bfloat16)
+        out = run(model, latents, 0.5, 0.3, conditions(model))
+    assert out.video.dtype == out.audio.dtype == torch.bfloat16
+    for got, want in ((out.video, ref.video), (out.audio, ref.audio)):
+        assert (got.float() - want).abs().max() < 0.05 * want.abs().max()

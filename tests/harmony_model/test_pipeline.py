@@ -90,3 +90,14 @@ def test_audio_driven_generation_keeps_the_given_audio(pipe):
 
     out = denoise(pipe.model, st, SampleConfig(steps=2))
     assert torch.equal(out.audio, st.audio) and not torch.equal(out.video, st.video)
+
+
+def test_video_driven_generation_keeps_the_given_video(pipe):
+    frames = np.zeros((8, 16, 16, 3), np.uint8)
+    frames[4:, 4:12, 4:12] = 255  # something appears half-way
+    st = state(pipe, video=frames)
+    assert st.video_given and not st.audio_given
+    from harmony_model.pipeline import denoise
+
+    out = denoise(pipe.model, st, SampleConfig(steps=2))
+    assert torch.equal(out.video, st.video) and not torch.equal(out.audio, st.audio)

@@ -164,6 +164,8 @@ def _build(cls: type, d: dict) -> Any:
 
 
 def _coerce(tp: Any, value: Any) -> Any:
+    if typing.get_origin(tp) is Literal and value not in typing.get_args(tp):
+        raise ValueError(f"config value {value!r} is not one of {typing.get_args(tp)}")
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return _build(tp, value)
     if typing.get_origin(tp) is tuple and isinstance(value, list):

@@ -23,6 +23,10 @@ def test_config_json_round_trip_and_unknown_keys(tmp_path, cfg):
     bad["interaction"]["windw"] = 2
     with pytest.raises(ValueError, match="windw"):
         HarmonyConfig.from_dict(bad)
+    typo = cfg.to_dict()
+    typo["interaction"]["mode"] = "gldl"
+    with pytest.raises(ValueError, match="gldl"):
+        HarmonyConfig.from_dict(typo)
 
 
 def test_output_shapes(model, latents):

@@ -104,11 +104,11 @@ class Trainer:
         self.ema = state["ema"]
         self.opt.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        self._truncate_log()
         return True
 
     def _truncate_log(self) -> None:
-        """Drop log lines written after the checkpoint being resumed."""
+        """Drop log lines written after the checkpoint being resumed (or by a run that stopped
+        before its first checkpoint)."""
         log = self.out / LOG_NAME
         if log.is_file():
             lines = [ln for ln in log.read_text().splitlines() if ln and json.loads(ln)["step"] <= self.step]
@@ -152,6 +152,7 @@ class Trainer:
 
         self.out.mkdir(parents=True, exist_ok=True)
         self.cfg.save(self.out / "config.json")
+        self._truncate_log()
         t = self.cfg.train
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not progress, desc="train")
         with (self.out / LOG_NAME).open("a") as log:

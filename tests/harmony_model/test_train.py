@@ -66,3 +66,11 @@ def test_missing_data_source_is_an_error(tmp_path, cfg):
     cfg.save(tmp_path / "c.json")
     with pytest.raises(ValueError, match="data source"):
         main(["--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "run"), "--quiet"])
+
+
+def test_log_lines_after_the_last_checkpoint_are_dropped_on_restart(tmp_path, cfg):
+    (tmp_path / "loss_log.jsonl").write_text('{"step": 1, "total": 9.0}\n{"step": 2, "total": 9.0}\n')
+    torch.manual_seed(0)
+    Trainer(cfg, ToySource(cfg), tmp_path).run(progress=False)  # no train state: starts at step 0
+    steps = [json.loads(line)["step"] for line in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]

@@ -12,11 +12,12 @@ from pathlib import Path
 from harmony_bench.weights import sha256_of
 
 
-def write_random_weights(folder: str | Path, seed: int = 0) -> dict[str, str]:
+def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...] | None = None) -> dict[str, str]:
     """Write random-weight `syncnet_v2.model` (and `synchformer_state_dict.pth` when av-benchmark,
-    which defines Synchformer's architecture, is installed) into `folder`.
+    which defines Synchformer's architecture, is installed: about 950 MB) into `folder`.
 
-    Returns {file name: sha256}, the shape of a `$HARMONY_BENCH_MANIFEST` override table.
+    `only`: restrict to these file names. Returns {file name: sha256}, the shape of a
+    `$HARMONY_BENCH_MANIFEST` override table.
     """
     import torch
 
@@ -32,6 +33,8 @@ def write_random_weights(folder: str | Path, seed: int = 0) -> dict[str, str]:
         models[SYNCHFORMER.name] = installed_synchformer
     written = {}
     for name, build in models.items():
+        if only is not None and name not in only:
+            continue
         path = folder / name
         torch.save(build().state_dict(), path)
         written[name] = sha256_of(path)

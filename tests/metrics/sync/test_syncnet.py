@@ -154,7 +154,7 @@ def test_missing_weights_are_named(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def random_syncnet(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
-    manifest = write_random_weights(folder)
+    manifest = write_random_weights(folder, only=("syncnet_v2.model",))
     mp = pytest.MonkeyPatch()
     mp.setenv("HARMONY_BENCH_WEIGHTS", str(folder))
     (folder / "manifest.json").write_text(__import__("json").dumps(manifest))

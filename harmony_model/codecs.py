@@ -67,15 +67,33 @@ class PixelUnshuffleVideoCodec:
         return num_frames
 
 
+class MelInverter:
+    """Mel magnitudes -> waveform: mel pseudo-inverse, then Griffin-Lim with momentum from a fixed
+    zero phase (weight-free and deterministic)."""
+
+    def __init__(self, fbank: torch.Tensor, n_fft: int, hop: int, iters: int = 32):
+        self.fb_pinv = torch.linalg.pinv(fbank)  # fbank (freq, mels)
+        self.n_fft, self.hop, self.iters = n_fft, hop, iters
+        self.window = torch.hann_window(n_fft)
+
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        """mel (B, frames, mels) magnitudes -> (B, frames * hop) in [-1, 1]."""
+        frames = mel.shape[1]
+        spec = torch.einsum("btm,mf->bft", mel.float(), self.fb_pinv.to(mel.device)).clamp_min(0)
+        # a centred STFT of (frames - 1) * hop samples has exactly `frames` columns; the last hop is padded
+        wave = AF.griffinlim(spec, self.window.to(mel.device), self.n_fft, self.hop, self.n_fft, 1.0,
+                             self.iters, 0.99, (frames - 1) * self.hop, False)
+        return F.pad(wave, (0, self.hop)).clamp(-1, 1)
+
+
 class LogMelAudioCodec:
     def __init__(self, cfg: CodecConfig, griffin_lim_iters: int = 32):
         self.sample_rate, self.n_fft, self.hop, self.stack = cfg.sample_rate, cfg.n_fft, cfg.hop, cfg.stack
         self.latent_rate = cfg.sample_rate / cfg.hop / cfg.stack
-        self.iters = griffin_lim_iters
         self.fb = AF.melscale_fbanks(cfg.n_fft // 2 + 1, 0.0, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate,
                                      norm="slaney", mel_scale="slaney")  # (freq, mels)
-        self.fb_pinv = torch.linalg.pinv(self.fb)
         self.window = torch.hann_window(cfg.n_fft)
+        self.invert = MelInverter(self.fb, cfg.n_fft, cfg.hop, griffin_lim_iters)
 
     def latent_frames(self, num_samples: int) -> int:
         return num_samples // self.hop // self.stack
@@ -90,14 +108,7 @@ class LogMelAudioCodec:
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         b, t, _ = latent.shape
-        mel = torch.exp(latent.reshape(b, t * self.stack, -1).float() * LOG_MEL_STD + LOG_MEL_MEAN)
-        spec = torch.einsum("btm,mf->bft", mel, self.fb_pinv.to(latent.device)).clamp_min(0)
-        # Griffin-Lim with momentum from a fixed zero phase: weight-free and deterministic. A centred
-        # STFT of (frames - 1) * hop samples has exactly `frames` columns; the last hop is padded.
-        frames = t * self.stack
-        wave = AF.griffinlim(spec, self.window.to(latent.device), self.n_fft, self.hop, self.n_fft, 1.0,
-                             self.iters, 0.99, (frames - 1) * self.hop, False)
-        return F.pad(wave, (0, self.hop)).clamp(-1, 1)
+        return self.invert(torch.exp(latent.reshape(b, t * self.stack, -1).float() * LOG_MEL_STD + LOG_MEL_MEAN))
 
 
 def build_codecs(cfg: CodecConfig) -> tuple[VideoCodec, AudioCodec]:

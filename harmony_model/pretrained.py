@@ -1,5 +1,5 @@
 """Paper-scale components from local files: Wan2.2 weights for the video branch, the Wan2.2 VAE
-as the video codec, and umT5 as the caption encoder. Nothing is downloaded: files are looked up in
+as the video codec, and umT5 as the caption encoder (the audio VAE is in audio_vae.py). Nothing is downloaded: files are looked up in
 the weights folder (`$HARMONY_BENCH_WEIGHTS`) and named as in the diffusers repository
 Wan-AI/Wan2.2-TI2V-5B-Diffusers; a missing file raises `WeightsMissing` naming it.
 """
@@ -140,10 +140,10 @@ def load_t5(model: nn.Module, device: str = "cpu") -> None:
 
 
 def build_vae_codecs(cfg: CodecConfig):
+    from harmony_model.audio_vae import MMAudioVAECodec
     from harmony_model.codecs import LogMelAudioCodec, PixelUnshuffleVideoCodec
 
     video = WanVAEVideoCodec(cfg) if cfg.video == "wan-vae" else PixelUnshuffleVideoCodec(cfg)
-    if cfg.audio != "logmel":
-        raise NotImplementedError("the MMAudio-style audio VAE adapter is not implemented yet; "
-                                  "use codec.audio='logmel'")
-    return video, LogMelAudioCodec(cfg)
+    if cfg.audio == "mmaudio-vae" and cfg.sample_rate != 16000:
+        raise ValueError("the MMAudio-style VAE codec is the 16 kHz one")
+    return video, MMAudioVAECodec() if cfg.audio == "mmaudio-vae" else LogMelAudioCodec(cfg)

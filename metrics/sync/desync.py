@@ -19,7 +19,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.weights import WeightFile
+from harmony_bench.weights import WeightFile, WeightsMissing, locate
 from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 
@@ -91,7 +91,11 @@ class DeSyncMetric(Metric):
     def availability(self) -> str | None:
         reason = super().availability()
         if reason and reason.startswith("package missing"):
-            return reason + " (Synchformer's architecture: install hkchengrex/av-benchmark from its repository)"
+            reason += " (Synchformer's architecture: install hkchengrex/av-benchmark from its repository)"
+            try:
+                locate(SYNCHFORMER)
+            except WeightsMissing:
+                reason += f"; weights missing: {SYNCHFORMER.name}"
         return reason
 
     def load(self, paths: dict) -> None:

@@ -52,7 +52,8 @@ class LipSyncMetric(Metric):
                  "LipSync-D = min d, LipSync-C = median d - min d, offset = argmin (L > 0: audio late)"),
         aggregation="per clip: the face track with the highest LipSync-C (active speaker); per subset: mean",
         reference="SyncNet's offset search (joonson/syncnet_python) with a hand-made lip/loudness pair",
-        differences="not comparable with Sync-C/Sync-D: a correlation in [-1, 1], not a learned embedding distance",
+        differences=("not comparable with Sync-C/Sync-D: a correlation in [-1, 1], not a learned embedding distance; "
+                     "with a still mouth or silence LipSync-C is about 0 and the offset carries no information"),
     )
 
     def score(self, clip: Clip, case: Case) -> Score:

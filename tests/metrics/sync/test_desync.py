@@ -124,6 +124,7 @@ def test_says_what_is_missing(tmp_path, monkeypatch):
     reason = DeSyncMetric().availability()
     if __import__("importlib").util.find_spec("av_bench") is None:
         assert reason.startswith("package missing: av_bench")
+        assert reason.endswith("; weights missing: synchformer_state_dict.pth")
     else:
         assert reason == "weights missing: synchformer_state_dict.pth"
     assert DeSyncMetric(architecture=TinySync).availability() == "weights missing: synchformer_state_dict.pth"

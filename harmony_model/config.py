@@ -99,7 +99,7 @@ class Stage:
 
 @dataclass
 class TrainConfig:
-    stages: tuple[Stage, ...] = (Stage(),)
+    stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage(),))  # a fresh Stage per config
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 0.0

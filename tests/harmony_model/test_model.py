@@ -143,3 +143,12 @@ def test_bfloat16_forward_follows_float32(cfg, latents):
     assert out.video.dtype == out.audio.dtype == torch.bfloat16
     for got, want in ((out.video, ref.video), (out.audio, ref.audio)):
         assert (got.float() - want).abs().max() < 0.05 * want.abs().max()
+
+
+def test_configs_do_not_share_mutable_defaults():
+    from harmony_model.config import tiny
+
+    a, b = tiny(), tiny()
+    a.train.stages[0].lambda_v = 0.0
+    a.interaction.mode = "none"
+    assert b.train.stages[0].lambda_v == 0.1 and b.interaction.mode == "gldi"

@@ -32,10 +32,17 @@ if [[ ! -f "$venv/.complete" ]]; then
     rm -rf "$venv"
     mkdir -p "$root"
     "$PY" -m venv "$venv"
-    "$venv/bin/pip" install -q "setuptools==84.2.1" >&2
-    "$venv/bin/pip" install -q -r requirements.lock >&2
+    log="$venv.log"
+    if ! { "$venv/bin/pip" install "setuptools==84.2.1" && "$venv/bin/pip" install -r requirements.lock; } >"$log" 2>&1; then
+        grep -v "is neither a file nor a directory" "$log" | tail -30 >&2
+        echo "environment build failed; full log: $log" >&2
+        exit 1
+    fi
     touch "$venv/.complete"
 fi
 # Point the environment at this checkout (cheap; also registers the console script).
-"$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >&2
+if ! "$venv/bin/pip" install --no-deps --no-build-isolation -e . >"$venv.editable.log" 2>&1; then
+    grep -v "is neither a file nor a directory" "$venv.editable.log" | tail -30 >&2
+    exit 1
+fi
 echo "$venv/bin"

@@ -35,12 +35,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Budget:
-    steps: int = 400
+    steps: int = 200
     batch_size: int = 16
     seeds: tuple[int, ...] = (0, 1, 2)
     train_clips: int = 2000
-    test_clips: int = 36
-    sample_steps: int = 20
+    test_clips: int = 30
+    sample_steps: int = 16
     size: int = 16
     layers: int = 3
 
@@ -109,6 +109,8 @@ def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
     if (out / "model" / "config.json").is_file() and _trained_steps(out) >= budget.steps:
         return out / "model"
     data = make_source(cfg, count=budget.train_clips)
+    if not (out / "train_state.pt").is_file():
+        (out / "loss_log.jsonl").unlink(missing_ok=True)  # lines of an interrupted run before its first checkpoint
     return train(cfg, data, out, resume=True, progress=False)
 
 
@@ -191,7 +193,8 @@ def anchors(cfg, clips) -> dict[str, list[dict]]:
 
 # ---- the run ----------------------------------------------------------------------------------------
 
-def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None) -> None:
+def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
+        seeds: set[int] | None = None) -> None:
     results.mkdir(parents=True, exist_ok=True)
     cfg = base_config(budget)
     clips = test_clips(cfg, budget.test_clips)
@@ -199,6 +202,8 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None)
     if not anchor_file.is_file():
         _write(anchor_file, {"budget": asdict(budget), "rows": anchors(cfg, clips)})
     for seed in budget.seeds:
+        if seeds and seed not in seeds:
+            continue
         for row, (variant, guidance, scales) in ROWS.items():
             if only and variant not in only:
                 continue
@@ -230,13 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.ablation", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny budget, results under runs/ablation-quick")
     ap.add_argument("--variants", default="", help="comma-separated trained variants to run (default: all)")
+    ap.add_argument("--seeds", default="", help="comma-separated training seeds to run (default: all)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
     budget = QUICK if args.quick else Budget()
     runs = REPO / "runs" / ("ablation-quick" if args.quick else "ablation")
     results = runs / "results" if args.quick else REPO / "reports" / "ablation" / "results"
     if not args.report_only:
-        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None)
+        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None,
+            {int(s) for s in args.seeds.split(",") if s} or None)
     from harmony_model.synthav.report import write_report
 
     write_report(results, results.parent if args.quick else REPO / "reports" / "ablation")

@@ -1,0 +1,80 @@
+"""The embedded checkpoint: the full Harmony configuration (GLDI + RoPE alignment + CTS) trained
+on SynthAV, exported to harmony_model/checkpoints/tiny/.
+
+    python -m harmony_model.synthav.checkpoint
+
+It is the ablation's "+CTS" variant at training seed 0 (same budget, `ablation.Budget`), so the
+shipped model is also a row of the Table 3 reproduction. Training resumes from
+runs/ablation/cts/seed0 when that run exists. The export writes model.safetensors + config.json
+(what `HarmonyPipeline.from_pretrained` loads), loss_log.jsonl, loss_curve.png and
+data_seed.json (how the training data was made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from harmony_model.synthav.ablation import REPO, Budget, synthav_config, train_variant, variant_config
+from harmony_model.synthav.generator import SPLITS
+from harmony_model.synthav.source import GENERATOR_VERSION
+
+SHIPPED = REPO / "harmony_model" / "checkpoints" / "tiny"
+VARIANT, SEED = "cts", 0
+
+
+def export(run_dir: Path, out: Path, budget: Budget) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "config.json"):
+        shutil.copyfile(run_dir / "model" / name, out / name)
+    shutil.copyfile(run_dir / "loss_log.jsonl", out / "loss_log.jsonl")
+    cfg = variant_config(VARIANT, SEED, budget)
+    data = {
+        "generator": "harmony_model.synthav.generator.generate", "generator_version": GENERATOR_VERSION,
+        "split": "train", "seeds": [SPLITS["train"].start, SPLITS["train"].start + budget.train_clips],
+        "clip": asdict(synthav_config(cfg)), "training_seed": SEED, "batch_seed": "train.seed * 1000003 + step",
+        "budget": asdict(budget),
+    }
+    (out / "data_seed.json").write_text(json.dumps(data, indent=1) + "\n")
+    plot_loss(out / "loss_log.jsonl", out / "loss_curve.png")
+
+
+def plot_loss(log: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    steps = [r["step"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("total", "total (Eq. 3)"), ("joint", "joint"), ("audio_driven", "audio-driven video"),
+                       ("video_driven", "video-driven audio")):
+        if all(key in r for r in rows):
+            ax.plot(steps, [r[key] for r in rows], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_title("Embedded checkpoint: CTS training on SynthAV")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.checkpoint", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(SHIPPED), help="export folder")
+    args = ap.parse_args(argv)
+    budget = Budget()
+    runs = REPO / "runs" / "ablation"
+    train_variant(VARIANT, SEED, budget, runs)
+    export(runs / VARIANT / f"seed{SEED}", Path(args.out), budget)
+    print(f"exported to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

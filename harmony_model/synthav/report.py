@@ -1,0 +1,143 @@
+"""Table 3 on SynthAV: aggregate the ablation's per-clip results into a markdown table and a plot.
+
+Confidence intervals are 95% percentile intervals of a two-level bootstrap (training seeds with
+replacement, then test clips with replacement within each drawn seed), so they include the
+spread between training runs. A row's step over the row above it is a paired bootstrap of the
+difference (the rows share seeds and test clips).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from harmony_model.synthav.ablation import ROWS, TRAINED, _slug
+
+N_BOOT = 2000
+METRICS = (("error", "timing error (s) ↓"), ("corr0", "corr0 ↑"), ("confidence", "confidence ↑"),
+           ("avoffset", "AVOffset (s) ↓"))
+FLAGS = {"baseline": "", "gldi": "GLDI", "rope": "GLDI RoPE", "cts": "GLDI RoPE CTS"}
+
+
+def load(results: Path) -> tuple[dict[str, dict[int, list[dict]]], dict]:
+    """{row: {seed: clip rows}} for model rows, and the anchors file."""
+    rows: dict[str, dict[int, list[dict]]] = {}
+    for row in ROWS:
+        for path in sorted(results.glob(f"{_slug(row)}-seed*.json")):
+            obj = json.loads(path.read_text())
+            rows.setdefault(row, {})[int(obj["seed"])] = obj["clips"]
+    anchors = json.loads((results / "anchors.json").read_text()) if (results / "anchors.json").is_file() else {}
+    return rows, anchors
+
+
+def _values(clips: list[dict], key: str) -> np.ndarray:
+    return np.array([np.nan if c.get(key) is None else float(c[key]) for c in clips])
+
+
+def bootstrap(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float, float]:
+    """(mean, low, high): mean over seeds of per-seed clip means, with a two-level bootstrap."""
+    seeds = sorted(per_seed)
+    point = float(np.mean([np.nanmean(per_seed[s]) for s in seeds]))
+    boots = np.empty(N_BOOT)
+    for b in range(N_BOOT):
+        drawn = rng.choice(seeds, size=len(seeds), replace=True)
+        boots[b] = np.mean([np.nanmean(per_seed[s][rng.integers(0, len(per_seed[s]), len(per_seed[s]))]) for s in drawn])
+    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
+    return point, float(lo), float(hi)
+
+
+def _fmt(m: tuple[float, float, float], digits: int = 3) -> str:
+    return "n/a" if np.isnan(m[0]) else f"{m[0]:.{digits}f} [{m[1]:.{digits}f}, {m[2]:.{digits}f}]"
+
+
+def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) -> tuple[str, dict]:
+    rng = np.random.default_rng(seed)
+    summary: dict[str, dict] = {}
+    head = ["row", "GLDI", "RoPE", "CTS", "SyncCFG", *(label for _, label in METRICS),
+            "error: step vs row above", "error speech / ambient / complex", "seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    previous = None
+    for row, (variant, guidance, _) in ROWS.items():
+        if row not in rows:
+            continue
+        per_seed = rows[row]
+        stats = {key: bootstrap({s: _values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
+        flav = " / ".join(f"{np.nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
+                          for f in ("speech", "ambient", "complex"))
+        step = _paired_step(rows.get(previous), per_seed, rng) if previous and row != "+CTS, standard CFG" else "—"
+        flags = TRAINED[variant]
+        cells = [row, _tick(flags["mode"] == "gldi"), _tick(flags["rope_align"]), _tick(flags["cts"]),
+                 _tick(guidance == "sync") + (" (text CFG)" if guidance == "text" else ""),
+                 *(_fmt(stats[k], 2 if k in ("corr0", "confidence") else 3) for k, _ in METRICS),
+                 step, flav, str(len(per_seed))]
+        lines.append("| " + " | ".join(cells) + " |")
+        summary[row] = {k: stats[k] for k, _ in METRICS}
+        if row != "+CTS, standard CFG":
+            previous = row
+    for name, clips in anchors.get("rows", {}).items():
+        stats = {key: bootstrap({0: _values(clips, key)}, rng) for key, _ in METRICS}
+        flav = " / ".join(f"{np.nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
+                          for f in ("speech", "ambient", "complex"))
+        cells = [f"*{name}*", "", "", "", "", *(_fmt(stats[k], 2 if k in ("corr0", "confidence") else 3) for k, _ in METRICS),
+                 "—", flav, "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+        summary[name] = {k: stats[k] for k, _ in METRICS}
+    return "\n".join(lines) + "\n", summary
+
+
+def _tick(on: bool) -> str:
+    return "✓" if on else ""
+
+
+def _paired_step(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], rng: np.random.Generator) -> str:
+    """Mean error difference (after - before) over shared seeds and clips, with a paired bootstrap."""
+    if not before:
+        return "—"
+    seeds = sorted(set(before) & set(after))
+    diffs = {s: _values(after[s], "error") - _values(before[s], "error") for s in seeds}
+    return _fmt(bootstrap(diffs, rng)) if seeds else "—"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model_rows = [r for r in ROWS if r in summary]
+    anchor_rows = [r for r in summary if r not in ROWS]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, (key, label) in zip(axes, METRICS[:2]):
+        means = [summary[r][key][0] for r in model_rows]
+        err = np.array([[summary[r][key][0] - summary[r][key][1], summary[r][key][2] - summary[r][key][0]] for r in model_rows]).T
+        ax.bar(range(len(model_rows)), means, yerr=err, capsize=4, color="#4c72b0")
+        for name, style in zip(anchor_rows, ("-", "--", ":")):
+            ax.axhline(summary[name][key][0], color="grey", linestyle=style, label=name)
+        ax.set_xticks(range(len(model_rows)), model_rows, rotation=25, ha="right")
+        ax.set_ylabel(label)
+        if anchor_rows:
+            ax.legend(fontsize=7)
+    fig.suptitle("Table 3 on SynthAV test clips (mean over training seeds, 95% bootstrap CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(results: Path, out_dir: Path) -> None:
+    rows, anchors = load(results)
+    if not rows:
+        print(f"no results in {results}")
+        return
+    md, summary = table(rows, anchors)
+    budget = anchors.get("budget", {})
+    header = ("# Table 3 on SynthAV (generated by `python -m harmony_model.synthav.ablation`)\n\n"
+              f"Budget per trained variant: {json.dumps(budget)}.\n"
+              "Values: mean over training seeds of the mean over test clips; [95% bootstrap CI]. "
+              "Italic rows are references without a model.\n\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "table.md").write_text(header + md)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    plot(summary, out_dir / "table3.png")
+    print(header + md)

@@ -1,0 +1,31 @@
+import json
+
+import numpy as np
+
+from harmony_model.synthav.ablation import _slug
+from harmony_model.synthav.report import bootstrap, write_report
+
+
+def _clips(errors, flavour="speech"):
+    return [{"seed": i, "flavour": flavour, "error": e, "offset": e, "corr0": 1 - e, "confidence": 0.5,
+             "avoffset": None} for i, e in enumerate(errors)]
+
+
+def test_bootstrap_mean_and_interval():
+    rng = np.random.default_rng(0)
+    assert bootstrap({0: np.full(5, 0.2), 1: np.full(5, 0.2)}, rng) == (0.2, 0.2, 0.2)
+    mean, lo, hi = bootstrap({0: np.array([0.0, 1.0] * 10), 1: np.array([0.0, 1.0] * 10)}, rng)
+    assert mean == 0.5 and 0.25 < lo < 0.5 < hi < 0.75
+
+
+def test_report_from_results(tmp_path):
+    for seed in (0, 1):
+        for row, errors in (("baseline", [0.3, 0.3]), ("+GLDI", [0.1, 0.1])):
+            (tmp_path / f"{_slug(row)}-seed{seed}.json").write_text(json.dumps({"row": row, "seed": seed, "clips": _clips(errors)}))
+    write_report(tmp_path, tmp_path / "out")
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "| baseline |" in md and "| +GLDI | ✓ |" in md and "0.300 [0.300, 0.300]" in md
+    assert "-0.200 [-0.200, -0.200]" in md  # the paired step from baseline to +GLDI
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["+GLDI"]["error"][0] == 0.1
+    assert (tmp_path / "out" / "table3.png").stat().st_size > 1000

@@ -136,12 +136,13 @@ def scored(results: pd.DataFrame, comparable: bool) -> pd.DataFrame:
     ok = results[(results["status"] == "ok") & results["paper"] & results["value"].notna()].copy()
     ok.loc[~ok["output"].isin(COLUMNS_BY_NAME), ["comparable", "protocol_note"]] = (
         False, "not a column of the paper's tables")
+    ok["comparable"] = ok["comparable"].astype(bool)
     primary = _primary_keys(ok[ok["comparable"]])
     in_paper = ok["comparable"] & (ok["metric_key"] == ok["output"].map(primary))
     if comparable:
         return ok[in_paper].assign(column=ok["output"])
     other = ok[~in_paper].copy()
-    alternative = other["comparable"].astype(bool)
+    alternative = other["comparable"]
     other.loc[alternative, "protocol_note"] = [
         f"another official protocol for {o}; the paper column uses {primary[o]}"
         for o in other.loc[alternative, "output"]]
@@ -169,9 +170,14 @@ def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool 
     v = values[(values["column"] == col.name) & (values["subset"] == subset)]
     if chinese:
         v = v[v["language"] == CHINESE]
-    elif col.name.split(" [")[0] == "WER":
+    elif _output_of(col) == "WER":
         v = v[~v["language"].isin(CER_LANGUAGES)]
     return v["value"].to_numpy(float)
+
+
+def _output_of(col: Column) -> str:
+    """The stored output behind a column ("WER [wer@x]" -> "WER")."""
+    return col.name.split(" [")[0]
 
 
 def _note(values: pd.DataFrame, col: Column) -> str:
@@ -195,7 +201,7 @@ def overall_cell(values: pd.DataFrame, col: Column) -> Cell:
     if mean is None:
         return Cell(None)
     missing = [s for s in SUBSET_ORDER if s in col.subsets and s not in used]
-    notes = [_note(values, col)] + ([f"{col.name.split(' [')[0]}: no scored case in {', '.join(missing)}; "
+    notes = [_note(values, col)] + ([f"{_output_of(col)}: no scored case in {', '.join(missing)}; "
                                      f"mean over {', '.join(used)} only"] if missing else [])
     return Cell(float(mean), bootstrap_ci([groups[s] for s in used]), sum(len(groups[s]) for s in used),
                 "; ".join(n for n in notes if n))

@@ -2,8 +2,8 @@
 and the generation time of one 5 s case with the tiny configuration.
 
 Each timed measurement runs in its own process (so its peak resident memory is its own) and
-reports the median of `--repeats`. CPU figures depend on the machine's load: the load average is
-printed beside them. The paper-scale configuration is counted on the meta device; its forward
+reports the median of `--repeats`. Times are the process's CPU time (with one torch thread, the
+compute itself, not the waits of a machine shared with other jobs); the load average is printed. The paper-scale configuration is counted on the meta device; its forward
 needs a GPU and the real weights.
 
     python benchmarks/bench_model.py [--repeats 3] [--threads 1] [--device cpu|cuda]
@@ -22,14 +22,24 @@ import time
 SECONDS = 5.0
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
+def _timed(fn, device: str) -> float:
+    """CPU: process CPU seconds; CUDA: wall seconds after synchronising."""
+    if not device.startswith("cuda"):
+        started = time.process_time()
         fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        return time.process_time() - started
+    import torch
+
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def _median_time(fn, repeats: int, device: str) -> float:
+    fn()  # warm-up
+    return statistics.median(_timed(fn, device) for _ in range(repeats))
 
 
 def _peak_mb() -> float:
@@ -70,13 +80,12 @@ def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
         with torch.no_grad():
             for r in range(repeats * 2 + 1):
                 for m in modes:
-                    started = time.perf_counter()
-                    guided_velocity(model, st, 0.5, SampleConfig(guidance=m))
+                    seconds = _timed(lambda: guided_velocity(model, st, 0.5, SampleConfig(guidance=m)), device)
                     if r:  # the first round warms up
-                        times[m].append(time.perf_counter() - started)
+                        times[m].append(seconds)
         result = {m: statistics.median(t) for m, t in times.items()}
     elif task == "generate":  # the whole 5 s case: 40 SyncCFG steps + codec decode
-        result["seconds"] = _median_time(lambda: pipe.generate(req, seed=0), max(1, repeats // 2))
+        result["seconds"] = _median_time(lambda: pipe.generate(req, seed=0), max(1, repeats // 2), device)
     elif task.startswith("train:"):  # one CTS training step, batch 16 of 1 s clips
         from harmony_model.losses import Latents, Noise, cts_loss
 
@@ -94,7 +103,7 @@ def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
             loss.total.backward()
             opt.step()
 
-        result["seconds"] = _median_time(step, repeats)
+        result["seconds"] = _median_time(step, repeats, device)
     result["peak_mb"] = round(_peak_mb(), 1)
     queue.put(result)
 
@@ -120,7 +129,8 @@ def main() -> None:
     from harmony_model.pretrained import parameter_counts
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch threads {args.threads}, device {args.device}, load average {os.getloadavg()[0]:.1f} at start")
+          f"torch threads {args.threads}, device {args.device}, load average {os.getloadavg()[0]:.1f} at start; "
+          f"times are {'CUDA wall' if args.device.startswith('cuda') else 'process CPU'} seconds")
     for name, cfg in (("tiny", tiny()), ("paper", paper())):
         counts = parameter_counts(cfg)
         parts = ", ".join(f"{k} {v / 1e6:,.2f} M" for k, v in counts.items() if k != "total")

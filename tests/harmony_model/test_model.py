@@ -152,3 +152,15 @@ def test_configs_do_not_share_mutable_defaults():
     a.train.stages[0].lambda_v = 0.0
     a.interaction.mode = "none"
     assert b.train.stages[0].lambda_v == 0.1 and b.interaction.mode == "gldi"
+
+
+def test_committed_configs_load():
+    from pathlib import Path
+
+    from harmony_model.config import paper, tiny
+
+    folder = Path(__file__).resolve().parents[2] / "harmony_model" / "configs"
+    assert HarmonyConfig.load(folder / "tiny.json") == tiny()
+    assert HarmonyConfig.load(folder / "paper.json") == paper()
+    stages = HarmonyConfig.load(folder / "tiny-curriculum.json").train.stages
+    assert [s.name for s in stages] == ["audio-pretraining", "timbre-disentanglement", "cross-task-joint"]

@@ -90,6 +90,7 @@ class HarmonyModel(nn.Module):
         dtype = self.video.patch_embedding.weight.dtype  # bfloat16 at paper scale
         video_latent, audio_latent, ref_audio_latent = (x.to(dtype) for x in
                                                         (video_latent, audio_latent, ref_audio_latent))
+        sigma_v, sigma_a = sigma_v.to(video_latent.device), sigma_a.to(video_latent.device)
         # 1. timesteps: Wan2.2 TI2V gives the reference-image frame t = 0, the rest t_v
         tokens_per_frame = (video_latent.shape[3] // self.cfg.video.patch_size[1]) * \
                            (video_latent.shape[4] // self.cfg.video.patch_size[2])

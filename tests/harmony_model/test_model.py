@@ -164,3 +164,18 @@ def test_committed_configs_load():
     assert HarmonyConfig.load(folder / "paper.json") == paper()
     stages = HarmonyConfig.load(folder / "tiny-curriculum.json").train.stages
     assert [s.name for s in stages] == ["audio-pretraining", "timbre-disentanglement", "cross-task-joint"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_matches_cpu(cfg, latents):
+    torch.manual_seed(0)
+    model = HarmonyModel(cfg).eval()
+    randomise_interactions(model)
+    with torch.no_grad():
+        ref = run(model, latents, 0.5, 0.3, conditions(model))
+        model.cuda()
+        lat = Latents(latents.video.cuda(), latents.audio.cuda(), latents.ref_audio.cuda())
+        out = run(model, lat, 0.5, 0.3, conditions(model))
+    torch.testing.assert_close(out.video.cpu(), ref.video, rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(out.audio.cpu(), ref.audio, rtol=1e-3, atol=1e-3)

@@ -35,12 +35,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Budget:
-    steps: int = 200
+    steps: int = 350
     batch_size: int = 16
     seeds: tuple[int, ...] = (0, 1, 2)
     train_clips: int = 2000
-    test_clips: int = 30
-    sample_steps: int = 16
+    test_clips: int = 24
+    sample_steps: int = 12
     size: int = 16
     layers: int = 3
 

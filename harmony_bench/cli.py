@@ -196,12 +196,6 @@ def cmd_weights(args) -> int:
     return 1 if bad and args.verify else 0
 
 
-def cmd_train(args) -> int:
-    from harmony_model.train import main as train_main
-
-    return train_main(args.rest) or 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,9 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
     p.set_defaults(func=cmd_weights)
 
-    p = sub.add_parser("train", help="train the reference model (arguments go to harmony_model.train)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_train)
+    # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
+    sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)
     return parser
 
 
@@ -259,8 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     # mediapipe / TFLite write C++ log lines to stderr through the progress bars
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["train"]:
+            from harmony_model.train import main as train_main
+
+            return train_main(argv[1:]) or 0
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted; everything already stored is kept, re-run the same command to resume", file=sys.stderr)
@@ -268,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as exc:
         print(f"harmony-bench: error: {exc}", file=sys.stderr)
         return 2
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ from pathlib import Path
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
 from harmony_bench.media import Clip, ClipError, read_clip
 from harmony_bench.store import ClipRow, ResultRow, Store
-from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
+from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
 
 
 @dataclass
@@ -206,6 +206,10 @@ def prepare_metrics(keys: list[str] | None, device: str) -> list[_Slot]:
         if reason is None:
             try:
                 weights = ";".join(f"{wf.name}={resolve(wf)[1]}" for wf in metric.weights)
+                if any(expected_sha256(wf) != wf.sha256 for wf in metric.weights):
+                    # checked against $HARMONY_BENCH_MANIFEST (e.g. test weights), not the shipped
+                    # manifest: the reports keep such numbers out of the paper's columns
+                    weights += f";{OVERRIDE_MARK}=1"
             except WeightsMismatch as exc:
                 reason, status = str(exc), "error"
             except WeightsMissing as exc:

@@ -42,6 +42,10 @@ def weights_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "harmony-bench" / "weights"
 
 
+# Stamped into a row's weights field when an expected hash came from $HARMONY_BENCH_MANIFEST.
+OVERRIDE_MARK = "manifest-override"
+
+
 def expected_sha256(wf: WeightFile) -> str | None:
     override = os.environ.get("HARMONY_BENCH_MANIFEST")
     if override:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harmony_bench.cases import Case
+from harmony_bench.weights import OVERRIDE_MARK
 from reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
 from reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
 from reports.tables import Cell, Row
@@ -100,6 +101,8 @@ def protocol_status(metric_key: str, official: bool, version: str, weights_sha25
     if str(version) != str(cls.version):
         return False, f"{metric_key} protocol v{version}; the current protocol is v{cls.version}"
     loaded = dict(part.split("=", 1) for part in weights_sha256.split(";") if "=" in part)
+    if OVERRIDE_MARK in loaded:
+        return False, f"{metric_key}: weights checked against a local override manifest ($HARMONY_BENCH_MANIFEST), not the shipped one"
     unpinned = []
     for wf in cls.weights:
         if wf.sha256 is None:  # nothing to check against: say which file was used, so runs can be told apart

@@ -36,21 +36,19 @@ MUSIQ_KONIQ = WeightFile(
     note="pyiqa's default `musiq` metric checkpoint (KonIQ-10k), the one Verse-Bench uses.",
 )
 
+
+def hf_folder(folder: str, repo: str, licence: str, note: str) -> tuple[WeightFile, WeightFile]:
+    """config.json + model.safetensors of a Hugging Face model repository, kept in `folder`."""
+    return tuple(WeightFile(name=f"{folder}/{file}", sha256=None, licence=licence, note=note,
+                            source=f"https://huggingface.co/{repo}/resolve/main/{file}")
+                 for file in ("config.json", "model.safetensors"))
+
+
 SIGLIP_DIR = "siglip-so400m-patch14-384"
-SIGLIP_CONFIG = WeightFile(
-    name=f"{SIGLIP_DIR}/config.json",
-    sha256=None,
-    source="https://huggingface.co/google/siglip-so400m-patch14-384/resolve/main/config.json",
-    licence="Apache-2.0",
-)
-SIGLIP_WEIGHTS = WeightFile(
-    name=f"{SIGLIP_DIR}/model.safetensors",
-    sha256=None,
-    source="https://huggingface.co/google/siglip-so400m-patch14-384/resolve/main/model.safetensors",
-    licence="Apache-2.0",
-    size_bytes=None,
-    note="The full SigLIP checkpoint (vision and text towers); only the vision tower is used.",
-)
+SIGLIP_CONFIG, SIGLIP_WEIGHTS = hf_folder(
+    SIGLIP_DIR, "google/siglip-so400m-patch14-384", "Apache-2.0",
+    "The full SigLIP checkpoint (vision and text towers); only the vision tower is used.")
+
 AESTHETIC_HEAD = WeightFile(
     name="aesthetic-predictor-v2-5/aesthetic_predictor_v2_5.pth",
     sha256=None,
@@ -60,16 +58,7 @@ AESTHETIC_HEAD = WeightFile(
 )
 
 DINOV3_DIR = "dinov3-vitl16-pretrain-lvd1689m"
-DINOV3_CONFIG = WeightFile(
-    name=f"{DINOV3_DIR}/config.json",
-    sha256=None,
-    source="https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m/resolve/main/config.json",
-    licence="DINOv3 License (gated: accept Meta's terms on the model page first)",
-)
-DINOV3_WEIGHTS = WeightFile(
-    name=f"{DINOV3_DIR}/model.safetensors",
-    sha256=None,
-    source="https://huggingface.co/facebook/dinov3-vitl16-pretrain-lvd1689m/resolve/main/model.safetensors",
-    licence="DINOv3 License (gated: accept Meta's terms on the model page first)",
-    note="DINOv3 ViT-L/16 distilled from the 7B teacher on LVD-1689M, Hugging Face transformers layout.",
-)
+DINOV3_CONFIG, DINOV3_WEIGHTS = hf_folder(
+    DINOV3_DIR, "facebook/dinov3-vitl16-pretrain-lvd1689m",
+    "DINOv3 License (gated: accept Meta's terms on the model page first)",
+    "DINOv3 ViT-L/16 distilled from the 7B teacher on LVD-1689M, Hugging Face transformers layout.")

@@ -9,7 +9,7 @@ import torch
 from metrics.registry import get_metric
 from metrics.video.frames import cap_longer_side
 from metrics.video.iq import musiq_frame_scores
-from metrics.video.musiq import Encoder, MusiqConfig, hashed_positions, multiscale_patches, same_pad
+from metrics.video.musiq import Encoder, Musiq, MusiqConfig, hashed_positions, multiscale_patches, same_pad
 
 
 @pytest.mark.parametrize("size, kernel, stride, pads", [(7, 3, 2, (1, 1)), (8, 3, 2, (0, 1)), (64, 32, 32, (0, 0)),
@@ -64,3 +64,20 @@ def test_clip_score_is_mean_of_independent_frame_scores_over_100(weights_env, sy
     score = metric.score(synth.clip(frames), None)
     assert score.values["IQ"] == pytest.approx(one_by_one.mean() / 100, rel=1e-5)
     assert score.details["checkpoint"] == "musiq/musiq_spaq_ckpt-358bb6af.pth"
+
+
+def test_native_musiq_matches_pyiqa_on_a_seeded_checkpoint():
+    """Expected values computed once with pyiqa's MUSIQ (IQA-PyTorch commit 01ae427,
+    pyiqa/archs/musiq_arch.py, MUSIQ(pretrained=False, num_class=1, hidden_size=48, mlp_dim=96,
+    num_layers=2)) loaded with the same seeded state dict and fed the same seeded images."""
+    g = torch.Generator().manual_seed(7)
+    template = Musiq(MusiqConfig(hidden=48, mlp_dim=96, layers=2))
+    state = {k: torch.randn(v.shape, generator=g) * 0.2 for k, v in template.state_dict().items()}
+    model = Musiq(MusiqConfig.from_state_dict(state))
+    model.load_state_dict(state)
+    g = torch.Generator().manual_seed(8)
+    images = [torch.rand(2, 3, 72, 120, generator=g), torch.rand(1, 3, 400, 260, generator=g)]
+    with torch.no_grad():
+        got = [model.eval()(x).tolist() for x in images]
+    assert got[0] == pytest.approx([0.6774023771286011, 0.6715357303619385], abs=1e-5)
+    assert got[1] == pytest.approx([0.6681166291236877], abs=1e-5)

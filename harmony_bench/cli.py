@@ -159,11 +159,11 @@ def cmd_metrics(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'metric':26} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
+    print(f"{"metric":34} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
     for r in rows:
-        kind = "official" if r["official"] else "offline"
+        kind = "official" if r["official"] else "variant"
         status = "yes" if r["runs_here"] else f"no: {r['why_not']}"
-        print(f"{r['key']:26} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
+        print(f"{r["key"]:34} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
               f"{','.join(r['subsets'])[:22]:22} {status}")
     return 0
 
@@ -173,24 +173,23 @@ def cmd_weights(args) -> int:
     from metrics.registry import all_metric_keys, get_metric
 
     print(f"weights folder: {weights_dir()}  (set HARMONY_BENCH_WEIGHTS to change)")
-    bad = 0
-    seen = set()
+    users: dict = {}  # weight file name -> (WeightFile, metric keys using it)
     for key in all_metric_keys():
         for wf in get_metric(key).weights:
-            if wf.name in seen:
-                continue
-            seen.add(wf.name)
-            try:
-                _, sha = resolve(wf) if args.verify else (None, None)
-                state = f"ok (sha256 {sha[:12]}...)" if sha else ("present" if (weights_dir() / wf.name).exists() else "MISSING")
-                bad += state == "MISSING"
-            except WeightsMissing:
-                state, bad = "MISSING", bad + 1
-            except WeightsMismatch as exc:
-                state, bad = f"BAD: {exc}", bad + 1
-            expected = expected_sha256(wf) or "not pinned (hash recorded at use)"
-            print(f"\n{wf.name}  [{key}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  sha256:  {expected}"
-                  + (f"\n  note:    {wf.note}" if wf.note else ""))
+            users.setdefault(wf.name, (wf, []))[1].append(key)
+    bad = 0
+    for wf, keys in users.values():
+        try:
+            _, sha = resolve(wf) if args.verify else (None, None)
+            state = f"ok (sha256 {sha[:12]}...)" if sha else ("present" if (weights_dir() / wf.name).exists() else "MISSING")
+            bad += state == "MISSING"
+        except WeightsMissing:
+            state, bad = "MISSING", bad + 1
+        except WeightsMismatch as exc:
+            state, bad = f"BAD: {exc}", bad + 1
+        expected = expected_sha256(wf) or "not pinned (hash recorded at use)"
+        print(f"\n{wf.name}  [{', '.join(keys)}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  sha256:  {expected}"
+              + (f"\n  note:    {wf.note}" if wf.note else ""))
     if not args.verify:
         print("\n(run with --verify to hash the files present)")
     return 1 if bad and args.verify else 0

@@ -159,11 +159,11 @@ def cmd_metrics(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{"metric":34} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
+    print(f"{'metric':34} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
     for r in rows:
         kind = "official" if r["official"] else "variant"
         status = "yes" if r["runs_here"] else f"no: {r['why_not']}"
-        print(f"{r["key"]:34} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
+        print(f"{r['key']:34} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
               f"{','.join(r['subsets'])[:22]:22} {status}")
     return 0
 

@@ -48,10 +48,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clips", type=int, default=8, help="SynthAV clips per flavour for the accuracy check")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hb-sync-weights-") as weights:  # the Synchformer file is ~950 MB
+        run(args, weights)
 
+
+def run(args: argparse.Namespace, weights: str) -> None:
     from metrics.sync.testing import write_random_weights
 
-    weights = tempfile.mkdtemp(prefix="hb-sync-weights-")
     manifest = write_random_weights(weights)
     with open(os.path.join(weights, "manifest.json"), "w") as f:
         json.dump(manifest, f)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -236,17 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny budget, results under runs/ablation-quick")
     ap.add_argument("--variants", default="", help="comma-separated trained variants to run (default: all)")
     ap.add_argument("--seeds", default="", help="comma-separated training seeds to run (default: all)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="a longer (or shorter) single-seed budget check, under runs/ablation-STEPS (not the table)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
-    budget = QUICK if args.quick else Budget()
-    runs = REPO / "runs" / ("ablation-quick" if args.quick else "ablation")
-    results = runs / "results" if args.quick else REPO / "reports" / "ablation" / "results"
+    budget = QUICK if args.quick else replace(Budget(), steps=args.steps, seeds=(0,)) if args.steps else Budget()
+    side = "ablation-quick" if args.quick else f"ablation-{args.steps}" if args.steps else ""
+    runs = REPO / "runs" / (side or "ablation")
+    results = runs / "results" if side else REPO / "reports" / "ablation" / "results"
     if not args.report_only:
         run(budget, results, runs, set(filter(None, args.variants.split(","))) or None,
             {int(s) for s in args.seeds.split(",") if s} or None)
     from harmony_model.synthav.report import write_report
 
-    write_report(results, results.parent if args.quick else REPO / "reports" / "ablation")
+    write_report(results, runs if side else REPO / "reports" / "ablation")
     return 0
 
 

@@ -36,15 +36,24 @@ def _values(clips: list[dict], key: str) -> np.ndarray:
     return np.array([np.nan if c.get(key) is None else float(c[key]) for c in clips])
 
 
+def _nanmean(x) -> float:
+    """Mean of the non-NaN values; NaN (without a warning) when there are none."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def bootstrap(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float, float]:
     """(mean, low, high): mean over seeds of per-seed clip means, with a two-level bootstrap."""
     seeds = sorted(per_seed)
-    point = float(np.mean([np.nanmean(per_seed[s]) for s in seeds]))
+    point = float(np.mean([_nanmean(per_seed[s]) for s in seeds]))
+    if np.isnan(point):
+        return point, point, point
     boots = np.empty(N_BOOT)
     for b in range(N_BOOT):
         drawn = rng.choice(seeds, size=len(seeds), replace=True)
-        boots[b] = np.mean([np.nanmean(per_seed[s][rng.integers(0, len(per_seed[s]), len(per_seed[s]))]) for s in drawn])
-    lo, hi = np.nanpercentile(boots, [2.5, 97.5])
+        boots[b] = np.mean([_nanmean(per_seed[s][rng.integers(0, len(per_seed[s]), len(per_seed[s]))]) for s in drawn])
+    lo, hi = np.percentile(boots[~np.isnan(boots)], [2.5, 97.5])
     return point, float(lo), float(hi)
 
 
@@ -64,7 +73,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
             continue
         per_seed = rows[row]
         stats = {key: bootstrap({s: _values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
-        flav = " / ".join(f"{np.nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
+        flav = " / ".join(f"{_nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
         step = _paired_step(rows.get(previous), per_seed, rng) if previous and row != "+CTS, standard CFG" else "—"
         flags = TRAINED[variant]
@@ -78,7 +87,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
             previous = row
     for name, clips in anchors.get("rows", {}).items():
         stats = {key: bootstrap({0: _values(clips, key)}, rng) for key, _ in METRICS}
-        flav = " / ".join(f"{np.nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
+        flav = " / ".join(f"{_nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
         cells = [f"*{name}*", "", "", "", "", *(_fmt(stats[k], 2 if k in ("corr0", "confidence") else 3) for k, _ in METRICS),
                  "—", flav, "—"]

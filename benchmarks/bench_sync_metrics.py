@@ -3,8 +3,7 @@
 Clips: SynthAV 5 s, 25 fps, 256 px (a speaking drawn face for the speech metrics, sounding
 objects for the ambient ones). SyncNet runs on random weights written to a temporary folder
 (same architecture and cost as the real file; its numbers are meaningless and not printed as
-results). DeSync needs av-benchmark's Synchformer: when it is not installed the script says so
-and times only our preprocessing.
+results). DeSync runs the native Synchformer at its official size on random weights.
 
     python benchmarks/bench_sync_metrics.py [--device cuda] [--repeats 3]
 """
@@ -55,7 +54,7 @@ def main() -> None:
 def run(args: argparse.Namespace, weights: str) -> None:
     from metrics.sync.testing import write_random_weights
 
-    manifest = write_random_weights(weights)
+    manifest = write_random_weights(weights, full_synchformer=True)
     with open(os.path.join(weights, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     os.environ["HARMONY_BENCH_WEIGHTS"] = weights
@@ -76,9 +75,7 @@ def run(args: argparse.Namespace, weights: str) -> None:
         seconds = timed(lambda: metric.score(clip, None), 1 if key.startswith("desync") else args.repeats)
         weights_note = " (random weights)" if metric.weights else ""
         if key.startswith("desync"):
-            import av_bench
-
-            weights_note += f"; Synchformer from {os.path.dirname(av_bench.__file__)}; 1 run"
+            weights_note += "; native Synchformer, official size; 1 run"
         print(f"{key:24s} {seconds:7.2f} s/clip  on a SynthAV {flavour} clip{weights_note}")
     time_desync_preprocessing(clips["ambient"], args.repeats)
     offline_accuracy_on_synthav(args.clips)

@@ -6,20 +6,24 @@ the first and the last window over 21 offsets in [-2, +2] s; DeSync = the mean |
 two windows, in seconds (a clip of exactly 4.8-5.1 s has one window, counted twice as in
 av-benchmark). Clips shorter than 4.8 s have no window and get no number.
 
-The preprocessing, windowing, offset grid and aggregation are ours. The network itself is not
-re-implemented here: it is imported from the user's installed av-benchmark (`av_bench`), whose
-`Synchformer` matches the official `synchformer_state_dict.pth`.
+The preprocessing, windowing, offset grid and aggregation are ours, and so is the network
+(`synchformer_model.py`): its parameter names follow the official `synchformer_state_dict.pth`,
+which loads into it strictly, and its outputs matched av-benchmark's `Synchformer` on shared random
+weights to about 1e-5 (features) and 3e-6 (logits). A random-weight test file may carry a smaller
+architecture in `synchformer_state_dict.pth.arch.json`; its hash then joins the recorded weights hash.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.weights import WeightFile, WeightsMissing, locate
+from harmony_bench.weights import WeightFile
 from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 
@@ -45,11 +49,18 @@ SYNCHFORMER = WeightFile(
 )
 
 
-def installed_synchformer():
-    """The Synchformer architecture from the user's installed av-benchmark."""
-    from av_bench.synchformer.synchformer import Synchformer
+def load_synchformer(path: Path):
+    """(model, override id) from a state dict file, with the architecture of its `.arch.json`
+    override when there is one (random-weight test files), else the official size."""
+    import torch
 
-    return Synchformer()
+    from metrics.audio.checkpoints import architecture_override
+    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
+
+    settings, override_id = architecture_override(path, {f.name: int for f in fields(SynchformerConfig)})
+    model = Synchformer(SynchformerConfig(**settings))
+    model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=True), strict=True)
+    return model, override_id
 
 
 @register("desync@synchformer")
@@ -58,15 +69,15 @@ class DeSyncMetric(Metric):
     family = "DeSync"
     backend = "synchformer"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("DeSync", "lower"),)
     subsets = AMBIENT_SUBSETS
     needs = ("frames@25fps 224px", "audio@16kHz mono")
     weights = (SYNCHFORMER,)
-    packages = ("av_bench",)  # not on PyPI: a user installs hkchengrex/av-benchmark from its repository
     card = ProtocolCard(
-        model="Synchformer (Iashin et al., ICASSP 2024), AudioSet sync model, architecture from av-benchmark",
-        checkpoint="synchformer_state_dict.pth (state dict, weights_only=True)",
+        model=("Synchformer (Iashin et al., ICASSP 2024), AudioSet sync model; native PyTorch re-implementation "
+               "of av-benchmark's architecture (metrics/sync/synchformer_model.py)"),
+        checkpoint="synchformer_state_dict.pth (state dict, weights_only=True, loaded strictly)",
         preprocessing=("25 fps nearest frame; short side resized to 224 (bicubic, antialiased) and centre-cropped, "
                        "scaled to [-1, 1]; 16 kHz mono; video segments 16 frames step 8, audio segments 10240 "
                        "samples step 5120 -> log(mel 128, n_fft 1024, win 400, hop 160 + 1e-6), padded/truncated "
@@ -76,34 +87,30 @@ class DeSyncMetric(Metric):
                      "clips; clips shorter than 4.8 s are unscorable"),
         reference="hkchengrex/av-benchmark (extract_video.encode_video_with_sync, evaluate DeSync)",
         differences=("video and audio are truncated to their common duration; the whole clip is used, where "
-                     "av-benchmark truncates to its --audio_length (8 s by default)"),
+                     "av-benchmark truncates to its --audio_length (8 s by default); the network is our "
+                     "re-implementation (scaled-dot-product attention kernels), whose logits matched "
+                     "av-benchmark's to 3e-6 on shared random weights, so only near-tied classes could differ"),
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):
         """`architecture`: a builder of a module with Synchformer's interface (extract_vfeats,
-        extract_afeats, compare_v_a) to use instead of av-benchmark's."""
+        extract_afeats, compare_v_a) to use instead of the native network, e.g. av-benchmark's
+        `Synchformer` for a cross-check."""
         super().__init__(device)
-        self.architecture = architecture or installed_synchformer
-        if architecture is not None:
-            self.packages = ()
+        self.architecture = architecture
         self.model = None
 
-    def availability(self) -> str | None:
-        reason = super().availability()
-        if reason and reason.startswith("package missing"):
-            reason += " (Synchformer's architecture: install hkchengrex/av-benchmark from its repository)"
-            try:
-                locate(SYNCHFORMER)
-            except WeightsMissing:
-                reason += f"; weights missing: {SYNCHFORMER.name}"
-        return reason
-
     def load(self, paths: dict) -> None:
-        import torch
+        path = paths[SYNCHFORMER.name]
+        if self.architecture is None:
+            model, override_id = load_synchformer(path)
+            if override_id:
+                self.weights_sha256 += f";{override_id}"
+        else:
+            import torch
 
-        state = torch.load(str(paths[SYNCHFORMER.name]), map_location="cpu", weights_only=True)
-        model = self.architecture()
-        model.load_state_dict(state)
+            model = self.architecture()
+            model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
         self.model = model.to(self.device).eval()
 
     def score(self, clip: Clip, case: Case) -> Score:

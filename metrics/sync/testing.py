@@ -6,31 +6,34 @@ it came from, so they can never pass as the paper's.
 
 from __future__ import annotations
 
-import importlib.util
+import json
 from pathlib import Path
 
 from harmony_bench.weights import sha256_of
 
 
-def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Write random-weight `syncnet_v2.model` (and `synchformer_state_dict.pth` when av-benchmark,
-    which defines Synchformer's architecture, is installed: about 950 MB) into `folder`.
+def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...] | None = None,
+                         full_synchformer: bool = False) -> dict[str, str]:
+    """Write random-weight `syncnet_v2.model` and `synchformer_state_dict.pth` into `folder`.
 
-    `only`: restrict to these file names. Returns {file name: sha256}, the shape of a
+    The Synchformer file is the tiny test size with a `.arch.json` override beside it, unless
+    `full_synchformer` (the official size, about 950 MB, no override). `only`: restrict to these
+    file names. Returns {file name: sha256} (the override file included), the shape of a
     `$HARMONY_BENCH_MANIFEST` override table.
     """
     import torch
 
-    from metrics.sync.desync import SYNCHFORMER, installed_synchformer
+    from metrics.audio.checkpoints import override_path
+    from metrics.sync.desync import SYNCHFORMER
     from metrics.sync.syncnet import SYNCNET_V2
     from metrics.sync.syncnet_model import SyncNetV2
+    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    models = {SYNCNET_V2.name: SyncNetV2}
-    if importlib.util.find_spec("av_bench") is not None:
-        models[SYNCHFORMER.name] = installed_synchformer
+    config = SynchformerConfig() if full_synchformer else SynchformerConfig.tiny()
+    models = {SYNCNET_V2.name: SyncNetV2, SYNCHFORMER.name: lambda: Synchformer(config)}
     written = {}
     for name, build in models.items():
         if only is not None and name not in only:
@@ -38,4 +41,11 @@ def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...
         path = folder / name
         torch.save(build().state_dict(), path)
         written[name] = sha256_of(path)
+    if SYNCHFORMER.name in written:
+        sidecar = override_path(folder / SYNCHFORMER.name)
+        if full_synchformer:
+            sidecar.unlink(missing_ok=True)
+        else:
+            sidecar.write_text(json.dumps(config.to_dict()))
+            written[sidecar.name] = sha256_of(sidecar)
     return written

@@ -1,5 +1,3 @@
-import importlib.util
-
 from harmony_bench.weights import sha256_of
 from metrics.sync.syncnet_model import load_syncnet
 from metrics.sync.testing import write_random_weights
@@ -13,7 +11,8 @@ def test_random_syncnet_file_is_in_the_official_format(tmp_path):
     assert again == written  # seeded: the same bytes every time
 
 
-def test_synchformer_file_only_when_its_architecture_is_installed(tmp_path):
+def test_synchformer_file_is_tiny_with_its_override(tmp_path):
     written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
-    has_av_bench = importlib.util.find_spec("av_bench") is not None
-    assert ("synchformer_state_dict.pth" in written) == has_av_bench
+    assert set(written) == {"synchformer_state_dict.pth", "synchformer_state_dict.pth.arch.json"}
+    assert (tmp_path / "synchformer_state_dict.pth").stat().st_size < 5_000_000
+    assert write_random_weights(tmp_path / "again", only=("synchformer_state_dict.pth",)) == written

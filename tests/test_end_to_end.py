@@ -31,8 +31,9 @@ def face_cases(tmp_path):
 
 @pytest.fixture
 def face_clips(face_cases, tmp_path):
-    """Small clips (128 px, RAFT's minimum; 25 fps; 5 s) of a face whose mouth moves with a tone,
-    so every official backend has something to score and the random-weight run stays quick."""
+    """Small clips (128 px, RAFT's minimum; 10 fps; 5 s) of a face whose mouth moves with a tone,
+    so every official backend has something to score and the random-weight run stays quick
+    (metrics that score every frame, like MUSIQ, cost per frame; 25 fps ones resample)."""
     from harmony_bench.cases import load_cases
     from harmony_bench.media import write_clip
     from harmony_model.synthav.render import draw_face
@@ -41,9 +42,9 @@ def face_clips(face_cases, tmp_path):
     t = np.arange(5 * 16000) / 16000
     gate = (np.sin(2 * np.pi * 2 * t) > 0).astype(np.float32)
     audio = 0.3 * gate * np.sin(2 * np.pi * 220 * t).astype(np.float32)
-    frames = np.stack([draw_face(128, float(gate[int(i / 25 * 16000)])) for i in range(125)])
+    frames = np.stack([draw_face(128, float(gate[int(i / 10 * 16000)])) for i in range(50)])
     for case in load_cases(face_cases):
-        write_clip(folder / f"{case.id}.mp4", frames, 25, audio, 16000)
+        write_clip(folder / f"{case.id}.mp4", frames, 10, audio, 16000)
     return folder
 
 

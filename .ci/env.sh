@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) the Python environment for this checkout and print its bin folder.
-# The environment lives outside the clone, keyed by the dependency spec (pyproject.toml +
-# requirements.lock), so a fresh clone with the same spec reuses it in seconds.
+# The environment lives outside the clone, keyed by the dependency spec (requirements.lock, the
+# pinned closure of pyproject.toml's dependencies), so a fresh clone reuses it in seconds.
 #   .ci/env.sh            python environment only
 #   .ci/env.sh --system   also install the Debian packages the tests use (espeak-ng, sox, chromium)
 set -euo pipefail
@@ -24,7 +24,7 @@ if [[ "${1:-}" == "--system" ]]; then
 fi
 
 PY=${HARMONY_BENCH_PYTHON:-python3.11}
-key=$(cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-16)
+key=$(sha256sum requirements.lock | cut -c1-16)  # the lock is the whole dependency spec
 root=${HARMONY_BENCH_ENV_CACHE:-$HOME/.cache/harmony-bench/envs}
 venv="$root/$key"
 if [[ ! -f "$venv/.complete" ]]; then

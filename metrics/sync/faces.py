@@ -12,6 +12,9 @@ the mouth sits in the lower half, grey (110) padding, resized to 224 px.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +48,31 @@ class LipTrack:
         return len(self.frames)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """mediapipe's C++ side logs to file descriptor 2 before absl is initialised (GLOG settings
+    do not reach it), once per graph: point fd 2 at /dev/null while a graph lives."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def detect_faces(frames: np.ndarray, min_confidence: float = 0.5) -> list[np.ndarray]:
     """Per frame a (k, 4) array of face boxes (x1, y1, x2, y2, pixels) from BlazeFace."""
     import mediapipe as mp
 
     h, w = frames.shape[1:3]
     out = []
-    with mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence) as det:
+    with _native_stderr_silenced(), \
+            mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence) as det:
         for frame in frames:
             found = det.process(np.ascontiguousarray(frame)).detections or []
             boxes = []
@@ -152,8 +173,9 @@ def _mesh_measurements(frames: np.ndarray, max_faces: int) -> list[list[tuple[np
 
     h, w = frames.shape[1:3]
     out = []
-    with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
-                                         min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+    with _native_stderr_silenced(), \
+            mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
+                                            min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
         for frame in frames:
             found = mesh.process(np.ascontiguousarray(frame)).multi_face_landmarks or []
             faces = []

@@ -166,6 +166,23 @@ def test_committed_configs_load():
     assert [s.name for s in stages] == ["audio-pretraining", "timbre-disentanglement", "cross-task-joint"]
 
 
+def test_tiny_video_patches_fit_through_the_model_width():
+    """With more values per patch than channels, the output projection has rank below its output
+    size, so most of the velocity is out of reach: the SynthAV model with 1x2x2 patches (192 values,
+    width 64) could not even overfit 4 clips (video loss 0.75 against 0.09 with 1x1x1 patches)."""
+    from pathlib import Path
+
+    from harmony_model.config import tiny
+    from harmony_model.synthav.ablation import Budget, base_config
+
+    folder = Path(__file__).resolve().parents[2] / "harmony_model" / "configs"
+    configs = [tiny(), base_config(Budget()), *(HarmonyConfig.load(folder / n)
+                                                for n in ("tiny.json", "tiny-curriculum.json"))]
+    for cfg in configs:
+        proj = HarmonyModel(cfg).video.proj_out.weight
+        assert torch.linalg.matrix_rank(proj.detach()) == proj.shape[0], cfg.video
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_forward_matches_cpu(cfg, latents):

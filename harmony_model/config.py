@@ -176,10 +176,12 @@ def _coerce(tp: Any, value: Any) -> Any:
 def tiny() -> HarmonyConfig:
     """The CPU configuration: 8 fps 32x32 video, 16 kHz audio, two branches of 4 x 64.
 
-    Video patches are one latent pixel (48 values): Wan's 1x2x2 patch (192 values) would not fit
-    through a 64-wide model, whose output projection could then reach only a third of the velocity.
+    Every token must fit through the 64-wide model, or its output projection reaches only part of
+    the velocity: video patches are one latent pixel (48 values; Wan's 1x2x2 patch has 192) and an
+    audio latent is one mel frame (64 values at 62.5 Hz; stacking two gives 128).
     """
-    return HarmonyConfig(video=VideoBranchConfig(patch_size=(1, 1, 1)))
+    return HarmonyConfig(video=VideoBranchConfig(patch_size=(1, 1, 1)), audio=AudioBranchConfig(latent_channels=64),
+                         codec=CodecConfig(stack=1))
 
 
 def paper() -> HarmonyConfig:

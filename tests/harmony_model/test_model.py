@@ -166,12 +166,14 @@ def test_committed_configs_load():
     assert [s.name for s in stages] == ["audio-pretraining", "timbre-disentanglement", "cross-task-joint"]
 
 
-def test_tiny_video_patches_fit_through_the_model_width():
-    """With more values per patch than channels, the output projection has rank below its output
-    size, so most of the velocity is out of reach: the SynthAV model with 1x2x2 patches (192 values,
-    width 64) could not even overfit 4 clips (video loss 0.75 against 0.09 with 1x1x1 patches)."""
+def test_tiny_tokens_fit_through_the_model_width():
+    """With more values per token than channels, an output projection has rank below its output
+    size and most of the velocity is out of reach: on SynthAV, 1x2x2 video patches (192 values,
+    width 64) could not even overfit 4 clips (video loss 0.75 against 0.09 with 1x1x1 patches), and
+    128-value audio latents (two stacked mel frames) kept the audio loss at 0.64."""
     from pathlib import Path
 
+    from harmony_model.codecs import build_codecs
     from harmony_model.config import tiny
     from harmony_model.synthav.ablation import Budget, base_config
 
@@ -179,8 +181,10 @@ def test_tiny_video_patches_fit_through_the_model_width():
     configs = [tiny(), base_config(Budget()), *(HarmonyConfig.load(folder / n)
                                                 for n in ("tiny.json", "tiny-curriculum.json"))]
     for cfg in configs:
-        proj = HarmonyModel(cfg).video.proj_out.weight
-        assert torch.linalg.matrix_rank(proj.detach()) == proj.shape[0], cfg.video
+        model = HarmonyModel(cfg)
+        for proj in (model.video.proj_out.weight, model.audio.proj_out.weight):
+            assert torch.linalg.matrix_rank(proj.detach()) == proj.shape[0], cfg
+        assert build_codecs(cfg.codec)[1].encode(torch.zeros(1, 4096)).shape[-1] == cfg.audio.latent_channels
 
 
 @pytest.mark.gpu

@@ -3,9 +3,8 @@ on SynthAV, exported to harmony_model/checkpoints/tiny/.
 
     python -m harmony_model.synthav.checkpoint
 
-It is the ablation's "+CTS" variant at training seed 0 (same budget, `ablation.Budget`), so the
-shipped model is also a row of the Table 3 reproduction. Training resumes from
-runs/ablation/cts/seed0 when that run exists. The export writes model.safetensors + config.json
+It is the ablation's "+CTS" variant at training seed 0 with `ablation.Budget` at 750 steps
+(SHIPPED_BUDGET). Training resumes from runs/checkpoint/cts/seed0 when that run exists. The export writes model.safetensors + config.json
 (what `HarmonyPipeline.from_pretrained` loads), loss_log.jsonl, loss_curve.png and
 data_seed.json (how the training data was made).
 """
@@ -15,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from harmony_model.synthav.ablation import REPO, Budget, synthav_config, train_variant, variant_config
@@ -24,6 +23,7 @@ from harmony_model.synthav.source import GENERATOR_VERSION
 
 SHIPPED = REPO / "harmony_model" / "checkpoints" / "tiny"
 VARIANT, SEED = "cts", 0
+SHIPPED_BUDGET = replace(Budget(), steps=750, seeds=(SEED,))
 
 
 def export(run_dir: Path, out: Path, budget: Budget) -> None:
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.checkpoint", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(SHIPPED), help="export folder")
     args = ap.parse_args(argv)
-    budget = Budget()
-    runs = REPO / "runs" / "ablation"
+    budget = SHIPPED_BUDGET
+    runs = REPO / "runs" / "checkpoint"
     train_variant(VARIANT, SEED, budget, runs)
     export(runs / VARIANT / f"seed{SEED}", Path(args.out), budget)
     print(f"exported to {args.out}")

@@ -58,8 +58,6 @@ def test_generated_clips_have_the_codec_shape(generated):
     assert np.isfinite(out.audio).all() and np.abs(out.audio).max() > 1e-3
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped checkpoint (350 steps on a shared 2-core CPU) does not yet "
-                   "generate clips in sync: see reports/ablation/analysis.md")
 def test_generated_clips_are_in_sync(generated):
     from harmony_model.synthav.timing import measure_against, shift_audio
 

@@ -15,6 +15,7 @@ Splits never share a seed: train, val and test are disjoint seed ranges (`SPLITS
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,15 +110,15 @@ class SynthClip:
 # ---- scene sources: each draws itself at time t, adds its sound, reports its events ----------
 
 @dataclass
-class _Source:
+class _Source(ABC):
     name: str
     times: list[float]  # event times (seconds), already on the frame grid
 
-    def draw(self, img: np.ndarray, t: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def draw(self, img: np.ndarray, t: float) -> None: ...
 
-    def events(self) -> list[Event]:
-        raise NotImplementedError
+    @abstractmethod
+    def events(self) -> list[Event]: ...
 
 
 @dataclass

@@ -11,7 +11,8 @@ Variants (equal budgets: same data, batch size, optimiser steps and seeds):
 and, at inference on the +CTS models, +SyncCFG (s_v 3, s_a 2) and the standard-CFG baseline
 (text CFG, s_text 3). Rows without guidance sample the conditional model plainly.
 
-Every (row, seed) result is a JSON file in the results folder; a finished one is skipped, and
+Every (row, seed) result is a JSON file in the results folder; a finished one measured under the
+same config fingerprint is skipped, and
 training resumes from its last checkpoint, so the command can be stopped and run again.
 Each test clip is scored against its SynthAV scene with `timing.measure_against` (the
 ground-truth timing error, corr0, confidence) and with the offline AVOffset metric.
@@ -20,6 +21,7 @@ ground-truth timing error, corr0, confidence) and with the offline AVOffset metr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -35,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Budget:
-    steps: int = 350
+    steps: int = 1000
     batch_size: int = 16
     seeds: tuple[int, ...] = (0, 1, 2)
     train_clips: int = 2000
@@ -92,6 +94,12 @@ def variant_config(name: str, seed: int, budget: Budget):
     stage.lambda_v, stage.lambda_a = (0.1, 0.3) if sw["cts"] else (0.0, 0.0)
     cfg.train.seed = seed
     return cfg
+
+
+def config_fingerprint(cfg) -> str:
+    """sha256 of the full model/training config: a result file measured under another config (an
+    older tiny model, another budget) is recomputed rather than reused."""
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
 def synthav_config(cfg, duration: float = 1.0) -> SynthAVConfig:
@@ -208,14 +216,15 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             if only and variant not in only:
                 continue
             path = results / f"{_slug(row)}-seed{seed}.json"
-            if path.is_file():
+            fingerprint = config_fingerprint(variant_config(variant, seed, budget))
+            if path.is_file() and json.loads(path.read_text()).get("config_sha256") == fingerprint:
                 continue
             started = time.perf_counter()
             model_dir = train_variant(variant, seed, budget, runs)
             trained = time.perf_counter() - started
             rows = evaluate(model_dir, guidance, scales, clips, budget.sample_steps)
             _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
-                          "budget": asdict(budget), "train_seconds_this_call": round(trained, 1),
+                          "budget": asdict(budget), "config_sha256": fingerprint, "train_seconds_this_call": round(trained, 1),
                           "train_log": str(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
                           "eval_seconds": round(time.perf_counter() - started - trained, 1), "clips": rows})
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)

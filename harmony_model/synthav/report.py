@@ -65,7 +65,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
     rng = np.random.default_rng(seed)
     summary: dict[str, dict] = {}
     head = ["row", "GLDI", "RoPE", "CTS", "SyncCFG", *(label for _, label in METRICS),
-            "error: step vs row above", "error speech / ambient / complex", "seeds"]
+            "error: step vs row above", "corr0: step vs row above", "error speech / ambient / complex", "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     previous = None
     for row, (variant, guidance, _) in ROWS.items():
@@ -75,12 +75,14 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
         stats = {key: bootstrap({s: _values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
         flav = " / ".join(f"{_nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
-        step = _paired_step(rows.get(previous), per_seed, rng) if previous and row != "+CTS, standard CFG" else "—"
+        paired = previous and row != "+CTS, standard CFG"
+        steps = [_paired_step(rows.get(previous), per_seed, rng, key, digits) if paired else "—"
+                 for key, digits in (("error", 3), ("corr0", 2))]
         flags = TRAINED[variant]
         cells = [row, _tick(flags["mode"] == "gldi"), _tick(flags["rope_align"]), _tick(flags["cts"]),
                  _tick(guidance == "sync") + (" (text CFG)" if guidance == "text" else ""),
                  *(_fmt(stats[k], 2 if k in ("corr0", "confidence") else 3) for k, _ in METRICS),
-                 step, flav, str(len(per_seed))]
+                 *steps, flav, str(len(per_seed))]
         lines.append("| " + " | ".join(cells) + " |")
         summary[row] = {k: stats[k] for k, _ in METRICS}
         if row != "+CTS, standard CFG":
@@ -90,7 +92,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
         flav = " / ".join(f"{_nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
         cells = [f"*{name}*", "", "", "", "", *(_fmt(stats[k], 2 if k in ("corr0", "confidence") else 3) for k, _ in METRICS),
-                 "—", flav, "—"]
+                 "—", "—", flav, "—"]
         lines.append("| " + " | ".join(cells) + " |")
         summary[name] = {k: stats[k] for k, _ in METRICS}
     return "\n".join(lines) + "\n", summary
@@ -100,13 +102,14 @@ def _tick(on: bool) -> str:
     return "✓" if on else ""
 
 
-def _paired_step(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], rng: np.random.Generator) -> str:
-    """Mean error difference (after - before) over shared seeds and clips, with a paired bootstrap."""
+def _paired_step(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], rng: np.random.Generator,
+                 key: str, digits: int) -> str:
+    """Mean difference of `key` (after - before) over shared seeds and clips, with a paired bootstrap."""
     if not before:
         return "—"
     seeds = sorted(set(before) & set(after))
-    diffs = {s: _values(after[s], "error") - _values(before[s], "error") for s in seeds}
-    return _fmt(bootstrap(diffs, rng)) if seeds else "—"
+    diffs = {s: _values(after[s], key) - _values(before[s], key) for s in seeds}
+    return _fmt(bootstrap(diffs, rng), digits) if seeds else "—"
 
 
 def plot(summary: dict, path: Path) -> None:

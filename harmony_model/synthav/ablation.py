@@ -230,6 +230,13 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
 
 
+def runs_dir(steps: int) -> Path:
+    """Where the training runs of a budget live: runs/ablation for the table's budget,
+    runs/ablation-STEPS for a budget check. A config trains one model wherever it is asked
+    for, so the shipped checkpoint (checkpoint.py) reuses these runs."""
+    return REPO / "runs" / ("ablation" if steps == Budget.steps else f"ablation-{steps}")
+
+
 def _slug(row: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in row.lower()).strip("-").replace("--", "-")
 
@@ -250,15 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
     budget = QUICK if args.quick else replace(Budget(), steps=args.steps, seeds=(0,)) if args.steps else Budget()
-    side = "ablation-quick" if args.quick else f"ablation-{args.steps}" if args.steps else ""
-    runs = REPO / "runs" / (side or "ablation")
-    results = runs / "results" if side else REPO / "reports" / "ablation" / "results"
+    runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget.steps)
+    table = budget == Budget()
+    results = REPO / "reports" / "ablation" / "results" if table else runs / "results"
     if not args.report_only:
         run(budget, results, runs, set(filter(None, args.variants.split(","))) or None,
             {int(s) for s in args.seeds.split(",") if s} or None)
     from harmony_model.synthav.report import write_report
 
-    write_report(results, runs if side else REPO / "reports" / "ablation")
+    write_report(results, REPO / "reports" / "ablation" if table else runs)
     return 0
 
 

@@ -3,8 +3,9 @@ on SynthAV, exported to harmony_model/checkpoints/tiny/.
 
     python -m harmony_model.synthav.checkpoint
 
-It is the ablation's "+CTS" variant at training seed 0 with `ablation.Budget` at 750 steps
-(SHIPPED_BUDGET). Training resumes from runs/checkpoint/cts/seed0 when that run exists. The export writes model.safetensors + config.json
+It is the ablation's "+CTS" model at training seed 0 (SHIPPED_BUDGET): the same config, so the
+same training run (`ablation.runs_dir`; reused when finished, resumed when interrupted). The
+export writes model.safetensors + config.json
 (what `HarmonyPipeline.from_pretrained` loads), loss_log.jsonl, loss_curve.png and
 data_seed.json (how the training data was made).
 """
@@ -17,13 +18,13 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from harmony_model.synthav.ablation import REPO, Budget, synthav_config, train_variant, variant_config
+from harmony_model.synthav.ablation import REPO, Budget, runs_dir, synthav_config, train_variant, variant_config
 from harmony_model.synthav.generator import SPLITS
 from harmony_model.synthav.source import GENERATOR_VERSION
 
 SHIPPED = REPO / "harmony_model" / "checkpoints" / "tiny"
 VARIANT, SEED = "cts", 0
-SHIPPED_BUDGET = replace(Budget(), steps=750, seeds=(SEED,))
+SHIPPED_BUDGET = replace(Budget(), seeds=(SEED,))
 
 
 def export(run_dir: Path, out: Path, budget: Budget) -> None:
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(SHIPPED), help="export folder")
     args = ap.parse_args(argv)
     budget = SHIPPED_BUDGET
-    runs = REPO / "runs" / "checkpoint"
+    runs = runs_dir(budget.steps)
     train_variant(VARIANT, SEED, budget, runs)
     export(runs / VARIANT / f"seed{SEED}", Path(args.out), budget)
     print(f"exported to {args.out}")

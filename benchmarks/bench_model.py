@@ -66,6 +66,30 @@ def _setup(device: str, threads: int):
     return torch, cfg, model, pipe, req
 
 
+def _latents(pipe, cfg, batch: int, seconds: float, g):
+    """Latents of random clips of the config's shape, through the model's own codecs."""
+    import torch
+
+    from harmony_model.losses import Latents
+
+    c = cfg.codec
+    video = torch.rand(batch, round(seconds * c.fps), 3, c.height, c.width, generator=g) * 2 - 1
+    audio = torch.randn(batch, round(seconds * c.sample_rate), generator=g) * 0.1
+    ref = torch.randn(batch, round(c.ref_audio_seconds * c.sample_rate), generator=g) * 0.1
+    with torch.no_grad():
+        return Latents(pipe.video_codec.encode(video), pipe.audio_codec.encode(audio), pipe.audio_codec.encode(ref))
+
+
+def tokens(pipe, cfg, seconds: float) -> tuple[int, int]:
+    """(video, audio) latent tokens of one clip of `seconds`."""
+    import math
+
+    import torch
+
+    lat = _latents(pipe, cfg, 1, seconds, torch.Generator().manual_seed(0))
+    return math.prod(lat.video.shape[2:]) // math.prod(cfg.video.patch_size), lat.audio.shape[1]
+
+
 def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
     """Child process: one measurement, its result (with the child's peak RSS) put on `queue`."""
     torch, cfg, model, pipe, req = _setup(device, threads)
@@ -84,6 +108,7 @@ def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
                     if r:  # the first round warms up
                         times[m].append(seconds)
         result = {m: statistics.median(t) for m, t in times.items()}
+        result["tokens"] = tokens(pipe, cfg, SECONDS)
     elif task == "generate":  # the whole 5 s case: 40 SyncCFG steps + codec decode
         result["seconds"] = _median_time(lambda: pipe.generate(req, seed=0), max(1, repeats // 2), device)
     elif task.startswith("train:"):  # one CTS training step, batch 16 of 1 s clips
@@ -92,8 +117,7 @@ def measure(task: str, device: str, threads: int, repeats: int, queue) -> None:
         lam = (0.1, 0.3) if task == "train:cts" else (0.0, 0.0)
         model.train()
         g = torch.Generator().manual_seed(0)
-        lat = Latents(torch.randn(16, 48, 8, 8, 8, generator=g), torch.randn(16, 31, 128, generator=g),
-                      torch.randn(16, 62, 128, generator=g))
+        lat = _latents(pipe, cfg, 16, 1.0, g)
         opt = torch.optim.AdamW(model.parameters(), 1e-3)
 
         def step():
@@ -141,7 +165,7 @@ def main() -> None:
     print(f"peak resident memory of a process holding the tiny model and codecs: {setup} MB")
     steps = run_child("steps", args)
     base = steps["none"]
-    print(f"\ntiny, one denoising step on a {SECONDS:.0f} s clip (640 video + 156 audio latent tokens), batch 1,"
+    print(f"\ntiny, one denoising step on a {SECONDS:.0f} s clip ({steps['tokens'][0]} video + {steps['tokens'][1]} audio latent tokens), batch 1,"
           f" modes interleaved (peak {steps['peak_mb']} MB):")
     for g in ("none", "text", "sync", "both"):
         print(f"  guidance {g:5s}: {steps[g] * 1000:8.1f} ms  ({steps[g] / base:.2f}x the plain joint step)")

@@ -95,6 +95,11 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
                  "—", "—", flav, "—"]
         lines.append("| " + " | ".join(cells) + " |")
         summary[name] = {k: stats[k] for k, _ in METRICS}
+    if "baseline" in rows:
+        lines += ["", "Each row against the baseline, paired over the same seeds and test clips (row - baseline):"]
+        lines += [f"- {row}: timing error {_paired_step(rows['baseline'], rows[row], rng, 'error', 3)} s, "
+                  f"corr0 {_paired_step(rows['baseline'], rows[row], rng, 'corr0', 2)}"
+                  for row in ROWS if row in rows and row != "baseline"]
     return "\n".join(lines) + "\n", summary
 
 
@@ -129,10 +134,10 @@ def plot(summary: dict, path: Path) -> None:
             ax.axhline(summary[name][key][0], color="grey", linestyle=style, label=name)
         ax.set_xticks(range(len(model_rows)), model_rows, rotation=25, ha="right")
         ax.set_ylabel(label)
-        if anchor_rows:
-            ax.legend(fontsize=7)
+    if anchor_rows:  # one legend for both panels, below them, clear of the bars
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(anchor_rows), fontsize=8)
     fig.suptitle("Table 3 on SynthAV test clips (mean over training seeds, 95% bootstrap CI)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

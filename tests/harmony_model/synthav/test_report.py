@@ -26,6 +26,7 @@ def test_report_from_results(tmp_path):
     md = (tmp_path / "out" / "table.md").read_text()
     assert "| baseline |" in md and "| +GLDI | ✓ |" in md and "0.300 [0.300, 0.300]" in md
     assert "| -0.200 [-0.200, -0.200] | 0.20 [0.20, 0.20] |" in md  # paired steps (error, corr0), baseline to +GLDI
+    assert "- +GLDI: timing error -0.200 [-0.200, -0.200] s, corr0 0.20 [0.20, 0.20]" in md
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["+GLDI"]["error"][0] == 0.1
     assert (tmp_path / "out" / "table3.png").stat().st_size > 1000

@@ -96,10 +96,14 @@ def variant_config(name: str, seed: int, budget: Budget):
     return cfg
 
 
+EVAL_PROTOCOL = 2  # 2: each clip also scored against another generated clip's audio (null_*)
+
+
 def config_fingerprint(cfg) -> str:
-    """sha256 of the full model/training config: a result file measured under another config (an
-    older tiny model, another budget) is recomputed rather than reused."""
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()
+    """sha256 of the full model/training config and the evaluation protocol: a result measured
+    under another config (an older tiny model, another budget) or protocol is recomputed."""
+    blob = json.dumps({"config": cfg.to_dict(), "eval_protocol": EVAL_PROTOCOL}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def synthav_config(cfg, duration: float = 1.0) -> SynthAVConfig:
@@ -134,10 +138,19 @@ def test_clips(cfg, count: int):
     return [generate(s, config=synthav_config(cfg)) for s in split_seeds("test", count)]
 
 
-def clip_scores(clip, frames: np.ndarray, wave: np.ndarray) -> dict:
-    """Ground-truth timing and the offline AVOffset metric for one generated clip."""
+def clip_scores(clip, frames: np.ndarray, wave: np.ndarray, null_wave: np.ndarray) -> dict:
+    """Ground-truth timing and the offline AVOffset metric for one clip, plus the timing of the
+    same frames with `null_wave`, another clip's audio: a chance level for this very video, so a
+    row's sync is read as a paired difference (corr0 - null_corr0) instead of against the data's."""
     m = measure_against(clip, frames, wave)
-    return {"seed": clip.seed, "flavour": clip.flavour, **m.to_dict(), **_avoffset(frames, clip.fps, wave, clip.sample_rate)}
+    null = measure_against(clip, frames, null_wave)
+    return {"seed": clip.seed, "flavour": clip.flavour, **m.to_dict(), "null_error": null.error,
+            "null_corr0": null.corr0, **_avoffset(frames, clip.fps, wave, clip.sample_rate)}
+
+
+def null_partner(i: int, n: int) -> int:
+    """The clip whose audio pairs with clip i for the chance level (7 apart: another flavour)."""
+    return (i + 7) % n
 
 
 def _avoffset(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int) -> dict:
@@ -158,11 +171,9 @@ def evaluate(model_dir: Path, guidance: str, scales: dict, clips, steps: int) ->
 
     pipe = HarmonyPipeline.from_pretrained(model_dir)
     sample = SampleConfig(steps=steps, shift=5.0, guidance=guidance, **scales)
-    rows = []
-    for clip in clips:
-        out = pipe.generate(request_for(clip), seed=clip.seed, sample=sample)
-        rows.append(clip_scores(clip, out.frames, out.audio))
-    return rows
+    outs = [pipe.generate(request_for(clip), seed=clip.seed, sample=sample) for clip in clips]
+    return [clip_scores(clip, out.frames, out.audio, outs[null_partner(i, len(outs))].audio)
+            for i, (clip, out) in enumerate(zip(clips, outs))]
 
 
 def request_for(clip):
@@ -193,9 +204,10 @@ def anchors(cfg, clips) -> dict[str, list[dict]]:
     coded = [roundtrip(c) for c in clips]
     out = {"SynthAV data (codec round trip)": [], "data, audio 0.25 s late": [], "data, random pairing": []}
     for i, (clip, (frames, wave)) in enumerate(zip(clips, coded)):
-        out["SynthAV data (codec round trip)"].append(clip_scores(clip, frames, wave))
-        out["data, audio 0.25 s late"].append(clip_scores(clip, frames, shift_audio(wave, clip.sample_rate, 0.25)))
-        out["data, random pairing"].append(clip_scores(clip, frames, coded[(i + 7) % len(coded)][1]))
+        other = coded[null_partner(i, len(coded))][1]
+        out["SynthAV data (codec round trip)"].append(clip_scores(clip, frames, wave, other))
+        out["data, audio 0.25 s late"].append(clip_scores(clip, frames, shift_audio(wave, clip.sample_rate, 0.25), other))
+        out["data, random pairing"].append(clip_scores(clip, frames, other, other))
     return out
 
 
@@ -207,8 +219,8 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
     cfg = base_config(budget)
     clips = test_clips(cfg, budget.test_clips)
     anchor_file = results / "anchors.json"
-    if not anchor_file.is_file():
-        _write(anchor_file, {"budget": asdict(budget), "rows": anchors(cfg, clips)})
+    if not anchor_file.is_file() or json.loads(anchor_file.read_text()).get("eval_protocol") != EVAL_PROTOCOL:
+        _write(anchor_file, {"budget": asdict(budget), "eval_protocol": EVAL_PROTOCOL, "rows": anchors(cfg, clips)})
     for seed in budget.seeds:
         if seeds and seed not in seeds:
             continue

@@ -8,7 +8,7 @@ from harmony_model.synthav.report import bootstrap, write_report
 
 def _clips(errors, flavour="speech"):
     return [{"seed": i, "flavour": flavour, "error": e, "offset": e, "corr0": 1 - e, "confidence": 0.5,
-             "avoffset": None} for i, e in enumerate(errors)]
+             "avoffset": None, "null_error": 0.25, "null_corr0": 0.0} for i, e in enumerate(errors)]
 
 
 def test_bootstrap_mean_and_interval():
@@ -24,6 +24,7 @@ def test_report_from_results(tmp_path):
             (tmp_path / f"{_slug(row)}-seed{seed}.json").write_text(json.dumps({"row": row, "seed": seed, "clips": _clips(errors)}))
     write_report(tmp_path, tmp_path / "out")
     md = (tmp_path / "out" / "table.md").read_text()
+    assert "| 0.100 [0.100, 0.100] | -0.150 [-0.150, -0.150] | 0.90 [0.90, 0.90] | 0.90 [0.90, 0.90] |" in md
     assert "| baseline |" in md and "| +GLDI | ✓ |" in md and "0.300 [0.300, 0.300]" in md
     assert "| -0.200 [-0.200, -0.200] | 0.20 [0.20, 0.20] |" in md  # paired steps (error, corr0), baseline to +GLDI
     assert "- +GLDI: timing error -0.200 [-0.200, -0.200] s, corr0 0.20 [0.20, 0.20]" in md

@@ -1,8 +1,9 @@
 """The weight files of the official video backends: name in the weights folder, source, licence.
 
-No public sha256 could be pinned for these files (the hosts publish none we could read offline);
-`sha256=None` makes the harness record the hash it actually loaded with every number. torchvision
-and pyiqa name their files with a hash prefix, kept in each note so a user can check by hand.
+AMT-S's sha256 is pinned from its Hugging Face git-LFS pointer. For the others no public sha256
+could be pinned (the hosts publish none we could read offline); `sha256=None` makes the harness
+record the hash it actually loaded with every number. torchvision and pyiqa name their files
+with a hash prefix, kept in each note so a user can check by hand.
 """
 
 from __future__ import annotations
@@ -62,3 +63,14 @@ DINOV3_CONFIG, DINOV3_WEIGHTS = hf_folder(
     DINOV3_DIR, "facebook/dinov3-vitl16-pretrain-lvd1689m",
     "DINOv3 License (gated: accept Meta's terms on the model page first)",
     "DINOv3 ViT-L/16 distilled from the 7B teacher on LVD-1689M, Hugging Face transformers layout.")
+
+AMT_S = WeightFile(
+    name="amt/amt-s.pth",
+    sha256="07e7e03405c213fe4405678db9b42d05671e48c56faf6a441b99bb0047d3cf77",
+    source="https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
+    licence="CC BY-NC 4.0 (MCG-NKU/AMT; the Hugging Face repository says cc-by-nc-sa-4.0)",
+    size_bytes=12038359,
+    note="The AMT authors' AMT-S checkpoint (Vimeo90K), the file VBench's motion smoothness downloads; "
+         "sha256 and size from its git-LFS pointer (huggingface.co/lalala125/AMT, commit 4af6ffb "
+         "'Upload amt-s & amt-l.', the file's only commit).",
+)

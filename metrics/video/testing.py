@@ -1,8 +1,8 @@
 """Random-weight files in the official formats, for tests and end-to-end dry runs.
 
 `write_random_weights(folder)` fills a weights folder with every file the official video backends
-need: RAFT at its real (fixed) size, the others as tiny configurations in the same file types
-and key names (the loaders read sizes from the config or checkpoint). Numbers computed with these
+need: RAFT and AMT-S at their real (fixed) sizes, the others as tiny configurations in the same
+file types and key names (the loaders read sizes from the config or checkpoint). Numbers computed with these
 files are meaningless; the harness stamps the loaded hashes on them, so they never pass as real.
 """
 
@@ -52,11 +52,40 @@ def _aesthetic_head(path: Path) -> None:
     torch.save(state, path)
 
 
+def _amt(path: Path) -> None:
+    import torch
+
+    from metrics.video.amt import AMT
+
+    torch.save({"state_dict": seeded_state_dict(AMT())}, path)  # the authors' checkpoint layout
+
+
 def _dinov3(folder: Path) -> None:
     from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
     DINOv3ViTModel(DINOv3ViTConfig(**TINY_VIT, image_size=64, patch_size=16)).save_pretrained(
         folder, safe_serialization=True)
+
+
+def seeded_state_dict(module, seed: int = 0) -> dict:
+    """A state dict for `module` drawn from a seeded numpy generator, identical on every
+    machine and torch version (torch's initialisers are not promised to be): weights
+    N(0, 1 / fan_in), biases N(0, 0.1^2), 1-D weights (PReLU slopes) 0.25 + N(0, 0.05^2)."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, ref in module.state_dict().items():
+        shape = tuple(ref.shape)
+        if name.endswith("bias"):
+            x = rng.normal(0.0, 0.1, shape)
+        elif len(shape) == 1:
+            x = 0.25 + rng.normal(0.0, 0.05, shape)
+        else:
+            x = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[1:])), shape)
+        state[name] = torch.from_numpy(x.astype(np.float32))
+    return state
 
 
 def write_random_weights(folder: str | Path, seed: int = 0) -> dict[str, str]:
@@ -66,7 +95,7 @@ def write_random_weights(folder: str | Path, seed: int = 0) -> dict[str, str]:
 
     folder = Path(folder)
     files = {manifest.RAFT_THINGS: _raft, manifest.MUSIQ_SPAQ: _musiq, manifest.MUSIQ_KONIQ: _musiq,
-             manifest.AESTHETIC_HEAD: _aesthetic_head}
+             manifest.AESTHETIC_HEAD: _aesthetic_head, manifest.AMT_S: _amt}
     folders = {manifest.SIGLIP_DIR: _siglip, manifest.DINOV3_DIR: _dinov3}
     with torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -1,4 +1,4 @@
-"""Motion smoothness: VBench's even/odd protocol with flow-warp interpolation."""
+"""Motion smoothness: VBench's even/odd protocol, flow-warp and AMT-S interpolators."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from metrics.base import NotScorable
 from metrics.video.flow import interpolate_midpoint, warp
-from metrics.video.ms import MotionSmoothnessFarneback, motion_smoothness
+from metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
 
 
 def zero_flow(a, b):
@@ -30,14 +30,14 @@ def test_translating_pattern_is_interpolated_by_the_flow_warp(synth):
     # 1 px per frame: the even-frame flow is 2 px and the midpoint warp recovers the odd frame
     frames = synth.translating(n=9, step=1)
     with_flow = MotionSmoothnessFarneback().score(synth.clip(frames), None).values["MS"]
-    without = motion_smoothness(frames, zero_flow).values["MS"]
+    without = motion_smoothness(frames, flow_warp(zero_flow)).values["MS"]
     assert with_flow > without + 0.01
 
 
 def test_score_matches_hand_computation_with_a_known_interpolator():
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (7, 6, 8, 3), dtype=np.uint8)  # even 0,2,4,6 -> 3 pairs vs odd 1,3,5
-    score = motion_smoothness(frames, zero_flow)
+    score = motion_smoothness(frames, flow_warp(zero_flow))
     preds = [np.rint((frames[i].astype(float) + frames[i + 2]) / 2) for i in (0, 2, 4)]
     mad = np.mean([np.abs(p - frames[i + 1]).mean() for p, i in zip(preds, (0, 2, 4))])
     assert score.details["pairs"] == 3
@@ -46,7 +46,7 @@ def test_score_matches_hand_computation_with_a_known_interpolator():
 
 def test_even_frame_count_drops_the_unmatched_last_odd_frame():
     frames = np.zeros((6, 4, 4, 3), np.uint8)  # even 0,2,4 -> 2 pairs; odd frame 5 has no pair
-    assert motion_smoothness(frames, zero_flow).details["pairs"] == 2
+    assert motion_smoothness(frames, flow_warp(zero_flow)).details["pairs"] == 2
 
 
 def test_warp_follows_the_flow_direction():
@@ -64,4 +64,49 @@ def test_midpoint_of_identical_frames_is_the_frame(synth):
 
 def test_two_frames_are_unscorable():
     with pytest.raises(NotScorable):
-        motion_smoothness(np.zeros((2, 4, 4, 3), np.uint8), zero_flow)
+        motion_smoothness(np.zeros((2, 4, 4, 3), np.uint8), flow_warp(zero_flow))
+
+
+def test_amt_without_its_file_names_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    assert MotionSmoothnessAmt().availability() == "weights missing: amt/amt-s.pth"
+
+
+@pytest.fixture
+def zero_amt(tmp_path, monkeypatch):
+    """An amt-s.pth in the authors' layout whose weights are all zero: the network then returns
+    the mean of its two frames (test_amt.py), a known interpolator behind the real loading path."""
+    import json
+
+    import torch
+
+    from harmony_bench.weights import sha256_of
+    from metrics.video.amt import AMT
+
+    path = tmp_path / "amt" / "amt-s.pth"
+    path.parent.mkdir()
+    torch.save({"state_dict": {k: torch.zeros_like(v) for k, v in AMT().state_dict().items()}}, path)
+    (tmp_path / "m.json").write_text(json.dumps({"amt/amt-s.pth": sha256_of(path)}))
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "m.json"))
+    metric = MotionSmoothnessAmt()
+    metric.setup()
+    return metric
+
+
+def test_amt_on_a_static_clip_is_smooth_up_to_truncation(zero_amt, synth):
+    """Identical neighbours: the prediction is the frame up to float noise, and VBench's uint8
+    truncation (not rounding) can drop a value just under an integer by one level. So MS lies
+    within 1/255 of 1, and the real checkpoint (near identity on identical frames) behaves alike."""
+    score = zero_amt.score(synth.clip(synth.static(n=5)), None)
+    assert 1 - 1 / 255 <= score.values["MS"] <= 1.0
+    assert score.details["scale"] == 1.0 and score.details["pairs"] == 2
+
+
+def test_amt_linear_blend_matches_the_blend_and_beats_shuffled_frames(zero_amt, synth):
+    frames = synth.blend(n=9)
+    smooth = zero_amt.score(synth.clip(frames), None).values["MS"]
+    jumbled = zero_amt.score(synth.clip(synth.shuffled(frames)), None).values["MS"]
+    blend = motion_smoothness(frames, flow_warp(zero_flow)).values["MS"]  # rounded mean of neighbours
+    assert abs(smooth - blend) <= 1 / 255  # truncation versus rounding: at most one level
+    assert jumbled < smooth - 0.02

@@ -16,8 +16,8 @@ from metrics.registry import get_metric
 from metrics.video import manifest
 from metrics.video.checkpoints import CheckpointError
 
-NEEDS_WEIGHTS = ["dd@raft", "ms@raft", "iq@musiq-spaq", "iq@musiq-koniq", "aq@siglip-v2.5", "id@dinov3-vitl16"]
-OUTPUT = {"dd@raft": "DD", "ms@raft": "MS", "iq@musiq-spaq": "IQ", "iq@musiq-koniq": "IQ",
+NEEDS_WEIGHTS = ["dd@raft", "ms@raft", "ms@amt-s", "iq@musiq-spaq", "iq@musiq-koniq", "aq@siglip-v2.5", "id@dinov3-vitl16"]
+OUTPUT = {"dd@raft": "DD", "ms@raft": "MS", "ms@amt-s": "MS", "iq@musiq-spaq": "IQ", "iq@musiq-koniq": "IQ",
           "aq@siglip-v2.5": "AQ", "id@dinov3-vitl16": "ID"}
 
 
@@ -55,6 +55,10 @@ def test_files_use_the_official_formats(random_weights):
 
     raft = torch.load(folder / manifest.RAFT_THINGS.name, weights_only=True)
     assert set(raft) == set(raft_large(weights=None).state_dict())
+    from metrics.video.amt import AMT
+
+    amt = torch.load(folder / manifest.AMT_S.name, weights_only=True)
+    assert list(amt) == ["state_dict"] and list(amt["state_dict"]) == list(AMT().state_dict())
 
 
 def test_missing_file_is_named_and_blocks_setup(tmp_path, monkeypatch):
@@ -117,5 +121,5 @@ def test_listing_the_video_metrics_imports_no_heavy_package():
 
 def test_only_paper_models_are_official():
     official = {k for k in NEEDS_WEIGHTS + ["dd@farneback", "ms@farneback"] if get_metric(k).official}
-    assert official == {"dd@raft", "iq@musiq-spaq", "aq@siglip-v2.5", "id@dinov3-vitl16"}
+    assert official == {"dd@raft", "ms@amt-s", "iq@musiq-spaq", "aq@siglip-v2.5", "id@dinov3-vitl16"}
     assert np.all([not get_metric(k).weights for k in ("dd@farneback", "ms@farneback")])

@@ -1,7 +1,7 @@
 """Seconds per 5 s clip for each video metric backend, on CPU (and CUDA when present).
 
 The official weights are not on this machine, so each official backend runs its full-size
-architecture (RAFT large, MUSIQ, SigLIP so400m-patch14-384 + head, DINOv3 ViT-L/16) with random
+architecture (RAFT large, AMT-S, MUSIQ, SigLIP so400m-patch14-384 + head, DINOv3 ViT-L/16) with random
 weights written in the official file formats and loaded through the metric's real `setup()`:
 the same tensors and operations as with the real weights. The clip is decoded once (a synthetic
 translating texture, 24 fps). The heavy backends are timed on a short clip (`--frames`) and the
@@ -37,27 +37,35 @@ VITL16 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, nu
               num_register_tokens=4, patch_size=16, image_size=224, layerscale_value=1.0)
 
 
-def write_full_size_weights(folder: Path) -> dict[str, str]:
-    """Random full-size weights in the official formats; returns the manifest table."""
+def write_full_size_weights(folder: Path, keys: list[str]) -> dict[str, str]:
+    """Random full-size weights in the official formats for the metrics `keys`; returns the
+    manifest table."""
     import torch
     from torchvision.models.optical_flow import raft_large
     from transformers import DINOv3ViTConfig, DINOv3ViTModel, SiglipVisionConfig, SiglipVisionModel
 
     from harmony_bench.weights import sha256_of
+    from metrics.video.amt import AMT
     from metrics.video.musiq import Musiq, MusiqConfig
 
-    for wf in (manifest.RAFT_THINGS, manifest.MUSIQ_SPAQ, manifest.AESTHETIC_HEAD):
+    def head(path: Path) -> None:
+        sizes = [SO400M["hidden_size"], 1024, 128, 64, 16, 1]
+        torch.save({f"scoring_head.{2 * i}.{p}": t for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
+                    for p, t in torch.nn.Linear(a, b).state_dict().items()}, path)
+
+    writers = {  # one writer per file; a Hugging Face folder is written with its weights file
+        manifest.RAFT_THINGS: lambda p: torch.save(raft_large(weights=None).state_dict(), p),
+        manifest.MUSIQ_SPAQ: lambda p: torch.save(Musiq(MusiqConfig()).state_dict(), p),
+        manifest.AESTHETIC_HEAD: head,
+        manifest.AMT_S: lambda p: torch.save({"state_dict": AMT().state_dict()}, p),
+        manifest.SIGLIP_WEIGHTS: lambda p: SiglipVisionModel(SiglipVisionConfig(**SO400M)).save_pretrained(p.parent),
+        manifest.DINOV3_WEIGHTS: lambda p: DINOv3ViTModel(DINOv3ViTConfig(**VITL16)).save_pretrained(p.parent),
+    }
+    needed = {wf for key in keys for wf in get_metric(key).weights}
+    for wf in needed & set(writers):
         (folder / wf.name).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(raft_large(weights=None).state_dict(), folder / manifest.RAFT_THINGS.name)
-    torch.save(Musiq(MusiqConfig()).state_dict(), folder / manifest.MUSIQ_SPAQ.name)
-    sizes = [SO400M["hidden_size"], 1024, 128, 64, 16, 1]
-    torch.save({f"scoring_head.{2 * i}.{p}": t for i, (a, b) in enumerate(zip(sizes, sizes[1:]))
-                for p, t in torch.nn.Linear(a, b).state_dict().items()}, folder / manifest.AESTHETIC_HEAD.name)
-    SiglipVisionModel(SiglipVisionConfig(**SO400M)).save_pretrained(folder / manifest.SIGLIP_DIR)
-    DINOv3ViTModel(DINOv3ViTConfig(**VITL16)).save_pretrained(folder / manifest.DINOV3_DIR)
-    names = [manifest.RAFT_THINGS, manifest.MUSIQ_SPAQ, manifest.AESTHETIC_HEAD, manifest.SIGLIP_CONFIG,
-             manifest.SIGLIP_WEIGHTS, manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS]
-    return {wf.name: sha256_of(folder / wf.name) for wf in names}
+        writers[wf](folder / wf.name)
+    return {wf.name: sha256_of(folder / wf.name) for wf in needed}
 
 
 def make_clip(n: int, height: int, width: int) -> Clip:
@@ -105,7 +113,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     keys = [k for k in args.only.split(",") if k] or ["dd@farneback", "ms@farneback", "iq@musiq-spaq", "dd@raft",
-                                                       "ms@raft", "aq@siglip-v2.5", "id@dinov3-vitl16"]
+                                                       "ms@raft", "ms@amt-s", "aq@siglip-v2.5", "id@dinov3-vitl16"]
     full = int(FPS * SECONDS)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -114,7 +122,7 @@ def main() -> None:
         Image.fromarray(make_clip(1, args.height, args.width).frames[0]).save(folder / "ref.png")
         case = Case(id="bench", subset="ambient", video_caption="", reference_image="ref.png",
                     reference_audio="ref.wav", root=folder)
-        (folder / "manifest.json").write_text(json.dumps(write_full_size_weights(folder / "w")))
+        (folder / "manifest.json").write_text(json.dumps(write_full_size_weights(folder / "w", keys)))
         os.environ["HARMONY_BENCH_WEIGHTS"] = str(folder / "w")
         os.environ["HARMONY_BENCH_MANIFEST"] = str(folder / "manifest.json")
         print(f"# video metrics, seconds per {SECONDS:.0f} s clip ({full} frames, {FPS:.0f} fps, "

@@ -110,3 +110,10 @@ def test_amt_linear_blend_matches_the_blend_and_beats_shuffled_frames(zero_amt, 
     blend = motion_smoothness(frames, flow_warp(zero_flow)).values["MS"]  # rounded mean of neighbours
     assert abs(smooth - blend) <= 1 / 255  # truncation versus rounding: at most one level
     assert jumbled < smooth - 0.02
+
+
+def test_amt_on_the_random_full_size_checkpoint_scores_within_the_unit_interval(weights_env, synth):
+    metric = MotionSmoothnessAmt()
+    metric.setup()
+    score = metric.score(synth.clip(synth.translating(n=5)), None)
+    assert 0.0 <= score.values["MS"] <= 1.0 and score.details["pairs"] == 2

@@ -1,5 +1,5 @@
 """Reference Harmony model: parameters, forward / training-step time, peak memory, guidance cost,
-and the generation time of one 5 s case with the tiny configuration.
+and the generation time of one 5 s case with the shipped checkpoint (harmony_model/checkpoints/tiny).
 
 Each timed measurement runs in its own process (so its peak resident memory is its own) and
 reports the median of `--repeats`. Times are the process's CPU time (with one torch thread, the
@@ -47,23 +47,19 @@ def _peak_mb() -> float:
 
 
 def _setup(device: str, threads: int):
+    """The shipped checkpoint (what `harmony-bench run --model harmony` generates with)."""
+    import numpy as np
     import torch
 
-    from harmony_model.codecs import build_codecs
-    from harmony_model.config import tiny
-    from harmony_model.model import HarmonyModel
     from harmony_model.pipeline import GenerationRequest, HarmonyPipeline
+    from harmony_model.synthav.checkpoint import SHIPPED
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = tiny()
-    model = HarmonyModel(cfg).to(device).eval()
-    pipe = HarmonyPipeline(model, *build_codecs(cfg.codec))
-    import numpy as np
-
+    pipe = HarmonyPipeline.from_pretrained(SHIPPED, device)
     req = GenerationRequest("a man speaks in a quiet room", "a calm male voice", "the train leaves at noon",
                             np.full((64, 64, 3), 128, np.uint8), np.zeros(32000, np.float32), SECONDS)
-    return torch, cfg, model, pipe, req
+    return torch, pipe.cfg, pipe.model, pipe, req
 
 
 def _latents(pipe, cfg, batch: int, seconds: float, g):
@@ -149,31 +145,35 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
-    from harmony_model.config import paper, tiny
+    from harmony_model.config import HarmonyConfig, paper, tiny
     from harmony_model.pretrained import parameter_counts
+    from harmony_model.synthav.checkpoint import SHIPPED
+
+    shipped = HarmonyConfig.load(SHIPPED / "config.json")
+    px = f"{shipped.codec.height}x{shipped.codec.width} px"
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {args.threads}, device {args.device}, load average {os.getloadavg()[0]:.1f} at start; "
           f"times are {'CUDA wall' if args.device.startswith('cuda') else 'process CPU'} seconds")
-    for name, cfg in (("tiny", tiny()), ("paper", paper())):
+    for name, cfg in (("tiny", tiny()), ("shipped checkpoint", shipped), ("paper", paper())):
         counts = parameter_counts(cfg)
         parts = ", ".join(f"{k} {v / 1e6:,.2f} M" for k, v in counts.items() if k != "total")
         print(f"parameters {name}: {counts['total'] / 1e6:,.2f} M ({parts})")
     print("paper forward: not measured (needs a GPU and the Wan2.2 weights)")
 
     setup = run_child("setup", args)["peak_mb"]
-    print(f"peak resident memory of a process holding the tiny model and codecs: {setup} MB")
+    print(f"peak resident memory of a process holding the shipped checkpoint and codecs: {setup} MB")
     steps = run_child("steps", args)
     base = steps["none"]
-    print(f"\ntiny, one denoising step on a {SECONDS:.0f} s clip ({steps['tokens'][0]} video + {steps['tokens'][1]} audio latent tokens), batch 1,"
+    print(f"\nshipped checkpoint, one denoising step on a {SECONDS:.0f} s clip at {px} ({steps['tokens'][0]} video + {steps['tokens'][1]} audio latent tokens), batch 1,"
           f" modes interleaved (peak {steps['peak_mb']} MB):")
     for g in ("none", "text", "sync", "both"):
         print(f"  guidance {g:5s}: {steps[g] * 1000:8.1f} ms  ({steps[g] / base:.2f}x the plain joint step)")
     for task, label in (("train:joint", "joint only (Eq. 1)"), ("train:cts", "CTS, 3 tasks batched (Eq. 3)")):
         r = run_child(task, args)
-        print(f"tiny training step, batch 16 x 1 s, {label}: {r['seconds']:.3f} s  (peak {r['peak_mb']} MB)")
+        print(f"shipped config, training step, batch 16 x 1 s at {px}, {label}: {r['seconds']:.3f} s  (peak {r['peak_mb']} MB)")
     r = run_child("generate", args)
-    print(f"tiny generation of one {SECONDS:.0f} s case (40 steps, SyncCFG, log-mel Griffin-Lim decode): "
+    print(f"shipped checkpoint, generation of one {SECONDS:.0f} s case at {px} (40 steps, SyncCFG, log-mel Griffin-Lim decode): "
           f"{r['seconds']:.2f} s  (peak {r['peak_mb']} MB)")
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 

@@ -265,16 +265,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="", help="comma-separated trained variants to run (default: all)")
     ap.add_argument("--seeds", default="", help="comma-separated training seeds to run (default: all)")
     ap.add_argument("--steps", type=int, default=0,
-                    help="a longer (or shorter) single-seed budget check, under runs/ablation-STEPS (not the table)")
+                    help="a longer (or shorter) budget check under runs/ablation-STEPS (not the table); seed 0 "
+                         "unless --seeds says otherwise")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
-    budget = QUICK if args.quick else replace(Budget(), steps=args.steps, seeds=(0,)) if args.steps else Budget()
+    only_seeds = {int(s) for s in args.seeds.split(",") if s}
+    check = replace(Budget(), steps=args.steps, seeds=tuple(sorted(only_seeds)) or (0,))
+    budget = QUICK if args.quick else check if args.steps else Budget()
     runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget.steps)
     table = budget == Budget()
     results = REPO / "reports" / "ablation" / "results" if table else runs / "results"
     if not args.report_only:
-        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None,
-            {int(s) for s in args.seeds.split(",") if s} or None)
+        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None, only_seeds or None)
     from harmony_model.synthav.report import write_report
 
     write_report(results, REPO / "reports" / "ablation" if table else runs)

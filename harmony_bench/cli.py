@@ -21,19 +21,34 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _metric_list(text: str) -> list[str]:
-    return [m.strip() for m in text.split(",") if m.strip()]
+    keys = [m.strip() for m in text.split(",") if m.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("--metrics names no metric; leave it out to run every metric")
+    return keys
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--model", required=model_required, help="model spec: harmony, static, noise, dir:PATH, cmd:TEMPLATE, or a plugin")
-    p.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="case set folder (default: Harmony-Bench v1)")
+    p.add_argument("--cases", type=Path, help="case set folder (default: the run's own, else Harmony-Bench v1)")
     p.add_argument("--subset", choices=SUBSETS)
-    p.add_argument("--limit", type=int, help="first N cases of each subset")
+    p.add_argument("--limit", type=_positive, help="first N cases of each subset (N >= 1)")
     p.add_argument("--metrics", type=_metric_list, help="comma-separated metric keys (default: all; see `harmony-bench metrics`)")
     p.add_argument("--shard", type=_shard, default=(1, 1), help="K/N: this process takes shard K of N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<hash of the model spec>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="if --out holds a run of another model, case set or seed, discard its clips and scores")
     _output_options(p)
 
 
@@ -45,16 +60,20 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def _config(args):
     from harmony_bench.runner import RunConfig
 
-    out = args.out or Path("runs") / _safe_name(args.model or "run")
+    out = args.out or default_out(args.model)
     return RunConfig(model=args.model, out=out, cases_dir=args.cases, subset=args.subset, limit=args.limit,
                      metrics=args.metrics, shard=args.shard, seed=args.seed, device=args.device,
-                     quiet=args.quiet or args.json)
+                     quiet=args.quiet or args.json, overwrite=args.overwrite)
 
 
-def _safe_name(spec: str) -> str:
+def default_out(spec: str) -> Path:
+    """runs/<readable name>-<8 hex of the spec>: two specs never share a default folder."""
+    import hashlib
+
     name, _, arg = spec.partition(":")
-    tail = Path(arg.split()[0]).stem if arg else ""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{name}-{tail}" if tail) or name
+    tail = Path(arg.split()[0]).stem if arg.split() else ""
+    readable = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (f"{name}-{tail}" if tail else name))
+    return Path("runs") / f"{readable}-{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
 
 
 def _print_summary(summary, args, out: Path) -> int:
@@ -92,21 +111,24 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     from harmony_bench import runner
 
+    from harmony_bench.runfolder import atomic_write
+
     if args.run:
         args.out = args.run
-    if args.out is None:
-        raise SystemExit("evaluate needs a run folder (positional) or --model")
+    if args.out is None and not args.model:
+        raise UsageError("evaluate needs a run folder (positional) or --model")
     cfg = _config(args)
+    runner.check_config(cfg)
     summary = runner.generate(cfg) if args.model else None
     summary = runner.evaluate(cfg, summary)
-    (Path(cfg.out) / "summary.json").write_text(json.dumps(summary.to_json(), indent=2))
+    atomic_write(Path(cfg.out) / "summary.json", json.dumps(summary.to_json(), indent=2))
     return _print_summary(summary, args, cfg.out)
 
 
 def cmd_report(args) -> int:
     from harmony_bench import runner
 
-    for path in runner.report(args.run):
+    for path in runner.report(args.run, out_dir=args.out):
         print(path)
     return 0
 
@@ -120,11 +142,11 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from harmony_bench.store import Store
+    from harmony_bench.runfolder import merge_runs
 
-    with Store(args.into) as store:
-        for src in args.sources:
-            print(f"{src}: {store.merge_from(src)} result rows merged")
+    counts = merge_runs(args.into, list(args.sources))
+    print(f"merged {len(args.sources)} run folder(s) into {args.into}: {counts['clips']} clips and "
+          f"{counts['rows']} result rows added or updated")
     return 0
 
 
@@ -213,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("report", help="write the paper-format tables and HTML report of a run")
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--out", type=Path, help="report folder (default: RUN/report; use it for a read-only run)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("leaderboard", help="merge runs into one leaderboard beside the paper's baselines")
@@ -221,9 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_leaderboard)
 
-    p = sub.add_parser("merge", help="merge shard stores into one run")
-    p.add_argument("into", type=Path)
-    p.add_argument("sources", nargs="+", type=Path)
+    p = sub.add_parser("merge", help="merge run folders of one run (e.g. shards made elsewhere) into one")
+    p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")
+    p.add_argument("sources", nargs="+", type=Path, help="run folders to merge from (left unchanged)")
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("cases", help="case set tools")
@@ -262,9 +285,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything already stored is kept, re-run the same command to resume", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as exc:
-        print(f"harmony-bench: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # `harmony-bench report RUN | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (UsageError, ValueError, KeyError) as exc:  # the command as typed cannot work
+        print(f"harmony-bench: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except (RuntimeError, OSError) as exc:  # it could not be carried out here and now
+        print(f"harmony-bench: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _one_line(exc: BaseException) -> str:
+    from harmony_bench.store import describe_os_error
+
+    if isinstance(exc, OSError) and exc.filename:
+        return describe_os_error(exc, exc.filename)
+    return str(exc).strip()
 
 if __name__ == "__main__":
     sys.exit(main())

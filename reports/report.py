@@ -152,14 +152,16 @@ def gallery_items(run: RunData, page_dir: Path) -> list[html.GalleryItem]:
 
 
 def _clip_paths(run: RunData) -> dict[str, tuple[Path | None, Path | None]]:
+    from harmony_bench.runfolder import RunFolder
     from harmony_bench.store import Store
 
-    with Store(run.run_dir) as store:
+    with Store(run.run_dir, readonly=True) as store:
         rows = store.clips()
-    out = {}
+    folder, out = RunFolder(run.run_dir), {}
     for r in rows:
-        video = Path(r.video_path) if r.video_path and Path(r.video_path).is_file() else None
-        audio = Path(r.audio_path) if r.audio_path and Path(r.audio_path).is_file() else None
+        video, audio = folder.absolute(r.video_path), folder.absolute(r.audio_path)
+        video = video if video is not None and video.is_file() else None
+        audio = audio if audio is not None and audio.is_file() else None
         if audio is None and video is not None and video.with_suffix(".wav").is_file():
             audio = video.with_suffix(".wav")
         out[r.case_id] = (video, audio)

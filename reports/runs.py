@@ -55,7 +55,8 @@ def load_run(run_dir: Path) -> RunData:
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     models = sorted(results["model"].unique()) if len(results) else []
     model = ", ".join(models) or str((info.get("model_info") or {}).get("name") or info.get("model") or "model")
-    return RunData(run_dir, str(info.get("run_id") or run_dir.resolve().name), model, info, results,
+    # labelled by the folder's present name: the stored run id is a hash of the run's identity
+    return RunData(run_dir, run_dir.resolve().name, model, info, results,
                    _load_cases(info.get("cases_dir")))
 
 

@@ -207,9 +207,12 @@ class RunFolder:
     # -- clips ---------------------------------------------------------------------------
     @contextmanager
     def staging(self, case_id: str):
-        """A private folder for one generation; nothing half-written ever lands in clips/."""
+        """A private folder for one generation; nothing half-written ever lands in clips/. Call
+        it holding the case's lock: what a killed process left for this case is removed first."""
         self.clips_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".staging-{case_id}-", dir=self.clips_dir))
+        for stale in self.clips_dir.glob(f".staging-{case_id}~*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".staging-{case_id}~", dir=self.clips_dir))
         try:
             yield tmp
         finally:

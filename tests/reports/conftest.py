@@ -105,7 +105,7 @@ def make_run(root: Path, name: str, model: str = "tiny", shift: float = 0.0, wei
     case_set = "set-" + str(len(cases))
     (run_dir / "run.json").write_text(json.dumps({"run_id": name, "model": model, "cases_dir": str(case_dir),
                                                   "case_set_sha256": case_set, "seed": 0}))
-    with Store(run_dir) as store:
+    with Store(run_dir, create=True) as store:
         store.set_meta("cases_dir", str(case_dir))
         store.set_meta("model_name", model)
         for case in cases:

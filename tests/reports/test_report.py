@@ -127,7 +127,7 @@ def test_leaderboard_carries_paired_comparisons_with_the_first_run(run_pair, tmp
 def test_a_run_without_results_still_gets_a_report_that_says_so(tmp_path):
     from harmony_bench.store import Store
 
-    Store(tmp_path / "fresh").close()
+    Store(tmp_path / "fresh", create=True).close()
     (tmp_path / "fresh" / "run.json").write_text(json.dumps({"run_id": "fresh", "model": "static"}))
     names = {p.name for p in write_run_report(tmp_path / "fresh")}
     assert "report.html" in names and not any(n.startswith("variants_") for n in names)

@@ -2,6 +2,7 @@
 
     import harmony_bench as hb
     summary = hb.run("static", out="runs/static", limit=2)
+    summary = hb.run("noise", out="runs/noise", executor="ray", workers=2)  # on Ray workers
     df = hb.load_results("runs/static")
 """
 
@@ -15,10 +16,13 @@ from harmony_bench.runner import RunConfig, Summary
 
 def _config(model: str | None, out: str | Path, cases: str | Path | None = None, subset: str | None = None,
             limit: int | None = None, metrics: list[str] | None = None, shard: tuple[int, int] = (1, 1),
-            seed: int = 0, device: str = "auto", quiet: bool = True, overwrite: bool = False) -> RunConfig:
+            seed: int = 0, device: str = "auto", quiet: bool = True, overwrite: bool = False,
+            executor: str = "local", ray_address: str | None = None, workers: int | None = None,
+            gpus_per_worker: float | None = None) -> RunConfig:
     return RunConfig(model=model, out=Path(out), cases_dir=Path(cases) if cases is not None else None,
                      subset=subset, limit=limit, metrics=metrics, shard=shard, seed=seed, device=device,
-                     quiet=quiet, overwrite=overwrite)
+                     quiet=quiet, overwrite=overwrite, executor=executor, ray_address=ray_address,
+                     workers=workers, gpus_per_worker=gpus_per_worker)
 
 
 def run(model: str, out: str | Path, **kwargs) -> Summary:

@@ -37,6 +37,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--model", required=model_required, help="model spec: harmony, static, noise, dir:PATH, cmd:TEMPLATE, or a plugin")
     p.add_argument("--cases", type=Path, help="case set folder (default: the run's own, else Harmony-Bench v1)")
@@ -49,6 +59,12 @@ def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<hash of the model spec>)")
     p.add_argument("--overwrite", action="store_true",
                    help="if --out holds a run of another model, case set or seed, discard its clips and scores")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray workers, one model (or metric set) each (pip extra [ray])")
+    p.add_argument("--ray-address", help="join this Ray cluster (e.g. auto, ray://head:10001); default: start a local one")
+    p.add_argument("--workers", type=_positive, help="Ray workers (default: as many as the cluster fits)")
+    p.add_argument("--gpus-per-worker", type=_non_negative,
+                   help="GPUs each Ray worker takes, may be fractional (default: 1 if the cluster has GPUs, else 0)")
     _output_options(p)
 
 
@@ -63,7 +79,8 @@ def _config(args):
     out = args.out or default_out(args.model)
     return RunConfig(model=args.model, out=out, cases_dir=args.cases, subset=args.subset, limit=args.limit,
                      metrics=args.metrics, shard=args.shard, seed=args.seed, device=args.device,
-                     quiet=args.quiet or args.json, overwrite=args.overwrite)
+                     quiet=args.quiet or args.json, overwrite=args.overwrite, executor=args.executor,
+                     ray_address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker)
 
 
 def default_out(spec: str) -> Path:

@@ -205,18 +205,18 @@ class RunFolder:
             yield got
 
     # -- clips ---------------------------------------------------------------------------
-    @contextmanager
-    def staging(self, case_id: str):
-        """A private folder for one generation; nothing half-written ever lands in clips/. Call
-        it holding the case's lock: what a killed process left for this case is removed first."""
+    def new_staging(self, case_id: str) -> Path:
+        """A private folder for one generation; nothing half-written ever lands in clips/. Make
+        it while the case's lock is held (by this process, or by the driver that sent the case
+        to this worker): what a killed process left for this case is removed first. The caller
+        publishes from it and removes it."""
         self.clips_dir.mkdir(parents=True, exist_ok=True)
+        self.clear_staging(case_id)
+        return Path(tempfile.mkdtemp(prefix=f".staging-{case_id}~", dir=self.clips_dir))
+
+    def clear_staging(self, case_id: str) -> None:
         for stale in self.clips_dir.glob(f".staging-{case_id}~*"):
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".staging-{case_id}~", dir=self.clips_dir))
-        try:
-            yield tmp
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def publish(self, staged: Path | None, staging_dir: Path) -> Path | None:
         """Move a file written into the staging folder to clips/ atomically; files a model

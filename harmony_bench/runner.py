@@ -19,11 +19,13 @@ import shutil
 import tempfile
 import time
 import zlib
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
+from harmony_bench.executors import WorkerLost, check_executor, open_pool
 from harmony_bench.media import Clip, ClipError, read_clip
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
@@ -43,6 +45,10 @@ class RunConfig:
     device: str = "auto"
     quiet: bool = False
     overwrite: bool = False  # discard a run of another identity stored in `out`
+    executor: str = "local"  # "local": this process; "ray": Ray actors (see harmony_bench.executors)
+    ray_address: str | None = None  # join this Ray cluster; None: start a local one
+    workers: int | None = None  # Ray workers per phase; None: as many as the cluster fits
+    gpus_per_worker: float | None = None  # None: 1 when the cluster has GPUs and --device is not cpu
 
 
 @dataclass
@@ -81,7 +87,9 @@ def check_config(cfg: RunConfig) -> None:
         raise ValueError(f"--shard {k}/{n}: K must be in 1..N")
     if cfg.metrics is not None:
         check_metric_keys(cfg.metrics)
-    resolve_device(cfg.device)
+    check_executor(cfg)
+    if cfg.executor == "local":
+        resolve_device(cfg.device)
     out = Path(cfg.out)
     for parent in (out, *out.parents):
         if parent.exists():
@@ -181,26 +189,61 @@ def library_versions() -> dict:
     return versions
 
 
-def _progress(items, desc: str, quiet: bool):
+def _progress(total: int, desc: str, quiet: bool):
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="case", disable=quiet, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="case", disable=quiet, dynamic_ncols=True)
 
 
-def _each_case_locked(folder: RunFolder, cases: list[Case], desc: str, quiet: bool):
-    """Yield each case while this process holds its lock. Cases another process holds are
-    taken last, waiting for it, so two processes on one folder split the work and never write
-    the same case at once; the caller re-checks what the other stored before redoing it."""
-    held = []
-    for case in _progress(cases, desc, quiet):
-        with folder.case_lock(case.id) as mine:
-            if mine:
-                yield case
+def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, plan, pool, finish) -> None:
+    """The one loop of both phases. For each case, under its lock: `plan(case)` returns the job
+    to do (None: nothing to do), the pool runs it (in this process, or on workers several at a
+    time) and `finish(case, job, result)` stores the result. The lock is held from plan to
+    finish. Cases another process holds are taken last, waiting for it, so two processes on one
+    folder split the work and never write the same case at once; `plan` re-reads what the other
+    stored before redoing it."""
+    bar = _progress(len(cases), desc, quiet)
+    pending: dict[str, tuple[ExitStack, object]] = {}  # case id -> (its lock, its job)
+
+    def planned(case: Case, lock: ExitStack):
+        try:
+            job = plan(case)
+        except BaseException:
+            lock.close()
+            raise
+        if job is None:
+            lock.close()
+            bar.update()
+            return
+        pending[case.id] = (lock, job)
+        yield case, job
+
+    def jobs():
+        waiting = []
+        for case in cases:
+            lock = ExitStack()
+            if lock.enter_context(folder.case_lock(case.id)):
+                yield from planned(case, lock)
             else:
-                held.append(case)
-    for case in held:
-        with folder.case_lock(case.id, blocking=True):
-            yield case
+                lock.close()
+                waiting.append(case)
+        for case in waiting:
+            lock = ExitStack()
+            lock.enter_context(folder.case_lock(case.id, blocking=True))
+            yield from planned(case, lock)
+
+    try:
+        for case, result in pool.map(jobs()):
+            lock, job = pending.pop(case.id)
+            try:
+                finish(case, job, result)
+            finally:
+                lock.close()
+                bar.update()
+    finally:
+        for lock, _ in pending.values():
+            lock.close()
+        bar.close()
 
 
 # -- generation --------------------------------------------------------------------------
@@ -208,31 +251,36 @@ FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 
 def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
-    from harmony_bench.models import get_model
-
     check_config(cfg)
     summary = summary or Summary()
     cases_dir = cases_dir_for(cfg)
     cases = select_cases(cfg, cases_dir)
     summary.cases = len(cases)
-    model = get_model(cfg.model, device=resolve_device(cfg.device))
-    identity = Identity(model.identity(), case_set_hash(cases_dir), cfg.seed)
     folder = RunFolder(cfg.out)
-    with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
-        folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
-                                      "shard": list(cfg.shard), "versions": library_versions()})
-        summary.notes += model.preflight(cases)
-        for case in _each_case_locked(folder, cases, f"generate {model.name}", cfg.quiet):
-            if _reusable(folder, store.clip(case.id), cfg.seed):
-                summary.clips_reused += 1
-                continue
-            row = _generate_one(model, case, cfg.seed, folder, identity.run_id)
-            if row.status == "ok":
-                summary.clips_generated += 1
-            else:
-                summary.clips_failed += 1
-                summary.problems.append(f"{case.id} generation: {row.error}")
-            store.write_case([], clip=row)
+    with open_pool(cfg, GenerationWorker, cfg.model, cfg.device, folder.root, cfg.seed) as pool:
+        model_identity, model_name = pool.call("identity")
+        identity = Identity(model_identity, case_set_hash(cases_dir), cfg.seed)
+        with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
+            folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
+                                          "shard": list(cfg.shard), "versions": library_versions()})
+            summary.notes += pool.call("preflight", cases)
+
+            def plan(case: Case) -> Case | None:
+                if _reusable(folder, store.clip(case.id), cfg.seed):
+                    summary.clips_reused += 1
+                    return None
+                return case
+
+            def finish(case: Case, _job, staged: "StagedClip | WorkerLost") -> None:
+                row = _publish(folder, staged, case, model_name, cfg.seed, identity.run_id)
+                if row.status == "ok":
+                    summary.clips_generated += 1
+                else:
+                    summary.clips_failed += 1
+                    summary.problems.append(f"{case.id} generation: {row.error}")
+                store.write_case([], clip=row)
+
+            _each_case(folder, cases, f"generate {model_name}", cfg.quiet, plan, pool, finish)
     return summary
 
 
@@ -246,22 +294,72 @@ def _reusable(folder: RunFolder, stored: ClipRow | None, seed: int) -> bool:
     return file_sha256(video, audio) == stored.sha256
 
 
-def _generate_one(model, case: Case, seed: int, folder: RunFolder, run_id: str) -> ClipRow:
-    start = time.time()
+@dataclass
+class StagedClip:
+    """A clip written into a staging folder by a worker, not yet published."""
+
+    staging: Path | None
+    video: Path | None = None
+    audio: Path | None = None
+    sha256: str | None = None
+    seconds: float = 0.0
+    error: str | None = None  # None: generated
+
+
+class GenerationWorker:
+    """Loads the model once and stages one clip per call. Runs in the driver's process or as a
+    Ray actor; either way the driver alone publishes the clips and writes the store."""
+
+    def __init__(self, spec: str, device: str, root: Path, seed: int):
+        from harmony_bench.models import get_model
+
+        self.model = get_model(spec, device=resolve_device(device))
+        self.folder, self.seed = RunFolder(root), seed
+
+    def identity(self) -> tuple[dict, str]:
+        return self.model.identity(), self.model.name
+
+    def preflight(self, cases: list[Case]) -> list[str]:
+        return self.model.preflight(cases)
+
+    def run(self, case: Case) -> StagedClip:
+        start, staging = time.time(), None
+        try:
+            staging = self.folder.new_staging(case.id)
+            clip = self.model.generate(case, self.seed, staging)
+            return StagedClip(staging, clip.video, clip.audio, file_sha256(clip.video, clip.audio),
+                              time.time() - start)
+        except Exception as exc:  # one case's failure must not stop the run
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            return StagedClip(None, seconds=time.time() - start, error=_generation_error(exc, case, self.folder))
+
+
+def _generation_error(exc: Exception, case: Case, folder: RunFolder) -> str:
+    if isinstance(exc, OSError) and exc.errno in FATAL_ERRNOS:  # every later case would fail the same way
+        raise RunFolderError(f"case {case.id}: {describe_os_error(exc, folder.clips_dir)}") from None
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _publish(folder: RunFolder, staged: "StagedClip | WorkerLost", case: Case, model: str, seed: int,
+             run_id: str) -> ClipRow:
+    """Move a staged clip into clips/ (in the driver) and describe it as a store row."""
+    if isinstance(staged, WorkerLost):
+        folder.clear_staging(case.id)
+        staged = StagedClip(None, error=staged.reason)
+    error = staged.error
     try:
-        with folder.staging(case.id) as staging:
-            clip = model.generate(case, seed, staging)
-            video = folder.publish(clip.video, staging)
-            audio = folder.publish(clip.audio, staging)
-        return ClipRow(run_id, model.name, case.id, case.subset, folder.relative(video), folder.relative(audio),
-                       "ok", None, time.time() - start, seed, sha256=file_sha256(video, audio))
+        if error is None:
+            video = folder.publish(staged.video, staged.staging)
+            audio = folder.publish(staged.audio, staged.staging)
+            return ClipRow(run_id, model, case.id, case.subset, folder.relative(video), folder.relative(audio),
+                           "ok", None, staged.seconds, seed, sha256=staged.sha256)
     except OSError as exc:
-        if exc.errno in FATAL_ERRNOS:  # every later case would fail the same way: stop now
-            raise RunFolderError(f"case {case.id}: {describe_os_error(exc, folder.clips_dir)}") from None
-        error = f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # one case's failure must not stop the run
-        error = f"{type(exc).__name__}: {exc}"
-    return ClipRow(run_id, model.name, case.id, case.subset, None, None, "error", error, time.time() - start, seed)
+        error = _generation_error(exc, case, folder)
+    finally:
+        if staged.staging is not None:
+            shutil.rmtree(staged.staging, ignore_errors=True)
+    return ClipRow(run_id, model, case.id, case.subset, None, None, "error", error, staged.seconds, seed)
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -307,7 +405,7 @@ def evaluate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
     summary = summary or Summary()
     folder = RunFolder(cfg.out)
     folder.require()
-    slots = prepare_metrics(cfg.metrics, resolve_device(cfg.device))
+    slots = prepare_metrics(cfg.metrics, "cpu")  # availability and weights; each worker binds its device
     versions = library_versions()
     with folder.open(None) as store, folder.folder_lock():
         identity = folder.stored_identity(store)
@@ -319,19 +417,42 @@ def evaluate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
         summary.cases = summary.cases or len(cases)
         stamp = _RowStamp(identity.run_id, store.meta("model_name") or "model", identity.seed, identity.run_id,
                           versions)
-        for case in _each_case_locked(folder, cases, "evaluate", cfg.quiet):
+
+        def plan(case: Case) -> tuple | None:
             clip_row = store.clip(case.id)
             clip_sha = clip_row.sha256 if clip_row is not None else None
-            done = {s.metric.key: store.done_stamps(s.metric.key).get(case.id, set()) for s in slots}
-            todo = [s for s in slots if case.subset in s.metric.subsets
-                    and not s.stamp(clip_sha) <= done[s.metric.key]]
+            todo = [i for i, s in enumerate(slots) if case.subset in s.metric.subsets
+                    and not s.stamp(clip_sha) <= store.done_stamps(s.metric.key).get(case.id, set())]
             summary.rows["skipped"] += sum(case.subset in s.metric.subsets for s in slots) - len(todo)
-            if not todo:
-                continue
-            rows = _evaluate_case(case, todo, clip_row, folder, stamp)
+            return (case, todo, clip_row) if todo else None
+
+        def finish(case: Case, job: tuple, rows: "list[ResultRow] | WorkerLost") -> None:
+            todo = [slots[i] for i in job[1]]
+            if isinstance(rows, WorkerLost):
+                clip_sha = job[2].sha256 if job[2] is not None else None
+                rows = [r for slot in todo for r in _rows(slot, case, stamp, {}, "error", rows.reason, {},
+                                                          time.time(), clip_sha)]
             store.write_case(rows)
             _count(summary, todo, rows)
+
+        with open_pool(cfg, EvaluationWorker, slots, cfg.device, folder.root, stamp) as pool:
+            _each_case(folder, cases, "evaluate", cfg.quiet, plan, pool, finish)
     return summary
+
+
+class EvaluationWorker:
+    """Holds the metric models of a run (each loaded on first use) and scores one case per
+    call: the clip is decoded once for all its metrics. Runs in the driver's process or as a
+    Ray actor; the driver writes the rows."""
+
+    def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp"):
+        device = resolve_device(device)
+        self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
+        self.folder, self.stamp = RunFolder(root), stamp
+
+    def run(self, job: tuple) -> list[ResultRow]:
+        case, todo, clip_row = job
+        return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, self.folder, self.stamp)
 
 
 def _count(summary: Summary, todo: list[_Slot], rows: list[ResultRow]) -> None:

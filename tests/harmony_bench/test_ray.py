@@ -1,0 +1,100 @@
+"""`--executor ray` on a local 2-CPU Ray cluster: the same rows as one process, values included,
+and a worker killed mid-case loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tests.harmony_bench.fake_metrics  # noqa: F401  (registers brightness@test, picky@test)
+from harmony_bench import runner
+from harmony_bench.runner import RunConfig
+from harmony_bench.store import load_results
+from tests.harmony_bench import ray_faults
+from tests.harmony_bench.stores import assert_same_run, rows
+
+ray = pytest.importorskip("ray")
+
+METRICS = ["brightness@test", "picky@test", "kill@test"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Ray for the module (starting one takes seconds); every worker imports the
+    model and metric that kill themselves."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"worker_process_setup_hook": ray_faults.register})
+    yield
+    ray.shutdown()
+
+
+def cfg(cases, out, executor="local", **kw) -> RunConfig:
+    return RunConfig(model="killer", out=out, cases_dir=cases, metrics=METRICS, device="cpu", quiet=True,
+                     executor=executor, **kw)
+
+
+def full_run(c: RunConfig) -> runner.Summary:
+    return runner.evaluate(c, runner.generate(c))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny case set run in one process."""
+    from tests.conftest import write_case_set
+
+    root = tmp_path_factory.mktemp("ray")
+    cases = write_case_set(root / "cases")
+    summary = full_run(cfg(cases, root / "local"))
+    assert summary.exit_code == 0 and summary.clips_generated == 6
+    return cases, root / "local", summary
+
+
+@pytest.mark.slow
+def test_two_ray_workers_store_exactly_the_rows_of_one_process(cluster, reference, tmp_path):
+    cases, local, local_summary = reference
+    summary = full_run(cfg(cases, tmp_path / "ray", "ray", workers=2))
+    assert_same_run(tmp_path / "ray", local)
+    assert summary.to_json() == local_summary.to_json()
+    again = full_run(cfg(cases, tmp_path / "ray", "ray", workers=2))  # resume: nothing left to do
+    assert again.clips_reused == 6 and again.rows["skipped"] == 6 + 6 + 4 and again.rows["ok"] == 0
+    assert_same_run(tmp_path / "ray", local)
+
+
+@pytest.mark.slow
+def test_killed_workers_lose_and_duplicate_nothing(cluster, reference, tmp_path):
+    cases, local, _ = reference
+    out = tmp_path / "ray"
+    out.mkdir()
+    # one generation and one evaluation killed once; sp-002's evaluation kills every worker it meets
+    (out / "kill-plan.json").write_text(json.dumps({"generate": {"amb-002": 1},
+                                                    "evaluate": {"cx-001": 1, "sp-002": 99}}))
+    summary = full_run(cfg(cases, out, "ray", workers=2))
+    assert sorted(p.name for p in (out / "kills").iterdir()) == [
+        "evaluate-cx-001-0", "evaluate-sp-002-0", "evaluate-sp-002-1", "evaluate-sp-002-2", "generate-amb-002-0"]
+    assert summary.clips_generated == 6 and summary.rows["error"] == 3  # sp-002: its three metrics
+    assert [p.split(" (last: ")[0] for p in sorted(summary.problems)] == [
+        f"sp-002 {key}: its worker died on each of 3 attempts" for key in sorted(METRICS)]
+    assert rows(out, "clips") == rows(local, "clips")
+    got = load_results(out)
+    assert not got.duplicated(["case_id", "metric_key", "output"]).any()
+    lost = got[got.case_id == "sp-002"]
+    assert set(lost.status) == {"error"} and lost.value.isna().all()
+    assert not list((out / "clips").glob(".staging-*"))
+    # the lost case is retried by the next run and then everything equals the one-process run
+    (out / "kill-plan.json").unlink()
+    resumed = runner.evaluate(cfg(cases, out, "ray", workers=2))
+    assert resumed.rows["ok"] == 2 and resumed.rows["unscorable"] == 1 and resumed.rows["error"] == 0
+    assert_same_run(out, local)
+
+
+def test_executor_options_are_checked_before_any_work(tmp_path, tiny_cases):
+    with pytest.raises(ValueError, match="--workers only apply to --executor ray"):
+        runner.check_config(cfg(tiny_cases, tmp_path / "x", workers=2))
+    with pytest.raises(ValueError, match="--executor 'spark'"):
+        runner.check_config(cfg(tiny_cases, tmp_path / "x", "spark"))
+    with pytest.raises(ValueError, match="Ray gives each worker its GPUs"):
+        runner.check_config(RunConfig(model="static", out=tmp_path / "x", device="cuda:1", executor="ray"))
+    assert not (tmp_path / "x").exists()

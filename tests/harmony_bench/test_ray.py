@@ -4,17 +4,17 @@ and a worker killed mid-case loses and duplicates nothing."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 import tests.harmony_bench.fake_metrics  # noqa: F401  (registers brightness@test, picky@test)
-from harmony_bench import runner
+from harmony_bench import executors, runner
+from harmony_bench.cli import main
 from harmony_bench.runner import RunConfig
 from harmony_bench.store import load_results
 from tests.harmony_bench import ray_faults
 from tests.harmony_bench.stores import assert_same_run, rows
-
-ray = pytest.importorskip("ray")
 
 METRICS = ["brightness@test", "picky@test", "kill@test"]
 
@@ -23,6 +23,7 @@ METRICS = ["brightness@test", "picky@test", "kill@test"]
 def cluster():
     """One local Ray for the module (starting one takes seconds); every worker imports the
     model and metric that kill themselves."""
+    ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -98,3 +99,45 @@ def test_executor_options_are_checked_before_any_work(tmp_path, tiny_cases):
     with pytest.raises(ValueError, match="Ray gives each worker its GPUs"):
         runner.check_config(RunConfig(model="static", out=tmp_path / "x", device="cuda:1", executor="ray"))
     assert not (tmp_path / "x").exists()
+
+
+def test_without_ray_the_command_says_which_extra_to_install(tiny_cases, tmp_path, monkeypatch, capsys):
+    real = executors.importlib.util.find_spec
+    monkeypatch.setattr(executors.importlib.util, "find_spec", lambda name: None if name == "ray" else real(name))
+    code = main(["run", "--executor", "ray", "--model", "static", "--cases", str(tiny_cases), "--out",
+                 str(tmp_path / "run")])
+    assert code == 1 and "pip install 'harmony-bench[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("resources, options, shape", [
+    ({"CPU": 2.0}, {}, (2, 0.0)),
+    ({"CPU": 2.0}, {"workers": 1}, (1, 0.0)),
+    ({"CPU": 16.0, "GPU": 4.0}, {}, (4, 1.0)),
+    ({"CPU": 16.0, "GPU": 4.0}, {"gpus_per_worker": 0.5}, (8, 0.5)),
+    ({"CPU": 16.0, "GPU": 4.0}, {"device": "cpu"}, (16, 0.0)),
+    ({"CPU": 2.0, "GPU": 4.0}, {}, (2, 1.0)),  # each worker also takes a CPU
+])
+def test_worker_pool_shape(resources, options, shape):
+    opts = {"device": "auto", "workers": None, "gpus_per_worker": None, **options}
+    assert executors._worker_shape(resources, SimpleNamespace(**opts)) == shape
+
+
+@pytest.mark.parametrize("resources, options, message", [
+    ({"CPU": 2.0}, {"workers": 3}, "--workers 3: this Ray cluster has room for 2"),
+    ({"CPU": 2.0}, {"gpus_per_worker": 1.0}, "cannot hold one worker"),
+    ({"CPU": 2.0}, {"device": "cuda"}, "give each worker GPUs"),
+])
+def test_a_pool_the_cluster_cannot_hold_is_refused(resources, options, message):
+    opts = {"device": "auto", "workers": None, "gpus_per_worker": None, **options}
+    with pytest.raises(ValueError, match=message):
+        executors._worker_shape(resources, SimpleNamespace(**opts))
+
+
+def test_cli_passes_the_executor_options(tmp_path):
+    from harmony_bench.cli import _config, build_parser
+
+    args = build_parser().parse_args(["generate", "--model", "static", "--executor", "ray", "--ray-address", "auto",
+                                      "--workers", "3", "--gpus-per-worker", "0.5", "--out", str(tmp_path)])
+    c = _config(args)
+    assert (c.executor, c.ray_address, c.workers, c.gpus_per_worker) == ("ray", "auto", 3, 0.5)

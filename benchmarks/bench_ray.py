@@ -1,0 +1,142 @@
+"""Cases per hour against the number of Ray workers, with peak memory.
+
+Each configuration runs the same cases from an empty run folder: generation with `--model`, then
+evaluation with `--metrics`, timed by wall clock including the start of the workers (each loads the
+model or the metric models once). The one-process `local` executor is the baseline; its store is
+compared row by row with every Ray run's (values included). Every process computes with one
+torch thread, as a Ray worker of 1 CPU does. Memory: the peak resident set of the
+driver and of each worker process (VmHWM, sampled from /proc while it lives).
+
+    python benchmarks/bench_ray.py [--model harmony] [--limit 4] [--workers 1,2] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+# Ray gives a worker of 1 CPU one torch thread; the local baseline gets the same, so that the runs
+# compute the same clips (the Harmony model's output changes in the last bits with the thread count)
+# and the comparison is per worker.
+os.environ["OMP_NUM_THREADS"] = "1"
+
+WORKER_TITLES = ("ray::GenerationWorker", "ray::EvaluationWorker")
+
+
+class WorkerSampler:
+    """Peak resident memory (MB) and CPU seconds of every Ray worker process seen, by pid."""
+
+    def __init__(self):
+        self.peaks: dict[int, float] = {}
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "WorkerSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            for pid_dir in Path("/proc").glob("[0-9]*"):
+                try:
+                    if not (pid_dir / "cmdline").read_bytes().startswith(tuple(t.encode() for t in WORKER_TITLES)):
+                        continue
+                    hwm = next(line for line in (pid_dir / "status").read_text().splitlines()
+                               if line.startswith("VmHWM:"))
+                    ticks = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()[11:13]  # utime, stime
+                except (OSError, StopIteration):
+                    continue
+                pid = int(pid_dir.name)
+                self.peaks[pid] = max(self.peaks.get(pid, 0.0), int(hwm.split()[1]) / 1024)
+                self.cpu[pid] = sum(map(int, ticks)) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(args, out: Path, executor: str, workers: int | None) -> dict:
+    from harmony_bench import runner
+
+    cfg = runner.RunConfig(model=args.model, out=out, limit=args.limit, metrics=args.metrics.split(","),
+                           device="cpu", quiet=True, executor=executor, workers=workers)
+    cpu0 = time.process_time()
+    with WorkerSampler() as workers_seen:
+        start = time.perf_counter()
+        summary = runner.generate(cfg)
+        generated = time.perf_counter()
+        runner.evaluate(cfg, summary)
+        done = time.perf_counter()
+    assert summary.exit_code == 0 and summary.clips_generated == summary.cases, summary.problems
+    return {"cases": summary.cases, "generate": generated - start, "evaluate": done - generated, "total": done - start,
+            "cpu": time.process_time() - cpu0 + sum(workers_seen.cpu.values()),
+            "worker_peaks": sorted(workers_seen.peaks.values(), reverse=True)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="harmony")
+    ap.add_argument("--limit", type=int, default=4, help="cases per subset (3 subsets)")
+    ap.add_argument("--metrics", default="avoffset@onset-motion,dd@farneback")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--out", type=Path, help="also write the results here")
+    args = ap.parse_args()
+    import ray
+    import torch
+
+    from tests.harmony_bench.stores import assert_same_run
+
+    cpus = os.cpu_count()
+    lines = [f"# python benchmarks/bench_ray.py --model {args.model} --limit {args.limit} --metrics {args.metrics} "
+             f"--workers {args.workers}   ({datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; "
+             f"{platform.machine()}, {cpus} cores, Ray {ray.__version__}, torch {torch.__version__})"]
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"load average at start {os.getloadavg()[0]:.1f} (other processes share these {cpus} cores); "
+        "times are wall clock, worker start-up included")
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for executor, workers in [("local", None)] + [("ray", int(w)) for w in args.workers.split(",")]:
+            label = "local (1 process)" if executor == "local" else f"ray, {workers} worker(s)"
+            r = one_run(args, Path(tmp) / label.replace(" ", "_"), executor, workers)
+            if executor == "ray":
+                assert_same_run(Path(tmp) / label.replace(" ", "_"), Path(tmp) / "local_(1_process)")
+            results[label] = r
+    ray.shutdown()
+    say(f"{results[next(iter(results))]['cases']} cases of Harmony-Bench v1 (--limit {args.limit}), "
+        f"model {args.model}, metrics {args.metrics}, CPU workers (1 CPU, 0 GPU each); "
+        "every Ray store equals the local one row by row, values included")
+    base = results.get("ray, 1 worker(s)")
+    say(f"{'executor':20} {'generate s':>10} {'evaluate s':>10} {'total s':>8} {'cases/h':>8} {'vs 1 worker':>11} "
+        f"{'CPU s':>6}  peak MB of each worker process")
+    for label, r in results.items():
+        per_hour = r["cases"] / r["total"] * 3600
+        ratio = f"{base['total'] / r['total']:.2f}x" if base and label.startswith("ray") else "-"
+        peaks = ", ".join(f"{p:.0f}" for p in r["worker_peaks"]) or "- (works in the driver)"
+        say(f"{label:20} {r['generate']:10.1f} {r['evaluate']:10.1f} {r['total']:8.1f} {per_hour:8.0f} {ratio:>11} "
+            f"{r['cpu']:6.0f}  {peaks}")
+    say(f"CPU s: driver plus workers. Peak resident memory of the driver over all runs (it holds the model and "
+        f"the metric models in the local run): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    say("GPU: not measured (no GPU in this session); on a GPU node each worker takes --gpus-per-worker 1 by default")
+    say(f"load average at end {os.getloadavg()[0]:.1f}")
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

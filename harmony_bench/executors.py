@@ -25,6 +25,9 @@ MAX_ATTEMPTS = 3  # per case: a worker lost on the third attempt stores the case
 RAY_MISSING = "--executor ray needs Ray: pip install 'harmony-bench[ray]'"
 
 
+WAIT = "wait for a result"  # in a pool's jobs: start nothing new before a running job returns
+
+
 @dataclass(frozen=True)
 class WorkerLost:
     """What a case gets when its worker died on every attempt; the driver stores it as an error."""
@@ -73,8 +76,10 @@ class LocalPool:
         return getattr(self.worker, method)(*args)
 
     def map(self, jobs):
-        for case, job in jobs:
-            yield case, self.worker.run(job)
+        for item in jobs:
+            if item is not WAIT:  # nothing runs between two jobs here: asking again is all it takes
+                case, job = item
+                yield case, self.worker.run(job)
 
     def close(self) -> None:
         pass
@@ -117,8 +122,10 @@ class RayPool:
         def fill() -> None:
             while len(in_flight) < self.size:
                 nxt = next(jobs, None)  # plans the case in the driver, under its lock
-                if nxt is None:
+                if nxt is None or (nxt is WAIT and in_flight):
                     return
+                if nxt is WAIT:
+                    continue
                 submit(*nxt, 1)
 
         fill()

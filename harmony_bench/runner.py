@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
-from harmony_bench.executors import WorkerLost, check_executor, open_pool
+from harmony_bench.executors import WAIT, WorkerLost, check_executor, open_pool
 from harmony_bench.media import Clip, ClipError, read_clip
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
@@ -201,7 +201,8 @@ def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, pla
     time) and `finish(case, job, result)` stores the result. The lock is held from plan to
     finish. Cases another process holds are taken last, waiting for it, so two processes on one
     folder split the work and never write the same case at once; `plan` re-reads what the other
-    stored before redoing it."""
+    stored before redoing it. The jobs handed to the pool may include WAIT: run no new job
+    before a result has come back."""
     bar = _progress(len(cases), desc, quiet)
     pending: dict[str, tuple[ExitStack, object]] = {}  # case id -> (its lock, its job)
 
@@ -221,15 +222,16 @@ def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, pla
     def jobs():
         waiting = []
         for case in cases:
-            lock = ExitStack()
-            if lock.enter_context(folder.case_lock(case.id)):
-                yield from planned(case, lock)
-            else:
-                lock.close()
+            lock = _case_lock(folder, case.id, blocking=False)
+            if lock is None:
                 waiting.append(case)
+            else:
+                yield from planned(case, lock)
         for case in waiting:
-            lock = ExitStack()
-            lock.enter_context(folder.case_lock(case.id, blocking=True))
+            # wait for another process only while holding no case in flight: two drivers each
+            # waiting for a case the other holds would wait forever
+            while (lock := _case_lock(folder, case.id, blocking=not pending)) is None:
+                yield WAIT
             yield from planned(case, lock)
 
     try:
@@ -244,6 +246,15 @@ def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, pla
         for lock, _ in pending.values():
             lock.close()
         bar.close()
+
+
+def _case_lock(folder: RunFolder, case_id: str, blocking: bool) -> ExitStack | None:
+    """The case's lock, held until the returned stack is closed; None if another process holds it."""
+    lock = ExitStack()
+    if lock.enter_context(folder.case_lock(case_id, blocking=blocking)):
+        return lock
+    lock.close()
+    return None
 
 
 # -- generation --------------------------------------------------------------------------

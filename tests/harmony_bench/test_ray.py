@@ -141,3 +141,45 @@ def test_cli_passes_the_executor_options(tmp_path):
                                       "--workers", "3", "--gpus-per-worker", "0.5", "--out", str(tmp_path)])
     c = _config(args)
     assert (c.executor, c.ray_address, c.workers, c.gpus_per_worker) == ("ray", "auto", 3, 0.5)
+
+
+class TwoAtOnce:
+    """A pool that keeps two jobs in flight, as a Ray pool of two workers does."""
+
+    def __init__(self, on_wait):
+        self.on_wait, self.waits = on_wait, 0
+
+    def map(self, jobs):
+        running = []
+        while True:
+            while len(running) < 2:
+                item = next(jobs, None)
+                if item is None:
+                    break
+                if item is executors.WAIT:
+                    self.waits += 1
+                    self.on_wait()
+                    break
+                running.append(item)
+            if not running:
+                return
+            case, job = running.pop(0)
+            yield case, f"done {job}"
+
+
+def test_a_case_another_process_holds_is_never_awaited_with_cases_in_flight(tiny_cases, tmp_path):
+    from contextlib import ExitStack
+
+    from harmony_bench.cases import load_cases
+    from harmony_bench.runfolder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    other = ExitStack()  # another process's lock (flock: another open file conflicts even in one process)
+    assert other.enter_context(folder.case_lock("amb-002"))
+    pool, finished = TwoAtOnce(on_wait=other.close), []
+    runner._each_case(folder, sorted(load_cases(tiny_cases), key=lambda c: c.id), "test", True,
+                      plan=lambda case: case.id, pool=pool, finish=lambda case, job, result: finished.append(result))
+    assert pool.waits >= 1  # a blocking wait here, with cases in flight, would never return
+    assert sorted(finished) == sorted(f"done {c}" for c in ("amb-001", "amb-002", "cx-001", "cx-002", "sp-001",
+                                                            "sp-002"))
+    assert finished[-1] == "done amb-002"

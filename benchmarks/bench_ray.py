@@ -7,7 +7,10 @@ compared row by row with every Ray run's (values included). Every process comput
 torch thread, as a Ray worker of 1 CPU does. Memory: the peak resident set of the
 driver and of each worker process (VmHWM, sampled from /proc while it lives).
 
-    python benchmarks/bench_ray.py [--model harmony] [--limit 4] [--workers 1,2] [--out FILE]
+    python benchmarks/bench_ray.py [--model harmony] [--limit 4] [--workers 1,2] [--repeats 3] [--out FILE]
+
+On a shared machine other processes take cores at random moments; the Ray configurations are
+therefore repeated, interleaved, and the best of each is compared (the least disturbed run).
 """
 
 from __future__ import annotations
@@ -84,12 +87,20 @@ def one_run(args, out: Path, executor: str, workers: int | None) -> dict:
             "worker_peaks": sorted(workers_seen.peaks.values(), reverse=True)}
 
 
+def _row(label: str, r: dict, base: dict | None) -> str:
+    ratio = f"{base['total'] / r['total']:.2f}x" if base else "-"
+    peaks = ", ".join(f"{p:.0f}" for p in r["worker_peaks"]) or "- (works in the driver)"
+    return (f"{label:20} {r['generate']:10.1f} {r['evaluate']:10.1f} {r['total']:8.1f} "
+            f"{r['cases'] / r['total'] * 3600:8.0f} {ratio:>11} {r['cpu']:6.0f} {r['cpu'] / r['total']:5.2f}  {peaks}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="harmony")
     ap.add_argument("--limit", type=int, default=4, help="cases per subset (3 subsets)")
     ap.add_argument("--metrics", default="avoffset@onset-motion,dd@farneback")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--repeats", type=int, default=1, help="interleaved repeats of each Ray configuration")
     ap.add_argument("--out", type=Path, help="also write the results here")
     args = ap.parse_args()
     import ray
@@ -99,7 +110,7 @@ def main() -> None:
 
     cpus = os.cpu_count()
     lines = [f"# python benchmarks/bench_ray.py --model {args.model} --limit {args.limit} --metrics {args.metrics} "
-             f"--workers {args.workers}   ({datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; "
+             f"--workers {args.workers} --repeats {args.repeats}   ({datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; "
              f"{platform.machine()}, {cpus} cores, Ray {ray.__version__}, torch {torch.__version__})"]
 
     def say(text: str) -> None:
@@ -109,29 +120,37 @@ def main() -> None:
     say(f"load average at start {os.getloadavg()[0]:.1f} (other processes share these {cpus} cores); "
         "times are wall clock, worker start-up included")
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
-    results = {}
+    configs = [("ray", int(w)) for w in args.workers.split(",")]
+    runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for executor, workers in [("local", None)] + [("ray", int(w)) for w in args.workers.split(",")]:
-            label = "local (1 process)" if executor == "local" else f"ray, {workers} worker(s)"
-            r = one_run(args, Path(tmp) / label.replace(" ", "_"), executor, workers)
-            if executor == "ray":
-                assert_same_run(Path(tmp) / label.replace(" ", "_"), Path(tmp) / "local_(1_process)")
-            results[label] = r
+        reference = Path(tmp) / "local"
+        runs["local (1 process)"] = [one_run(args, reference, "local", None)]
+        for repeat in range(args.repeats):  # interleaved, so a burst of load elsewhere hits every config
+            for executor, workers in configs:
+                out = Path(tmp) / f"ray{workers}-{repeat}"
+                runs.setdefault(f"ray, {workers} worker(s)", []).append(one_run(args, out, executor, workers))
+                assert_same_run(out, reference)
     ray.shutdown()
-    say(f"{results[next(iter(results))]['cases']} cases of Harmony-Bench v1 (--limit {args.limit}), "
-        f"model {args.model}, metrics {args.metrics}, CPU workers (1 CPU, 0 GPU each); "
-        "every Ray store equals the local one row by row, values included")
-    base = results.get("ray, 1 worker(s)")
+    say(f"{runs['local (1 process)'][0]['cases']} cases of Harmony-Bench v1 (--limit {args.limit}), "
+        f"model {args.model}, metrics {args.metrics}, CPU workers (1 CPU, 0 GPU each), {args.repeats} interleaved "
+        "repeats of each Ray configuration; every Ray store equals the local one row by row, values included")
     say(f"{'executor':20} {'generate s':>10} {'evaluate s':>10} {'total s':>8} {'cases/h':>8} {'vs 1 worker':>11} "
-        f"{'CPU s':>6}  peak MB of each worker process")
-    for label, r in results.items():
-        per_hour = r["cases"] / r["total"] * 3600
-        ratio = f"{base['total'] / r['total']:.2f}x" if base and label.startswith("ray") else "-"
-        peaks = ", ".join(f"{p:.0f}" for p in r["worker_peaks"]) or "- (works in the driver)"
-        say(f"{label:20} {r['generate']:10.1f} {r['evaluate']:10.1f} {r['total']:8.1f} {per_hour:8.0f} {ratio:>11} "
-            f"{r['cpu']:6.0f}  {peaks}")
-    say(f"CPU s: driver plus workers. Peak resident memory of the driver over all runs (it holds the model and "
-        f"the metric models in the local run): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        f"{'CPU s':>6} {'cores':>5}  peak MB of each worker process")
+    singles = runs.get("ray, 1 worker(s)", [])
+    for label, rs in runs.items():
+        for i, r in enumerate(rs):  # each Ray run against the single worker of its repeat
+            say(_row(label, r, singles[i] if label.startswith("ray") and i < len(singles) else None))
+    best = {label: min(rs, key=lambda r: r["total"]) for label, rs in runs.items()}
+    if "ray, 1 worker(s)" in best:
+        for label, r in best.items():
+            if label.startswith("ray") and label != "ray, 1 worker(s)":
+                base = best["ray, 1 worker(s)"]
+                say(f"best of {args.repeats}: {label} {r['cases'] / r['total'] * 3600:.0f} cases/h, "
+                    f"{base['total'] / r['total']:.2f}x the best single worker "
+                    f"({base['cases'] / base['total'] * 3600:.0f} cases/h)")
+    say(f"CPU s: driver plus workers; cores: CPU s / total s, the share of the {cpus} cores the run got. "
+        f"Peak resident memory of the driver over all runs (it holds the model and the metric models in the "
+        f"local run): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     say("GPU: not measured (no GPU in this session); on a GPU node each worker takes --gpus-per-worker 1 by default")
     say(f"load average at end {os.getloadavg()[0]:.1f}")
     if args.out:

@@ -122,10 +122,8 @@ class RayPool:
         def fill() -> None:
             while len(in_flight) < self.size:
                 nxt = next(jobs, None)  # plans the case in the driver, under its lock
-                if nxt is None or (nxt is WAIT and in_flight):
+                if nxt is None or nxt is WAIT:  # WAIT comes only while jobs of ours are in flight
                     return
-                if nxt is WAIT:
-                    continue
                 submit(*nxt, 1)
 
         fill()
@@ -150,6 +148,10 @@ class RayPool:
             return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as exc:  # raised by our code in the worker: the cause
             raise (exc.cause if exc.cause is not None else exc) from None
+        except self.ray.exceptions.RayActorError as exc:
+            if exc.actor_init_failed:  # e.g. the model cannot load: every case would fail the same way
+                raise RuntimeError(f"a Ray worker could not start: {_last_line(exc)}") from None
+            raise
 
     def _drop(self, actor) -> None:
         self.actors.remove(actor)
@@ -204,3 +206,8 @@ def _worker_shape(resources: dict, cfg) -> tuple[int, float]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
+
+
+def _last_line(exc: BaseException) -> str:  # of a worker's traceback: "SomeError: what went wrong"
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

@@ -32,8 +32,8 @@ def cluster():
     ray.shutdown()
 
 
-def cfg(cases, out, executor="local", **kw) -> RunConfig:
-    return RunConfig(model="killer", out=out, cases_dir=cases, metrics=METRICS, device="cpu", quiet=True,
+def cfg(cases, out, executor="local", model="killer", **kw) -> RunConfig:
+    return RunConfig(model=model, out=out, cases_dir=cases, metrics=METRICS, device="cpu", quiet=True,
                      executor=executor, **kw)
 
 
@@ -183,3 +183,9 @@ def test_a_case_another_process_holds_is_never_awaited_with_cases_in_flight(tiny
     assert sorted(finished) == sorted(f"done {c}" for c in ("amb-001", "amb-002", "cx-001", "cx-002", "sp-001",
                                                             "sp-002"))
     assert finished[-1] == "done amb-002"
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_stops_the_run_with_its_reason(cluster, tiny_cases, tmp_path):
+    with pytest.raises(RuntimeError, match=r"a Ray worker could not start: .*no-such-model"):
+        runner.generate(cfg(tiny_cases, tmp_path / "run", "ray", workers=1, model="no-such-model"))

@@ -1,6 +1,8 @@
 """Runs: generate clips with a model, evaluate them with metrics, store every number.
 
 Data flow: cases -> model adapter -> clips/ -> each clip decoded once -> metrics -> store.
+The per-case work runs in workers (this process, or Ray actors: `harmony_bench.executors`); this
+process alone plans each case under its lock, publishes clips and writes the store.
 Everything is resumable: a (case, metric) already stored under the same protocol version and
 weights hash is skipped; a failure in one case or metric is stored with its reason and the run
 goes on.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 SCHEMA_VERSION = "1.0"
 SUBSETS = ("ambient", "speech", "complex")
-DEFAULT_CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+# cases/ at the top of the repository, linked here as case_set/ so a wheel carries it inside the package
+DEFAULT_CASES_DIR = (Path(__file__).parent / "case_set").resolve()
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,91 @@
-"""A non-editable install must carry the cases: every case file is covered by package-data."""
+"""The wheel works on its own: built from a copy of this checkout, installed into a fresh venv
+(no editable link, no checkout on the path), its CLI runs from a folder outside the checkout."""
 
 import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
-from harmony_bench.cases import DEFAULT_CASES_DIR, load_cases
+import pytest
+
+from harmony_bench.cases import load_cases
 
 REPO = Path(__file__).resolve().parents[2]
+# PyPI has unrelated projects called metrics, reports and cases: a wheel must not install over them.
+TOP_LEVEL = {"harmony_bench", "harmony_model"}
 
 
 def test_package_data_covers_every_case_file():
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "cases" in setuptools["packages"]["find"]["include"]
-    patterns = setuptools["package-data"]["cases"] + setuptools["package-data"]["*"]
+    patterns = setuptools["package-data"]["harmony_bench.case_set"] + setuptools["package-data"]["*"]
     needed = {"cases.jsonl", "schema.json"} | {
         p for c in load_cases() for p in (c.reference_image, c.reference_audio)}
     assert len(needed) > 2
     missing = [f for f in needed if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
     assert not missing, missing
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the files git would commit (links kept as links), so no build output
+    lands in the checkout."""
+    src, dist = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("dist")
+    listing = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO)
+    for rel in filter(None, listing.split("\0")):
+        origin, copy = REPO / rel, src / rel
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if origin.is_symlink():
+            copy.symlink_to(os.readlink(origin))
+        elif origin.is_file():  # a file deleted but not yet committed is still listed
+            shutil.copy2(origin, copy)
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, src])
+    return next(dist.glob("harmony_bench-*.whl"))
+
+
+@pytest.mark.xfail(strict=True, reason="metrics/ and reports/ are still imported as top-level packages; "
+                                       "remove this mark with the import rewrite to harmony_bench.metrics/.reports")
+def test_wheel_installs_only_its_own_top_level_packages(wheel):
+    names = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {n for n in names if not n.endswith(".dist-info")} == TOP_LEVEL
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    py = venv / "bin" / "python"
+    site = Path(_run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip())
+    # The test environment's packages as plain path entries: their .pth files (an editable link to
+    # some checkout among them) do not run, and the venv's own site-packages comes first.
+    deps = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+    (site / "_test_env.pth").write_text("\n".join(deps) + "\n")
+    _run([py, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)])
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = _run([py, "-c", "import harmony_bench.cli, harmony_model; "
+                  "print(harmony_bench.cli.__file__); print(harmony_model.__file__)"], cwd=work, env=env)
+    assert all(Path(f).is_relative_to(site) for f in where.split()), where
+
+    hb = str(venv / "bin" / "harmony-bench")
+    assert "150 valid cases" in _run([hb, "cases", "validate"], cwd=work, env=env)
+    summary = json.loads(_run([hb, "run", "--model", "static", "--limit", "1", "--metrics", "avoffset@onset-motion",
+                               "--out", "runs/static", "--json"], cwd=work, env=env))
+    assert summary["clips_generated"] == 3 and summary["rows"]["error"] == 0, summary  # first case of each subset
+    assert summary["rows"]["ok"] + summary["rows"]["unscorable"] >= 1, summary
+    assert (work / "runs" / "static" / "report" / "report.html").is_file()
+    if "models" not in _run([hb, "--help"], cwd=work, env=env):
+        pytest.skip("`harmony-bench models` does not exist on this branch yet")
+    assert "static" in _run([hb, "models"], cwd=work, env=env)
+
+
+def _run(cmd, **kw) -> str:
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    assert proc.returncode == 0, f"{cmd}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout

@@ -2,6 +2,8 @@
 
 import pytest
 
+pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
+
 from metrics.base import NotScorable
 from metrics.sync.lipsync import LipSyncMetric
 

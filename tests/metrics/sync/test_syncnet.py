@@ -147,12 +147,14 @@ def test_multi_face_rule_active_speaker_or_mean():
 
 
 def test_missing_weights_are_named(tmp_path, monkeypatch):
+    pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
     monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
     assert SyncNetMetric().availability() == "weights missing: syncnet_v2.model"
 
 
 @pytest.fixture(scope="module")
 def random_syncnet(tmp_path_factory):
+    pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
     folder = tmp_path_factory.mktemp("weights")
     manifest = write_random_weights(folder, only=("syncnet_v2.model",))
     mp = pytest.MonkeyPatch()

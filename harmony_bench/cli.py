@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -166,6 +167,35 @@ def cmd_cases(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from harmony_bench.models import MODELS
+
+    rows = []
+    for name in MODELS.names():
+        origin = MODELS.origin(name)
+        row = {"name": name, "kind": "plugin" if origin else "built-in",
+               "source": f"{origin['package']} {origin['version']}" if origin else "harmony-bench"}
+        try:
+            cls = MODELS.get(name)
+            caps = getattr(cls, "capabilities", None)
+            row["capabilities"] = dataclasses.asdict(caps) if dataclasses.is_dataclass(caps) else {}
+            row["about"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        except Exception as exc:  # a broken plugin is listed with its reason, not a traceback
+            row["capabilities"], row["about"] = {}, f"cannot be loaded: {type(exc).__name__}: {exc}"
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        caps = r["capabilities"]
+        modes = [m for m in ("joint", "audio_driven_video", "video_driven_audio") if caps.get(m)]
+        langs = ",".join(caps.get("languages", ()))
+        print(f"{r['name']:10} {r['kind']:8} {r['source'][:24]:24} {'+'.join(modes)[:30]:30} {langs}")
+        if r["about"]:
+            print(f"{'':10} {r['about'][:88]}")
+    return 0
+
+
 def cmd_metrics(args) -> int:
     from metrics.registry import all_metric_keys, get_metric
 
@@ -217,51 +247,55 @@ def cmd_weights(args) -> int:
     return 1 if bad and args.verify else 0
 
 
+EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
+
+
+def _command(sub, name: str, text: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EPILOG)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from harmony_bench import __version__
 
-    p = sub.add_parser("run", help="generate, evaluate and report")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_run)
+    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"harmony-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="generate the clips of the cases with a model")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_generate)
-
-    p = sub.add_parser("evaluate", help="score the clips of a run (or of --model dir:PATH)")
-    p.add_argument("run", nargs="?", type=Path, help="run folder")
+    _run_options(_command(sub, "run", "generate, evaluate and report", cmd_run), model_required=True)
+    _run_options(_command(sub, "generate", "generate the clips of the cases with a model", cmd_generate),
+                 model_required=True)
+    p = _command(sub, "evaluate", "score the clips of a run (or of --model dir:PATH)", cmd_evaluate)
+    p.add_argument("run", nargs="?", type=Path, help="run folder (or give --model and --out)")
     _run_options(p, model_required=False)
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="write the paper-format tables and HTML report of a run")
+    p = _command(sub, "report", "write the paper-format tables and HTML report of a run", cmd_report)
     p.add_argument("run", type=Path, help="run folder")
     p.add_argument("--out", type=Path, help="report folder (default: RUN/report; use it for a read-only run)")
-    p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("leaderboard", help="merge runs into one leaderboard beside the paper's baselines")
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=cmd_leaderboard)
+    p = _command(sub, "leaderboard", "put runs side by side with the paper's baselines", cmd_leaderboard)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--out", type=Path, required=True, help="folder for the leaderboard files")
 
-    p = sub.add_parser("merge", help="merge run folders of one run (e.g. shards made elsewhere) into one")
+    p = _command(sub, "merge", "merge run folders of one run (e.g. shards made elsewhere) into one", cmd_merge)
     p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")
     p.add_argument("sources", nargs="+", type=Path, help="run folders to merge from (left unchanged)")
-    p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("cases", help="case set tools")
-    csub = p.add_subparsers(dest="cases_command", required=True)
-    v = csub.add_parser("validate", help="check a case folder against the schema")
-    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR)
-    v.set_defaults(func=cmd_cases)
+    p = sub.add_parser("cases", help="case set tools", description="Case set tools.", epilog=EPILOG)
+    csub = p.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    v = _command(csub, "validate", "check a case folder against the schema, listing every problem", cmd_cases)
+    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR,
+                   help="case folder (default: Harmony-Bench v1)")
 
-    p = sub.add_parser("metrics", help="list metrics, their protocols, and whether each can run here")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_metrics)
+    p = _command(sub, "models", "list the model adapters: built-ins and installed plugins", cmd_models)
+    p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = sub.add_parser("weights", help="list the weight files each official metric needs, and check them")
+    p = _command(sub, "metrics", "list metrics, their protocols, and whether each can run here", cmd_metrics)
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
-    p.set_defaults(func=cmd_weights)
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

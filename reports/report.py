@@ -15,7 +15,7 @@ from reports.paper import PAPER_TABLES
 from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
                           scored, status_summary, variant_columns, wer_aggregation)
 from reports.stats import LEVEL, N_BOOT, SEED
-from reports.tables import RENDERERS, Table, paper_table, to_json, to_markdown
+from reports.tables import RENDERERS, Table, md_escape, paper_table, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
 
@@ -103,9 +103,8 @@ def _cell_text(value) -> str:
 
 def _frame_md(title: str, frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
-    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell_text(v).replace("|", "/") for v in r) + " |"
-              for r in frame.itertuples(index=False)]
+    lines = [f"### {md_escape(title)}", "", "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(md_escape(_cell_text(v)) for v in r) + " |" for r in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
@@ -293,7 +292,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _combined_md(bundle: Bundle) -> str:
-    parts = [f"# {bundle.title}\n"] + [to_markdown(t) for t in bundle.paper]
+    parts = [f"# {md_escape(bundle.title)}\n"] + [to_markdown(t) for t in bundle.paper]
     if bundle.variants:
         parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in bundle.variants]
     parts += [_frame_md(e.title, _shown(e)) for e in bundle.extras]

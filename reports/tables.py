@@ -177,7 +177,8 @@ def column_header(col: Column) -> str:
 
 def to_markdown(table: Table) -> str:
     marks, notes = ranks(table), footnotes(table)
-    lines = [f"### {table.title}", "", "| Method | " + " | ".join(column_header(c) for c in table.columns) + " |",
+    lines = [f"### {md_escape(table.title)}", "",
+             "| Method | " + " | ".join(md_escape(column_header(c)) for c in table.columns) + " |",
              "|---|" + "---|" * len(table.columns)]
     for i, row in enumerate(table.rows):
         cells = [_md_cell(table.cell(row, c), marks.get((i, c.name)), notes) for c in table.columns]
@@ -185,22 +186,32 @@ def to_markdown(table: Table) -> str:
         if row.source == "run" and any(table.cell(row, c).ci for c in table.columns):
             lines.append("| ↳ 95% CI | " + " | ".join(fmt_ci(table.cell(row, c).ci) for c in table.columns) + " |")
             lines.append("| ↳ cases | " + " | ".join(_n(table.cell(row, c)) for c in table.columns) + " |")
-    lines += [""] + [f"<sup>{m}</sup> {note}  " for note, m in notes.items()]
-    lines += [f"- {n}" for n in table.notes]
+    lines += [""] + [f"<sup>{m}</sup> {md_escape(note)}  " for note, m in notes.items()]
+    lines += [f"- {md_escape(n)}" for n in table.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _md_label(row: Row) -> str:
-    label = _md_escape(row.label)
+    label = md_escape(row.label)
     if row.source == "run":
         label = f"{label} (this suite)"
-    return label + "".join(f" ⚠ {_md_escape(f)}" for f in row.flags)
+    return label + "".join(f" ⚠ {md_escape(f)}" for f in row.flags)
 
 
-def _md_escape(text: str) -> str:
-    for ch in "\\|*_<>[]`":
-        text = text.replace(ch, "\\" + ch)
-    return text
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_MARKUP = "\\`*_[]|~"
+
+
+def md_escape(text) -> str:
+    """Text this suite did not write (model names, run ids, reasons, notes), made inert in Markdown.
+
+    Every Markdown output goes through here. `<`, `>` and `&` become entities: raw HTML passes
+    through Markdown, and not every renderer honours a backslash before `<`. Emphasis, link,
+    code and table characters are backslash-escaped, and line breaks, which would end a table
+    row, become spaces.
+    """
+    flat = " ".join(str("" if text is None else text).split())
+    return "".join(_MD_ENTITIES.get(ch) or ("\\" + ch if ch in _MD_MARKUP else ch) for ch in flat)
 
 
 def _md_cell(cell: Cell, rank: int | None, notes: dict[str, str]) -> str:

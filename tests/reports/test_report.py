@@ -11,7 +11,8 @@ import pytest
 
 from harmony_bench.store import load_results
 from reports import compare_runs, write_leaderboard, write_run_report
-from tests.reports.conftest import CASES, HOSTILE, OTHER, make_run
+from reports.html import esc
+from tests.reports.conftest import CASES, HOSTILE, HOSTILE_MODEL, HOSTILE_REASON, OTHER, make_run
 
 TABLES = ["table2_overall", "table4_speech", "table5_ambient", "table6_complex", "table7_zh"]
 
@@ -66,6 +67,54 @@ def test_html_is_escaped_and_self_contained(report_a):
     assert page.count("data:image/png;base64,") == len(CASES) and page.count('class="wave"') == len(CASES)
     assert page.count('class="radar"') == 6 and 'class="chart"' in page  # five published models + the run
     assert "no face found" in page
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Path:
+    """A run whose model name and failure reason carry markup: every output must show it inert."""
+    mp = pytest.MonkeyPatch()
+    from tests.reports.conftest import fake_metric_class
+
+    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    try:
+        run = make_run(tmp_path_factory.mktemp("hostile"), "hostile", HOSTILE_MODEL, reason=HOSTILE_REASON)
+        write_run_report(run)
+        return run
+    finally:
+        mp.undo()
+
+
+def test_html_title_and_heading_escape_the_model_name(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    title = esc(f"Harmony-Bench report: hostile ({HOSTILE_MODEL})")
+    assert re.search("<title>(.*?)</title>", page).group(1) == title
+    assert re.search("<h1>(.*?)</h1>", page).group(1) == title
+
+
+def test_html_row_labels_escape_the_model_name(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    assert page.count(f'<tr class="run"><th>{esc(HOSTILE_MODEL)} <span class="tag">this suite</span>') >= len(TABLES)
+
+
+def test_html_gallery_values_and_coverage_escape_error_messages(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    card = re.search(r'<article class="card"[^>]*><h3>cx-004 .*?</article>', page).group(0)
+    assert f"<td>unscorable: {esc(HOSTILE_REASON)}</td>" in card
+    coverage = re.search(r'<section id="status">.*?</section>', page).group(0)
+    assert f"<td>{esc(HOSTILE_REASON)}</td>" in coverage
+
+
+def test_no_output_carries_raw_markup_from_names_reasons_or_cases(hostile, tmp_path):
+    write_leaderboard([hostile], tmp_path / "board")
+    files = [hostile / "report" / f"report.{ext}" for ext in ("html", "md")] + \
+        [tmp_path / "board" / f"leaderboard.{ext}" for ext in ("html", "md")] + [hostile / "report" / "table2_overall.md"]
+    for path in files:
+        text = path.read_text()
+        assert "<script>alert" not in text and "&lt;script&gt;alert(" in text, path.name
+    md = (hostile / "report" / "report.md").read_text()
+    assert f"# Harmony-Bench report: hostile (&lt;script&gt;alert(\"model\")&lt;/script&gt;\\*m\\*)" in md
+    assert "no face &lt;script&gt;alert(\"reason\")&lt;/script&gt; \\| found" in md  # the coverage table's reason
+    assert "| &lt;script&gt;alert(\"model\")&lt;/script&gt;\\*m\\* (this suite) |" in md
 
 
 def test_leaderboard_flags_a_run_on_another_case_set_and_weights(run_pair, tmp_path):

@@ -7,7 +7,7 @@ import io
 import json
 
 from reports.paper import Column
-from reports.tables import Cell, Row, ablation_table, paper_table, to_csv, to_json, to_latex, to_markdown
+from reports.tables import Cell, Row, ablation_table, md_escape, paper_table, to_csv, to_json, to_latex, to_markdown
 
 RUN = Row("my_model & co", {"AQ": Cell(0.6149, (0.58, 0.65), 50), "DD": Cell(0.1, (0.05, 0.2), 50, "unpinned weights"),
                             "WER": Cell(None)}, "run")
@@ -21,7 +21,7 @@ def test_markdown_marks_best_and_second_and_shows_cis():
     assert "<u>0.59</u>" in md  # Harmony's AQ drops to second
     assert "[0.58, 0.65]" in md and "| ↳ cases | 50 |" in md
     assert "<sup>a</sup> unpinned weights" in md
-    assert "my\\_model & co (this suite)" in row
+    assert "my\\_model &amp; co (this suite)" in row
 
 
 def test_latex_is_booktabs_with_escaped_labels_and_marks():
@@ -74,3 +74,10 @@ def test_ablation_layout_with_the_suites_own_measures():
     md = to_markdown(table)
     assert "| +GLDI (this suite) | ✓ |  |  |  | **0.01** | **0.40** |" in md
     assert "[0.00, 0.01]" in md and "| ↳ cases |  |  |  |  | 256 |  |" in md
+
+
+def test_markdown_escape_makes_html_and_markup_inert():
+    assert md_escape('<img src=x onerror="alert(1)">') == '&lt;img src=x onerror="alert(1)"&gt;'
+    assert md_escape("a & b") == "a &amp; b" and md_escape("&lt;") == "&amp;lt;"  # shown as written
+    assert md_escape("*x* _y_ [l](u) `c` a|b ~~s~~ \\") == "\\*x\\* \\_y\\_ \\[l\\](u) \\`c\\` a\\|b \\~\\~s\\~\\~ \\\\"
+    assert md_escape("two\nlines\r\n| row") == "two lines \\| row" and md_escape(None) == ""

@@ -81,6 +81,22 @@ def test_cells_equal_an_independent_pandas_computation(run_pair):
     assert measured_row("m", values, cols, "ambient").cells["Sync-C"].value is None  # not defined there
 
 
+def _values(per_subset: dict[str, list[float]], column: str = "AQ") -> pd.DataFrame:
+    """A scored-values frame as `scored` returns it, built by hand."""
+    rows = [{"column": column, "output": column, "subset": s, "language": "en", "value": v, "protocol_note": ""}
+            for s, vals in per_subset.items() for v in vals]
+    return pd.DataFrame(rows)
+
+
+def test_overall_cell_ci_is_stratified_by_subset():
+    """Known answer: no spread within a subset, so the stratified CI is the point itself; the
+    cases are unevenly spread (2 / 16 / 2), so a pooled bootstrap would centre near the pooled
+    mean 3.3 instead of the overall 4.0."""
+    values = _values({"speech": [0.0, 0.0], "ambient": [3.0] * 16, "complex": [9.0, 9.0]})
+    cell = measured_row("m", values, [COLUMNS_BY_NAME["AQ"]], "overall").cells["AQ"]
+    assert (cell.value, cell.ci, cell.n) == (4.0, (4.0, 4.0), 20)
+
+
 def test_overall_says_when_a_defined_subset_had_no_scored_case(run_pair):
     results = load_run(run_pair[0]).results
     no_complex = results[~((results["output"] == "WER") & (results["subset"] == "complex"))]

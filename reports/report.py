@@ -15,7 +15,7 @@ from reports.paper import PAPER_TABLES
 from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
                           scored, status_summary, variant_columns, wer_aggregation)
 from reports.stats import LEVEL, N_BOOT, SEED
-from reports.tables import RENDERERS, Table, md_escape, paper_table, to_json, to_markdown
+from reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
 
@@ -276,6 +276,15 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     extras = _extras(runs) + ([_paired(runs)] if len(runs) > 1 else [])
     return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, extras, flags),
                          out_dir, "leaderboard")
+
+
+def paper_tables(run_dir: Path, detail: bool = False) -> dict[str, pd.DataFrame]:
+    """The run's paper-format tables as DataFrames: Table 2 (overall) and Tables 4-7 (speech,
+    ambient, complex, Chinese speech), each with the published rows and the run's row, keyed by
+    file stem ("table2_overall", ...). See `reports.tables.to_frame` for the layout; with
+    `detail`, every metric also has its 95% CI bounds and n."""
+    paper, _ = build_tables([load_run(Path(run_dir))])
+    return {t.key: to_frame(t, detail) for t in paper}
 
 
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
@@ -238,6 +239,28 @@ def to_records(table: Table) -> list[dict]:
                 rec[f"{col.name}_note"] = cell.note
         records.append(rec)
     return records
+
+
+def to_frame(table: Table, detail: bool = False) -> pd.DataFrame:
+    """The table as a DataFrame: index `method`, a `source` column ("paper": published, "run":
+    measured by this suite), then one column per metric as float (NaN where the table shows "-").
+    With `detail`, each metric is followed by `<name>_ci_low`, `<name>_ci_high` and `<name>_n`.
+    `attrs` holds the table's title and notes."""
+    records = []
+    for row in table.rows:
+        rec = {"method": row.label, "source": row.source}
+        for col in table.columns:
+            cell = table.cell(row, col)
+            rec[col.name] = np.nan if cell.missing else (cell.value if isinstance(cell.value, bool) else float(cell.value))
+            if detail and col.direction is not None:
+                rec[f"{col.name}_ci_low"], rec[f"{col.name}_ci_high"] = cell.ci or (np.nan, np.nan)
+                rec[f"{col.name}_n"] = cell.n
+        records.append(rec)
+    frame = pd.DataFrame(records).set_index("method")
+    if detail:
+        frame = frame.astype({c: "Int64" for c in frame.columns if c.endswith("_n")})
+    frame.attrs.update(title=table.title, notes=list(table.notes))
+    return frame
 
 
 def _plain(value) -> str:

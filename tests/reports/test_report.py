@@ -181,3 +181,26 @@ def test_a_run_without_results_still_gets_a_report_that_says_so(tmp_path):
     names = {p.name for p in write_run_report(tmp_path / "fresh")}
     assert "report.html" in names and not any(n.startswith("variants_") for n in names)
     assert "static: no number under the paper's protocol" in (tmp_path / "fresh" / "report" / "report.md").read_text()
+
+
+def test_hb_tables_gives_the_paper_tables_as_dataframes(report_a):
+    import harmony_bench as hb
+
+    run_dir, _ = report_a
+    frames = hb.tables(run_dir)
+    assert list(frames) == TABLES and "tables" in hb.__all__
+    overall = frames["table2_overall"]
+    assert list(overall.columns[:3]) == ["source", "AQ", "IQ"] and overall.attrs["title"].startswith("Table 2.")
+    assert list(overall["source"]) == ["paper"] * 5 + ["run"]
+    assert overall.loc["Harmony", "Sync-C"] == 5.61 and pd.isna(overall.loc["MM-Diffusion", "ID"])
+    doc = json.loads((run_dir / "report" / "report.json").read_text())
+    for table, frame in zip(doc["tables"], frames.values()):
+        mine = table["rows"][-1]["cells"]
+        for name, cell in mine.items():
+            got = frame.loc["model-a", name]
+            assert (pd.isna(got) and cell["value"] is None) or got == pytest.approx(cell["value"]), (table["key"], name)
+    assert list(frames["table7_zh"].columns) == ["source", "WER", "Sync-C", "Sync-D", "IB"]
+    detail = hb.tables(run_dir, detail=True)["table4_speech"]
+    assert detail.loc["model-a", "WER_n"] == 3 and pd.isna(detail.loc["Harmony", "WER_n"])
+    lo, hi = detail.loc["model-a", ["AQ_ci_low", "AQ_ci_high"]]
+    assert lo < detail.loc["model-a", "AQ"] < hi

@@ -175,7 +175,8 @@ def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool 
         v = v[v["language"] == CHINESE]
     elif _output_of(col) == "WER":
         v = v[~v["language"].isin(CER_LANGUAGES)]
-    return v["value"].to_numpy(float)
+    # sorted: the bootstrap draws indices, so the CI would otherwise depend on the store's row order
+    return np.sort(v["value"].to_numpy(float))
 
 
 def _output_of(col: Column) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports import html
-from reports.paper import PAPER_TABLES
+from reports.paper import PAPER_TABLES, load_baseline
 from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
                           scored, status_summary, variant_columns, wer_aggregation)
 from reports.stats import LEVEL, N_BOOT, SEED
@@ -34,15 +34,33 @@ WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their chara
             "the Chinese speech table).")
 
 
-def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | None = None,
-                 label=lambda r: r.model) -> tuple[list[Table], list[Table]]:
+def run_labels(runs: Sequence[RunData]) -> dict[str, str]:
+    """run_id -> row label: the model name, with the run id only where the model alone would not
+    tell the row from another run's or from a published row (a run of Ovi beside the paper's Ovi)."""
+    taken = {str(method) for scope in SCOPES for method in load_baseline(scope).index}
+    models = [r.model for r in runs]
+    labels = {}
+    for r in runs:
+        label = r.model
+        if (models.count(r.model) > 1 or label in taken) and r.run_id != r.model:
+            label = f"{r.model} ({r.run_id})"
+        while label in taken:  # still ambiguous: the run id is the model's name too
+            label += "'"
+        taken.add(label)
+        labels[r.run_id] = label
+    return labels
+
+
+def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | None = None
+                 ) -> tuple[list[Table], list[Table]]:
     """(paper-format tables with the runs' rows, variant tables that are never ranked)."""
     flags = flags or {}
+    labels = run_labels(runs)
     official = {r.run_id: scored(r.results, comparable=True) for r in runs}
     paper = []
     for scope in SCOPES:
         spec = PAPER_TABLES[scope]
-        rows = [measured_row(label(r), official[r.run_id], spec.columns, scope, flags.get(r.run_id, ()))
+        rows = [measured_row(labels[r.run_id], official[r.run_id], spec.columns, scope, flags.get(r.run_id, ()))
                 for r in runs]
         table = paper_table(scope, rows)
         table.notes += COMMON_NOTES + SCOPE_NOTES.get(scope, []) + ([WER_NOTE] if scope != "zh" else [])
@@ -50,10 +68,10 @@ def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | No
                         "variants only, or no case of this scope); see the coverage table."
                         for row in rows if all(c.missing for c in row.cells.values())]
         paper.append(table)
-    return paper, variant_tables(runs, label)
+    return paper, variant_tables(runs, labels)
 
 
-def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
+def variant_tables(runs: Sequence[RunData], labels: dict[str, str]) -> list[Table]:
     variants = {r.run_id: scored(r.results, comparable=False) for r in runs}
     frames = [v for v in variants.values() if len(v)]
     if not frames:
@@ -61,7 +79,7 @@ def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
     columns = variant_columns(pd.concat(frames))
     tables = []
     for scope in SCOPES:
-        rows = [measured_row(label(r), variants[r.run_id], columns, scope) for r in runs]
+        rows = [measured_row(labels[r.run_id], variants[r.run_id], columns, scope) for r in runs]
         if all(c.missing for row in rows for c in row.cells.values()):
             continue
         tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {PAPER_TABLES[scope].title}",
@@ -272,7 +290,7 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     flags = leaderboard_flags(runs)
-    paper, variants = build_tables(runs, flags, label=lambda r: f"{r.model} ({r.run_id})")
+    paper, variants = build_tables(runs, flags)
     extras = _extras(runs) + ([_paired(runs)] if len(runs) > 1 else [])
     return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, extras, flags),
                          out_dir, "leaderboard")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reports.report import SCOPES, build_tables
-from reports.runs import RunData, load_run, status_summary
+from reports.runs import RunData, load_run, no_number_reason
 from reports.paper import Column
 from reports.tables import Cell, Table, column_header, fmt
 
@@ -70,27 +70,18 @@ def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
 
 
 def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Table], width: int) -> list[str]:
-    """Paper columns this run has no number for anywhere, grouped by the stored counts and first reason."""
+    """Paper columns this run has no number for anywhere, grouped by why."""
     measured = {col.name.split(" [")[0] for col in _run_cells([*paper, *variants])}
-    status = status_summary(run.results).set_index("output") if len(run.results) else None
     reasons: dict[str, list[str]] = {}
     for col in paper[0].columns:
         if col.name not in measured:
-            reasons.setdefault(_why(status, col.name), []).append(col.name)
+            reasons.setdefault(no_number_reason(run.results, col.name), []).append(col.name)
     if not reasons:
         return []
     lines = ["", "No number (details: report/status.csv):"]
     for why, names in reasons.items():
         lines += textwrap.wrap(f"{', '.join(names)}: {why}", width, initial_indent="  ", subsequent_indent="    ")
     return lines
-
-
-def _why(status, output: str) -> str:
-    if status is None or output not in status.index:
-        return "not run"
-    r = status.loc[[output]].iloc[0]
-    counts = ", ".join(f"{r[k]} {k}" for k in ("unscorable", "unavailable", "error") if r[k])
-    return " ".join(f"{counts} ({r['first_reason']})".split()) if counts else "no number"
 
 
 def _cut(text: str, width: int) -> str:

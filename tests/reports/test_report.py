@@ -124,12 +124,37 @@ def test_leaderboard_flags_a_run_on_another_case_set_and_weights(run_pair, tmp_p
     doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     flags = {r["run_id"]: r["flags"] for r in doc["runs"]}
     assert flags["run-a"] == [] and flags["run-b"] == []
-    assert "case set differs" in flags["run-c"] and "AQ protocol differs" in flags["run-c"]
+    assert flags["run-c"] == ["case set differs", f"n differs: 9 cases, most runs {len(CASES)}",
+                              "AQ protocol differs"]
     rows = {r["method"]: r for r in doc["tables"][0]["rows"]}
-    assert rows["model-c (run-c)"]["cells"]["AQ"]["value"] is None  # other AQ weights: not in the paper column
-    assert rows["model-b (run-b)"]["cells"]["AQ"]["rank"] == 1
+    assert rows["model-c"]["cells"]["AQ"]["value"] is None  # other AQ weights: not in the paper column
+    assert rows["model-b"]["cells"]["AQ"]["rank"] == 1
     assert "⚠ case set differs" in (tmp_path / "board" / "leaderboard.md").read_text()
     assert "AQ [aq@official]" in [c["name"] for c in doc["variants"][0]["columns"]]
+
+
+def test_leaderboard_flags_fewer_cases_of_the_same_case_set(run_pair, tmp_path):
+    """Same case set, but one run scored 3 cases where the others scored all: flagged, and each
+    cell still shows its own n."""
+    small = make_run(tmp_path, "run-small", "model-s", cases=CASES[:3], clips=False)
+    (small / "run.json").write_text((run_pair[0] / "run.json").read_text().replace('"run-a"', '"run-small"'))
+    write_leaderboard([*run_pair, small], tmp_path / "board")
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert {r["run_id"]: r["flags"] for r in doc["runs"]}["run-small"] == [f"n differs: 3 cases, most runs {len(CASES)}"]
+    assert "| model-s (this suite) ⚠ n differs: 3 cases, most runs 13 |" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_row_labels_name_the_model_once_and_stay_distinct(tmp_path):
+    runs = [make_run(tmp_path, "myplugin", "myplugin", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "myplugin-2", "myplugin", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "ovi-run", "Ovi", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "Harmony", "Harmony", cases=CASES[:4], clips=False)]
+    write_leaderboard(runs, tmp_path / "board")
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    labels = [r["method"] for r in doc["tables"][0]["rows"] if r["source"] == "run"]
+    assert labels == ["myplugin", "myplugin (myplugin-2)", "Ovi (ovi-run)", "Harmony'"]
+    md = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| myplugin (this suite) |" in md and "(myplugin) (this suite)" not in md
 
 
 def test_compare_runs_pairs_cases_and_tests_the_difference(run_pair):

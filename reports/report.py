@@ -13,7 +13,7 @@ import pandas as pd
 from reports import html
 from reports.paper import PAPER_TABLES, load_baseline
 from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
-                          scored, status_summary, variant_columns, wer_aggregation)
+                          no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
 from reports.stats import LEVEL, N_BOOT, SEED
 from reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
 
@@ -164,6 +164,7 @@ def gallery_items(run: RunData, page_dir: Path) -> list[html.GalleryItem]:
             texts=_case_texts(case),
             values=[_value_line(r) for r in g.sort_values(["paper", "output"], ascending=[False, True]).itertuples()],
             image_png=html.thumbnail_png(case.reference_image_path) if case else None,
+            poster_jpeg=html.poster_jpeg(video) if video else None,
             waveform=html.waveform_envelope(audio) if audio else None))
     return items
 
@@ -243,7 +244,9 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
     page = html.page(bundle.title, [
         _info_html(bundle.runs),
         _tables_html("Paper-format tables", bundle.paper, "tables", flag_hint),
-        html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows]),
+        html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows],
+                            *_chart_reasons(bundle)),
+        html.variant_charts_section(bundle.variants, list(run_labels(bundle.runs).values())),
         _tables_html("Not comparable with the paper", bundle.variants, "variants",
                      "Offline variants and other checkpoints, shown apart and never ranked with the paper."),
         *(_frame_html(e.title, e.intro, _shown(e), e.name) for e in bundle.extras),
@@ -251,6 +254,17 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
     ])
     paths.append(_write(out_dir / f"{stem}.html", page))
     return paths
+
+
+def _chart_reasons(bundle: Bundle) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """(column -> run label -> why no bar, run label -> why an empty radar) for the charts."""
+    labels = run_labels(bundle.runs)
+    why = {col.name: {labels[r.run_id]: no_number_reason(r.results, col.name) for r in bundle.runs}
+           for col in bundle.paper[0].columns}
+    see = "the charts of numbers not comparable with the paper and " if bundle.variants else ""
+    radar = {labels[r.run_id]: f"no number under the paper's protocol: see {see}the coverage table"
+             for r in bundle.runs}
+    return why, radar
 
 
 def _shown(extra: Extra) -> pd.DataFrame:

@@ -67,6 +67,31 @@ def test_html_is_escaped_and_self_contained(report_a):
     assert page.count("data:image/png;base64,") == len(CASES) and page.count('class="wave"') == len(CASES)
     assert page.count('class="radar"') == 6 and 'class="chart"' in page  # five published models + the run
     assert "no face found" in page
+    assert page.count('poster="data:image/jpeg;base64,') == len(CASES)
+
+
+def test_html_charts_say_why_a_bar_is_missing_and_chart_the_other_numbers_apart(report_a):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    run_dir, _ = report_a
+    page = (run_dir / "report" / "report.html").read_text()
+    charts = re.search(r'<section id="charts">.*?</section>', page).group(0)
+    assert "<li>no bar for model-a: not run</li>" in charts  # IQ: no metric ran
+    assert ("<li>no bar for model-a: measured only outside the paper&#x27;s protocol (ib@imagebind: imagebind.pth "
+            "is not the manifest&#x27;s file") in charts
+    assert "<li>no bar for MM-Diffusion: not reported in the paper</li>" in charts  # its ID is "-"
+    apart = re.search(r'<section id="variant-charts">.*?</section>', page).group(0)
+    assert "<h2>Charts: your numbers not comparable with the paper</h2>" in apart
+    ib = re.search(r'<svg class="chart"[^>]*><text[^>]*>IB \[ib@imagebind\] ↑</text>.*?</svg>', apart).group(0)
+    assert ib.count("<rect") == 5  # model-a over the five scopes
+    assert "Harmony" not in apart and "Ovi" not in apart  # no published row among these bars
+    poster = re.search(r'poster="data:image/jpeg;base64,([^"]+)"', page).group(1)
+    grey = np.asarray(Image.open(io.BytesIO(base64.b64decode(poster)))).mean()
+    assert abs(grey - 90) < 6  # the fixture's clips are grey 90
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +231,9 @@ def test_a_run_without_results_still_gets_a_report_that_says_so(tmp_path):
     names = {p.name for p in write_run_report(tmp_path / "fresh")}
     assert "report.html" in names and not any(n.startswith("variants_") for n in names)
     assert "static: no number under the paper's protocol" in (tmp_path / "fresh" / "report" / "report.md").read_text()
+    page = (tmp_path / "fresh" / "report" / "report.html").read_text()
+    assert ('<figcaption class="why">no number under the paper&#x27;s protocol: see the coverage table</figcaption>'
+            in page)
 
 
 def test_hb_tables_gives_the_paper_tables_as_dataframes(report_a):

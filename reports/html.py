@@ -173,7 +173,8 @@ def radar_svg(label: str, scores: dict[str, float | None], color: str, why: str 
            + "".join(parts) + "</svg>")
     if pts:
         return svg
-    return f'<figure class="radarbox">{svg}<figcaption class="why">{esc(why or "no number to draw")}</figcaption></figure>'
+    caption = f'<figcaption class="why">{esc(why or "no number to draw")}</figcaption>'
+    return f'<figure class="radarbox">{svg}{caption}</figure>'
 
 
 def _empty(title: str, why: str) -> str:

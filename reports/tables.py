@@ -251,7 +251,8 @@ def to_frame(table: Table, detail: bool = False) -> pd.DataFrame:
         rec = {"method": row.label, "source": row.source}
         for col in table.columns:
             cell = table.cell(row, col)
-            rec[col.name] = np.nan if cell.missing else (cell.value if isinstance(cell.value, bool) else float(cell.value))
+            value = cell.value if isinstance(cell.value, bool) else float(cell.value) if not cell.missing else np.nan
+            rec[col.name] = value
             if detail and col.direction is not None:
                 rec[f"{col.name}_ci_low"], rec[f"{col.name}_ci_high"] = cell.ci or (np.nan, np.nan)
                 rec[f"{col.name}_n"] = cell.n

@@ -174,7 +174,8 @@ def test_run_cells_follow_the_documented_rules(per_subset, name, rnd):
         everything = [v for s in used for v in per_subset[s]]
         assert min(everything) - 1e-9 <= lo <= hi <= max(everything) + 1e-9
     shuffled = values.sample(frac=1, random_state=rnd.randrange(2 ** 32))
-    assert repr(measured_row("m", shuffled, [col], "overall")) == repr(row)  # order changes nothing, CI included (repr: nan == nan)
+    # the store's row order changes nothing, CI included (compared as repr: nan == nan)
+    assert repr(measured_row("m", shuffled, [col], "overall")) == repr(row)
     for subset in ("speech", "ambient", "complex"):
         sub = measured_row("m", values, [col], subset).cells[name]
         expected_n = len(per_subset[subset]) if subset in col.subsets and per_subset[subset] else None

@@ -38,7 +38,8 @@ def test_paper_columns_first_then_the_rest_with_n(table, run_pair):
     assert _line(table, "IB [ib@imagebind]")[-1] == str(len(CASES))
     raw = load_results(run_pair[0])
     aq = raw[(raw["output"] == "AQ") & (raw["status"] == "ok")].groupby("subset")["value"].mean()
-    assert _line(table, "AQ ↑")[2:7] == [fmt(aq.mean()), fmt(aq["speech"]), fmt(aq["ambient"]), fmt(aq["complex"]), "-"]
+    expected = [fmt(aq.mean()), fmt(aq["speech"]), fmt(aq["ambient"]), fmt(aq["complex"]), "-"]
+    assert _line(table, "AQ ↑")[2:7] == expected
     assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in lines
 
 

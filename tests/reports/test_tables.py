@@ -105,7 +105,7 @@ def subset_frames(draw):
                             dtype=object) for s in SUBSETS}
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(subset_frames())
 def test_overall_is_the_unweighted_mean_of_the_defined_subset_means(frames):
     overall = overall_from_subsets(frames)
@@ -117,7 +117,7 @@ def test_overall_is_the_unweighted_mean_of_the_defined_subset_means(frames):
             assert overall.loc[method, col.name] == expected, (method, col.name)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(subset_frames(), st.randoms(use_true_random=False))
 def test_overall_ignores_the_order_of_methods_and_subsets(frames, rnd):
     subsets = list(SUBSETS)
@@ -128,7 +128,7 @@ def test_overall_ignores_the_order_of_methods_and_subsets(frames, rnd):
     assert overall_from_subsets(shuffled).loc[list(METHODS)].equals(overall_from_subsets(frames))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(subset_frames(), st.sampled_from(SUBSETS))
 def test_a_subset_without_a_value_leaves_the_mean_of_the_others(frames, gone):
     """A cell missing in one subset (or a subset table without the method) is skipped, never a zero."""

@@ -95,11 +95,22 @@ def _print_summary(summary, args, out: Path) -> int:
     return summary.exit_code
 
 
+def _print_results(run_dir: Path) -> None:
+    """The compact results table after `run` and `report` (the report has everything else)."""
+    from reports import summary_table
+
+    print()
+    print(summary_table(run_dir, width=100))
+
+
 def cmd_run(args) -> int:
     from harmony_bench import runner
 
     cfg = _config(args)
-    return _print_summary(runner.run(cfg), args, cfg.out)
+    code = _print_summary(runner.run(cfg), args, cfg.out)
+    if not args.json:
+        _print_results(cfg.out)
+    return code
 
 
 def cmd_generate(args) -> int:
@@ -129,8 +140,9 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from harmony_bench import runner
 
-    for path in runner.report(args.run, out_dir=args.out):
-        print(path)
+    paths = runner.report(args.run, out_dir=args.out)
+    print(f"{len(paths)} files written to {paths[0].parent if paths else args.out}")
+    _print_results(args.run)
     return 0
 
 

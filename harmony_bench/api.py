@@ -10,15 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from harmony_bench import runner
-from harmony_bench.cases import DEFAULT_CASES_DIR
 from harmony_bench.runner import RunConfig, Summary
 
 
-def _config(model: str | None, out: str | Path, cases: str | Path = DEFAULT_CASES_DIR, subset: str | None = None,
+def _config(model: str | None, out: str | Path, cases: str | Path | None = None, subset: str | None = None,
             limit: int | None = None, metrics: list[str] | None = None, shard: tuple[int, int] = (1, 1),
-            seed: int = 0, device: str = "auto", quiet: bool = True) -> RunConfig:
-    return RunConfig(model=model, out=Path(out), cases_dir=Path(cases), subset=subset, limit=limit,
-                     metrics=metrics, shard=shard, seed=seed, device=device, quiet=quiet)
+            seed: int = 0, device: str = "auto", quiet: bool = True, overwrite: bool = False) -> RunConfig:
+    return RunConfig(model=model, out=Path(out), cases_dir=Path(cases) if cases is not None else None,
+                     subset=subset, limit=limit, metrics=metrics, shard=shard, seed=seed, device=device,
+                     quiet=quiet, overwrite=overwrite)
 
 
 def run(model: str, out: str | Path, **kwargs) -> Summary:
@@ -37,5 +37,5 @@ def evaluate(out: str | Path, model: str | None = None, **kwargs) -> Summary:
     return runner.evaluate(cfg, summary)
 
 
-def report(out: str | Path) -> list[Path]:
-    return runner.report(Path(out))
+def report(out: str | Path, report_dir: str | Path | None = None) -> list[Path]:
+    return runner.report(Path(out), Path(report_dir) if report_dir is not None else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -21,19 +22,34 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _metric_list(text: str) -> list[str]:
-    return [m.strip() for m in text.split(",") if m.strip()]
+    keys = [m.strip() for m in text.split(",") if m.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("--metrics names no metric; leave it out to run every metric")
+    return keys
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--model", required=model_required, help="model spec: harmony, static, noise, dir:PATH, cmd:TEMPLATE, or a plugin")
-    p.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="case set folder (default: Harmony-Bench v1)")
+    p.add_argument("--cases", type=Path, help="case set folder (default: the run's own, else Harmony-Bench v1)")
     p.add_argument("--subset", choices=SUBSETS)
-    p.add_argument("--limit", type=int, help="first N cases of each subset")
+    p.add_argument("--limit", type=_positive, help="first N cases of each subset (N >= 1)")
     p.add_argument("--metrics", type=_metric_list, help="comma-separated metric keys (default: all; see `harmony-bench metrics`)")
     p.add_argument("--shard", type=_shard, default=(1, 1), help="K/N: this process takes shard K of N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<hash of the model spec>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="if --out holds a run of another model, case set or seed, discard its clips and scores")
     _output_options(p)
 
 
@@ -45,16 +61,20 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def _config(args):
     from harmony_bench.runner import RunConfig
 
-    out = args.out or Path("runs") / _safe_name(args.model or "run")
+    out = args.out or default_out(args.model)
     return RunConfig(model=args.model, out=out, cases_dir=args.cases, subset=args.subset, limit=args.limit,
                      metrics=args.metrics, shard=args.shard, seed=args.seed, device=args.device,
-                     quiet=args.quiet or args.json)
+                     quiet=args.quiet or args.json, overwrite=args.overwrite)
 
 
-def _safe_name(spec: str) -> str:
+def default_out(spec: str) -> Path:
+    """runs/<readable name>-<8 hex of the spec>: two specs never share a default folder."""
+    import hashlib
+
     name, _, arg = spec.partition(":")
-    tail = Path(arg.split()[0]).stem if arg else ""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{name}-{tail}" if tail) or name
+    tail = Path(arg.split()[0]).stem if arg.split() else ""
+    readable = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (f"{name}-{tail}" if tail else name))
+    return Path("runs") / f"{readable}-{hashlib.sha256(spec.encode()).hexdigest()[:8]}"
 
 
 def _print_summary(summary, args, out: Path) -> int:
@@ -75,11 +95,22 @@ def _print_summary(summary, args, out: Path) -> int:
     return summary.exit_code
 
 
+def _print_results(run_dir: Path) -> None:
+    """The compact results table after `run` and `report` (the report has everything else)."""
+    from reports import summary_table
+
+    print()
+    print(summary_table(run_dir, width=100))
+
+
 def cmd_run(args) -> int:
     from harmony_bench import runner
 
     cfg = _config(args)
-    return _print_summary(runner.run(cfg), args, cfg.out)
+    code = _print_summary(runner.run(cfg), args, cfg.out)
+    if not args.json:
+        _print_results(cfg.out)
+    return code
 
 
 def cmd_generate(args) -> int:
@@ -92,22 +123,26 @@ def cmd_generate(args) -> int:
 def cmd_evaluate(args) -> int:
     from harmony_bench import runner
 
+    from harmony_bench.runfolder import atomic_write
+
     if args.run:
         args.out = args.run
-    if args.out is None:
-        raise SystemExit("evaluate needs a run folder (positional) or --model")
+    if args.out is None and not args.model:
+        raise UsageError("evaluate needs a run folder (positional) or --model")
     cfg = _config(args)
+    runner.check_config(cfg)
     summary = runner.generate(cfg) if args.model else None
     summary = runner.evaluate(cfg, summary)
-    (Path(cfg.out) / "summary.json").write_text(json.dumps(summary.to_json(), indent=2))
+    atomic_write(Path(cfg.out) / "summary.json", json.dumps(summary.to_json(), indent=2))
     return _print_summary(summary, args, cfg.out)
 
 
 def cmd_report(args) -> int:
     from harmony_bench import runner
 
-    for path in runner.report(args.run):
-        print(path)
+    paths = runner.report(args.run, out_dir=args.out)
+    print(f"{len(paths)} files written to {paths[0].parent if paths else args.out}")
+    _print_results(args.run)
     return 0
 
 
@@ -120,11 +155,11 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    from harmony_bench.store import Store
+    from harmony_bench.runfolder import merge_runs
 
-    with Store(args.into) as store:
-        for src in args.sources:
-            print(f"{src}: {store.merge_from(src)} result rows merged")
+    counts = merge_runs(args.into, list(args.sources))
+    print(f"merged {len(args.sources)} run folder(s) into {args.into}: {counts['clips']} clips and "
+          f"{counts['rows']} result rows added or updated")
     return 0
 
 
@@ -141,6 +176,35 @@ def cmd_cases(args) -> int:
     cases = load_cases(args.dir, validate=False)
     counts = {s: sum(c.subset == s for c in cases) for s in SUBSETS}
     print(f"{len(cases)} valid cases in {args.dir}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from harmony_bench.models import MODELS
+
+    rows = []
+    for name in MODELS.names():
+        origin = MODELS.origin(name)
+        row = {"name": name, "kind": "plugin" if origin else "built-in",
+               "source": f"{origin['package']} {origin['version']}" if origin else "harmony-bench"}
+        try:
+            cls = MODELS.get(name)
+            caps = getattr(cls, "capabilities", None)
+            row["capabilities"] = dataclasses.asdict(caps) if dataclasses.is_dataclass(caps) else {}
+            row["about"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        except Exception as exc:  # a broken plugin is listed with its reason, not a traceback
+            row["capabilities"], row["about"] = {}, f"cannot be loaded: {type(exc).__name__}: {exc}"
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        caps = r["capabilities"]
+        modes = [m for m in ("joint", "audio_driven_video", "video_driven_audio") if caps.get(m)]
+        langs = ",".join(caps.get("languages", ()))
+        print(f"{r['name']:10} {r['kind']:8} {r['source'][:24]:24} {'+'.join(modes)[:30]:30} {langs}")
+        if r["about"]:
+            print(f"{'':10} {r['about'][:88]}")
     return 0
 
 
@@ -195,50 +259,55 @@ def cmd_weights(args) -> int:
     return 1 if bad and args.verify else 0
 
 
+EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
+
+
+def _command(sub, name: str, text: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EPILOG)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from harmony_bench import __version__
 
-    p = sub.add_parser("run", help="generate, evaluate and report")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_run)
+    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"harmony-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="generate the clips of the cases with a model")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_generate)
-
-    p = sub.add_parser("evaluate", help="score the clips of a run (or of --model dir:PATH)")
-    p.add_argument("run", nargs="?", type=Path, help="run folder")
+    _run_options(_command(sub, "run", "generate, evaluate and report", cmd_run), model_required=True)
+    _run_options(_command(sub, "generate", "generate the clips of the cases with a model", cmd_generate),
+                 model_required=True)
+    p = _command(sub, "evaluate", "score the clips of a run (or of --model dir:PATH)", cmd_evaluate)
+    p.add_argument("run", nargs="?", type=Path, help="run folder (or give --model and --out)")
     _run_options(p, model_required=False)
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="write the paper-format tables and HTML report of a run")
-    p.add_argument("run", type=Path)
-    p.set_defaults(func=cmd_report)
+    p = _command(sub, "report", "write the paper-format tables and HTML report of a run", cmd_report)
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--out", type=Path, help="report folder (default: RUN/report; use it for a read-only run)")
 
-    p = sub.add_parser("leaderboard", help="merge runs into one leaderboard beside the paper's baselines")
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=cmd_leaderboard)
+    p = _command(sub, "leaderboard", "put runs side by side with the paper's baselines", cmd_leaderboard)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--out", type=Path, required=True, help="folder for the leaderboard files")
 
-    p = sub.add_parser("merge", help="merge shard stores into one run")
-    p.add_argument("into", type=Path)
-    p.add_argument("sources", nargs="+", type=Path)
-    p.set_defaults(func=cmd_merge)
+    p = _command(sub, "merge", "merge run folders of one run (e.g. shards made elsewhere) into one", cmd_merge)
+    p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")
+    p.add_argument("sources", nargs="+", type=Path, help="run folders to merge from (left unchanged)")
 
-    p = sub.add_parser("cases", help="case set tools")
-    csub = p.add_subparsers(dest="cases_command", required=True)
-    v = csub.add_parser("validate", help="check a case folder against the schema")
-    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR)
-    v.set_defaults(func=cmd_cases)
+    p = sub.add_parser("cases", help="case set tools", description="Case set tools.", epilog=EPILOG)
+    csub = p.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    v = _command(csub, "validate", "check a case folder against the schema, listing every problem", cmd_cases)
+    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR,
+                   help="case folder (default: Harmony-Bench v1)")
 
-    p = sub.add_parser("metrics", help="list metrics, their protocols, and whether each can run here")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_metrics)
+    p = _command(sub, "models", "list the model adapters: built-ins and installed plugins", cmd_models)
+    p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = sub.add_parser("weights", help="list the weight files each official metric needs, and check them")
+    p = _command(sub, "metrics", "list metrics, their protocols, and whether each can run here", cmd_metrics)
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
-    p.set_defaults(func=cmd_weights)
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)
@@ -262,9 +331,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything already stored is kept, re-run the same command to resume", file=sys.stderr)
         return 130
-    except (ValueError, KeyError, RuntimeError, FileNotFoundError) as exc:
-        print(f"harmony-bench: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:  # `harmony-bench report RUN | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (UsageError, ValueError, KeyError) as exc:  # the command as typed cannot work
+        print(f"harmony-bench: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except (RuntimeError, OSError) as exc:  # it could not be carried out here and now
+        print(f"harmony-bench: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _one_line(exc: BaseException) -> str:
+    from harmony_bench.store import describe_os_error
+
+    if isinstance(exc, OSError) and exc.filename:
+        return describe_os_error(exc, exc.filename)
+    return str(exc).strip()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ clip, so two metrics at 16 kHz share one resampling.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -91,7 +92,6 @@ def write_clip(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndarr
     is lossy, which would blur the timing that the sync metrics measure.
     """
     import av
-    import soundfile as sf
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def write_clip(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndarr
     if audio.ndim == 1:
         audio = audio[:, None]
     audio = np.clip(audio, -1.0, 1.0)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # two writers never share a temporary
     with av.open(str(tmp), mode="w", format="mp4") as container:
         vs = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         vs.width, vs.height = frames.shape[2], frames.shape[1]
@@ -130,8 +130,23 @@ def write_clip(path: str | Path, frames: np.ndarray, fps: float, audio: np.ndarr
             container.mux(packet)
     tmp.replace(path)
     if wav:
-        sf.write(str(path.with_suffix(".wav")), audio, sample_rate, subtype="FLOAT")
+        write_float_wav(path.with_suffix(".wav"), audio, sample_rate)
     return path
+
+
+def write_float_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """32-bit float WAV written byte for byte from the samples. libsndfile adds a PEAK chunk with
+    a time stamp, so two writes of the same clip differed and its sha256 could not tie scores to
+    a clip."""
+    import struct
+
+    data = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+    channels = audio.shape[1]
+    fmt = struct.pack("<HHIIHH", 3, channels, sample_rate, sample_rate * 4 * channels, 4 * channels, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    tmp.replace(path)
 
 
 def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> Clip:

@@ -25,6 +25,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self.entry_point_group = entry_point_group
         self._items: dict[str, T | str] = {}
+        self._origins: dict[str, dict] = {}  # entry-point names -> where they come from
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -41,7 +42,12 @@ class Registry(Generic[T]):
         if not self.entry_point_group:
             return
         for ep in metadata.entry_points(group=self.entry_point_group):
-            self._items.setdefault(ep.name, ep.value)
+            if ep.name in self._items:
+                continue
+            self._items[ep.name] = ep.value
+            dist = getattr(ep, "dist", None)
+            self._origins[ep.name] = {"entry_point": ep.value, "package": dist.name if dist else None,
+                                      "version": dist.version if dist else None}
 
     def names(self) -> list[str]:
         self._load_entry_points()
@@ -59,6 +65,11 @@ class Registry(Generic[T]):
             item = getattr(importlib.import_module(module), attr)
             self._items[name] = item
         return item  # type: ignore[return-value]
+
+    def origin(self, name: str) -> dict | None:
+        """For a third-party entry point: its target, package and version (None for built-ins)."""
+        self._load_entry_points()
+        return self._origins.get(name)
 
     def __contains__(self, name: str) -> bool:
         self._load_entry_points()

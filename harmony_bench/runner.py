@@ -8,10 +8,15 @@ goes on.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
+import os
 import platform
+import re
+import shutil
+import tempfile
 import time
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -20,7 +25,8 @@ from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
 from harmony_bench.media import Clip, ClipError, read_clip
-from harmony_bench.store import ClipRow, ResultRow, Store
+from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
+from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
 from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
 
 
@@ -28,7 +34,7 @@ from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing
 class RunConfig:
     model: str | None  # model spec, "name[:arg]"; None = use the clips already in the run
     out: Path
-    cases_dir: Path = DEFAULT_CASES_DIR
+    cases_dir: Path | None = None  # None: the run's own case set, else Harmony-Bench v1
     subset: str | None = None
     limit: int | None = None
     metrics: list[str] | None = None  # registry keys; None = every registered metric
@@ -36,10 +42,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     quiet: bool = False
-
-    @property
-    def run_id(self) -> str:
-        return Path(self.out).resolve().name
+    overwrite: bool = False  # discard a run of another identity stored in `out`
 
 
 @dataclass
@@ -64,10 +67,77 @@ class Summary:
         return {**asdict(self), "failed": self.failed}
 
 
+# -- checks before any work ----------------------------------------------------------------
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_config(cfg: RunConfig) -> None:
+    """Everything a command needs, checked before any work: a mistake found after an hour of
+    generation costs that hour. Raises ValueError naming the option."""
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {cfg.limit}")
+    k, n = cfg.shard
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {k}/{n}: K must be in 1..N")
+    if cfg.metrics is not None:
+        check_metric_keys(cfg.metrics)
+    resolve_device(cfg.device)
+    out = Path(cfg.out)
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    if cfg.cases_dir is not None and not Path(cfg.cases_dir).is_dir():
+        raise ValueError(f"--cases {cfg.cases_dir}: no such folder")
+
+
+def check_metric_keys(keys: list[str]) -> None:
+    import difflib
+
+    from metrics.registry import all_metric_keys
+
+    if not keys:
+        raise ValueError("--metrics names no metric; leave it out to run every metric")
+    known = all_metric_keys()
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else " (see `harmony-bench metrics`)"
+            raise ValueError(f"unknown metric {key!r}{hint}")
+
+
+def resolve_device(device: str) -> str:
+    if not DEVICE_PATTERN.match(device or ""):
+        raise ValueError(f"--device {device!r}: expected auto, cpu, mps, cuda or cuda:N")
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            raise ValueError(f"--device {device}: this machine has {count} CUDA device(s)")
+    return device
+
+
 # -- cases and shards --------------------------------------------------------------------
-def select_cases(cfg: RunConfig) -> list[Case]:
-    cases = sorted(load_cases(cfg.cases_dir, subset=cfg.subset), key=lambda c: c.id)
-    if cfg.limit:
+def cases_dir_for(cfg: RunConfig, store: Store | None = None) -> Path:
+    """The case set of a command: --cases, else the one the run was made with, else v1."""
+    if cfg.cases_dir is not None:
+        return Path(cfg.cases_dir)
+    stored = store.meta("cases_dir") if store is not None else None
+    if stored and Path(stored).is_dir():
+        return Path(stored)
+    return DEFAULT_CASES_DIR
+
+
+def select_cases(cfg: RunConfig, cases_dir: Path | None = None) -> list[Case]:
+    cases = sorted(load_cases(cases_dir or cases_dir_for(cfg), subset=cfg.subset), key=lambda c: c.id)
+    if cfg.limit is not None:
         cases = _first_per_subset(cases, cfg.limit)
     return shard_cases(cases, *cfg.shard)
 
@@ -91,20 +161,13 @@ def shard_cases(cases: list[Case], k: int, n: int) -> list[Case]:
 
 
 def case_set_hash(root: Path) -> str:
-    """sha256 over the case file and every asset, so leaderboards can tell case sets apart."""
+    """sha256 over the case file and every asset: the case-set part of a run's identity."""
     h = hashlib.sha256()
-    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix != ".py"):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def library_versions() -> dict:
@@ -118,66 +181,87 @@ def library_versions() -> dict:
     return versions
 
 
-def _open_store(cfg: RunConfig, model_desc: dict | None) -> Store:
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    store = Store(out)
-    store.set_meta("cases_dir", str(Path(cfg.cases_dir).resolve()))
-    store.set_meta("run_id", cfg.run_id)
-    if model_desc is not None:
-        store.set_meta("model", model_desc)
-        store.set_meta("seed", cfg.seed)
-    return store
-
-
 def _progress(items, desc: str, quiet: bool):
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, unit="case", disable=quiet, dynamic_ncols=True)
 
 
+def _each_case_locked(folder: RunFolder, cases: list[Case], desc: str, quiet: bool):
+    """Yield each case while this process holds its lock. Cases another process holds are
+    taken last, waiting for it, so two processes on one folder split the work and never write
+    the same case at once; the caller re-checks what the other stored before redoing it."""
+    held = []
+    for case in _progress(cases, desc, quiet):
+        with folder.case_lock(case.id) as mine:
+            if mine:
+                yield case
+            else:
+                held.append(case)
+    for case in held:
+        with folder.case_lock(case.id, blocking=True):
+            yield case
+
+
 # -- generation --------------------------------------------------------------------------
+FATAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
 def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
     from harmony_bench.models import get_model
 
+    check_config(cfg)
     summary = summary or Summary()
-    cases = select_cases(cfg)
+    cases_dir = cases_dir_for(cfg)
+    cases = select_cases(cfg, cases_dir)
     summary.cases = len(cases)
     model = get_model(cfg.model, device=resolve_device(cfg.device))
-    summary.notes += model.preflight(cases)
-    clips_dir = Path(cfg.out) / "clips"
-    clips_dir.mkdir(parents=True, exist_ok=True)
-    with _open_store(cfg, model.describe()) as store:
-        store.set_meta("model_name", model.name)
-        _write_run_json(cfg, store, model.describe())
-        for case in _progress(cases, f"generate {model.name}", cfg.quiet):
-            stored = store.clip(cfg.run_id, model.name, case.id)
-            if stored and stored.status == "ok" and stored.seed == cfg.seed and Path(stored.video_path).is_file():
+    identity = Identity(model.identity(), case_set_hash(cases_dir), cfg.seed)
+    folder = RunFolder(cfg.out)
+    with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
+        folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
+                                      "shard": list(cfg.shard), "versions": library_versions()})
+        summary.notes += model.preflight(cases)
+        for case in _each_case_locked(folder, cases, f"generate {model.name}", cfg.quiet):
+            if _reusable(folder, store.clip(case.id), cfg.seed):
                 summary.clips_reused += 1
                 continue
-            start = time.time()
-            try:
-                clip = model.generate(case, cfg.seed, clips_dir)
-                row = ClipRow(cfg.run_id, model.name, case.id, case.subset, str(clip.video),
-                              str(clip.audio) if clip.audio else None, "ok", None, time.time() - start, cfg.seed)
+            row = _generate_one(model, case, cfg.seed, folder, identity.run_id)
+            if row.status == "ok":
                 summary.clips_generated += 1
-            except Exception as exc:  # one case's failure must not stop the run
-                row = ClipRow(cfg.run_id, model.name, case.id, case.subset, None, None, "error",
-                              f"{type(exc).__name__}: {exc}", time.time() - start, cfg.seed)
+            else:
                 summary.clips_failed += 1
                 summary.problems.append(f"{case.id} generation: {row.error}")
             store.write_case([], clip=row)
     return summary
 
 
-def _write_run_json(cfg: RunConfig, store: Store, model_desc: dict) -> None:
-    info = {
-        "run_id": cfg.run_id, "model": cfg.model, "model_info": model_desc, "cases_dir": str(Path(cfg.cases_dir).resolve()),
-        "case_set_sha256": case_set_hash(cfg.cases_dir), "subset": cfg.subset, "limit": cfg.limit,
-        "shard": list(cfg.shard), "seed": cfg.seed, "versions": library_versions(),
-    }
-    store.set_meta("case_set_sha256", info["case_set_sha256"])
-    (Path(cfg.out) / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+def _reusable(folder: RunFolder, stored: ClipRow | None, seed: int) -> bool:
+    """A stored clip is reused only if it is this seed's, still on disk and unchanged."""
+    if stored is None or stored.status != "ok" or stored.seed != seed:
+        return False
+    video, audio = folder.absolute(stored.video_path), folder.absolute(stored.audio_path)
+    if video is None or not video.is_file() or (audio is not None and not audio.is_file()):
+        return False
+    return file_sha256(video, audio) == stored.sha256
+
+
+def _generate_one(model, case: Case, seed: int, folder: RunFolder, run_id: str) -> ClipRow:
+    start = time.time()
+    try:
+        with folder.staging(case.id) as staging:
+            clip = model.generate(case, seed, staging)
+            video = folder.publish(clip.video, staging)
+            audio = folder.publish(clip.audio, staging)
+        return ClipRow(run_id, model.name, case.id, case.subset, folder.relative(video), folder.relative(audio),
+                       "ok", None, time.time() - start, seed, sha256=file_sha256(video, audio))
+    except OSError as exc:
+        if exc.errno in FATAL_ERRNOS:  # every later case would fail the same way: stop now
+            raise RunFolderError(f"case {case.id}: {describe_os_error(exc, folder.clips_dir)}") from None
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # one case's failure must not stop the run
+        error = f"{type(exc).__name__}: {exc}"
+    return ClipRow(run_id, model.name, case.id, case.subset, None, None, "error", error, time.time() - start, seed)
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -191,9 +275,9 @@ class _Slot:
     weights: str = ""
     setup_error: str | None = None
 
-    def stamp(self) -> set[tuple[str, str, str]]:
+    def stamp(self, clip_sha: str | None) -> set[tuple[str, str, str, str | None]]:
         m = self.metric
-        return {(o.name, m.version, self.weights) for o in m.outputs}
+        return {(o.name, m.version, self.weights, clip_sha) for o in m.outputs}
 
 
 def prepare_metrics(keys: list[str] | None, device: str) -> list[_Slot]:
@@ -219,35 +303,45 @@ def prepare_metrics(keys: list[str] | None, device: str) -> list[_Slot]:
 
 
 def evaluate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
+    check_config(cfg)
     summary = summary or Summary()
-    device = resolve_device(cfg.device)
-    slots = prepare_metrics(cfg.metrics, device)
+    folder = RunFolder(cfg.out)
+    folder.require()
+    slots = prepare_metrics(cfg.metrics, resolve_device(cfg.device))
     versions = library_versions()
-    with _open_store(cfg, None) as store:
-        model_name = store.meta("model_name")
-        if model_name is None:
-            raise RuntimeError(f"{cfg.out}: no clips in this run yet; run `harmony-bench generate` first or pass --model")
-        cases = select_cases(cfg)
+    with folder.open(None) as store, folder.folder_lock():
+        identity = folder.stored_identity(store)
+        cases_dir = cases_dir_for(cfg, store)
+        if case_set_hash(cases_dir) != identity.case_set_sha256:
+            raise RunFolderError(f"{folder.root} was made on another case set than {cases_dir} "
+                                 f"(sha256 {identity.case_set_sha256[:12]}); pass the run's --cases")
+        cases = select_cases(cfg, cases_dir)
         summary.cases = summary.cases or len(cases)
-        config_hash = hashlib.sha256(json.dumps([store.meta("model"), cfg.seed], sort_keys=True).encode()).hexdigest()[:16]
-        done = {s.metric.key: store.done_stamps(cfg.run_id, model_name, s.metric.key) for s in slots}
-        for case in _progress(cases, "evaluate", cfg.quiet):
+        stamp = _RowStamp(identity.run_id, store.meta("model_name") or "model", identity.seed, identity.run_id,
+                          versions)
+        for case in _each_case_locked(folder, cases, "evaluate", cfg.quiet):
+            clip_row = store.clip(case.id)
+            clip_sha = clip_row.sha256 if clip_row is not None else None
+            done = {s.metric.key: store.done_stamps(s.metric.key).get(case.id, set()) for s in slots}
             todo = [s for s in slots if case.subset in s.metric.subsets
-                    and not s.stamp() <= done[s.metric.key].get(case.id, set())]
+                    and not s.stamp(clip_sha) <= done[s.metric.key]]
             summary.rows["skipped"] += sum(case.subset in s.metric.subsets for s in slots) - len(todo)
             if not todo:
                 continue
-            rows = _evaluate_case(case, todo, store.clip(cfg.run_id, model_name, case.id),
-                                  _RowStamp(cfg.run_id, model_name, cfg.seed, config_hash, versions))
+            rows = _evaluate_case(case, todo, clip_row, folder, stamp)
             store.write_case(rows)
-            firsts = {s.metric.key: s.metric.outputs[0].name for s in todo}
-            for r in rows:
-                if r.output != firsts[r.metric_key]:
-                    continue  # count (case, metric) pairs, not outputs
-                summary.rows[r.status] += 1
-                if r.status == "error":
-                    summary.problems.append(f"{r.case_id} {r.metric_key}: {r.error}")
+            _count(summary, todo, rows)
     return summary
+
+
+def _count(summary: Summary, todo: list[_Slot], rows: list[ResultRow]) -> None:
+    firsts = {s.metric.key: s.metric.outputs[0].name for s in todo}
+    for r in rows:
+        if r.output != firsts[r.metric_key]:
+            continue  # count (case, metric) pairs, not outputs
+        summary.rows[r.status] += 1
+        if r.status == "error":
+            summary.problems.append(f"{r.case_id} {r.metric_key}: {r.error}")
 
 
 @dataclass
@@ -259,7 +353,8 @@ class _RowStamp:
     versions: dict
 
 
-def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, st: _RowStamp) -> list[ResultRow]:
+def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, folder: RunFolder,
+                   st: _RowStamp) -> list[ResultRow]:
     clip: Clip | None = None
     clip_problem = None
     if clip_row is None:
@@ -268,7 +363,7 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, st:
         clip_problem = f"generation failed: {clip_row.error}"
     else:
         try:
-            clip = read_clip(clip_row.video_path, clip_row.audio_path)
+            clip = read_clip(folder.absolute(clip_row.video_path), folder.absolute(clip_row.audio_path))
         except ClipError as exc:
             clip_problem = f"clip unreadable: {exc}"
     rows = []
@@ -280,7 +375,7 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, st:
             result = ({}, "error", clip_problem, {})
         else:
             result = _score(slot, clip, case)
-        rows += _rows(slot, case, st, *result, start)
+        rows += _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
     return rows
 
 
@@ -315,7 +410,7 @@ def _finite(v) -> bool:
 
 
 def _rows(slot: _Slot, case: Case, st: _RowStamp, values: dict, status: str, error: str | None,
-          details: dict, start: float) -> list[ResultRow]:
+          details: dict, start: float, clip_sha: str | None) -> list[ResultRow]:
     m = slot.metric
     return [ResultRow(
         run_id=st.run_id, model=st.model, case_id=case.id, subset=case.subset, metric_key=m.key,
@@ -323,23 +418,45 @@ def _rows(slot: _Slot, case: Case, st: _RowStamp, values: dict, status: str, err
         official=m.official, protocol_version=m.version, weights_sha256=slot.weights,
         value=float(values[o.name]) if status == "ok" else None, status=status, error=error,
         details=details if i == 0 else {}, lib_versions=st.versions, seed=st.seed,
-        config_hash=st.config_hash, started_at=start, finished_at=time.time())
+        config_hash=st.config_hash, started_at=start, finished_at=time.time(), clip_sha256=clip_sha)
         for i, o in enumerate(m.outputs)]
 
 
 # -- the whole job -----------------------------------------------------------------------
 def run(cfg: RunConfig) -> Summary:
     """generate -> evaluate -> report."""
+    check_config(cfg)
     summary = generate(cfg)
     evaluate(cfg, summary)
-    report(cfg.out, summary)
+    report(cfg.out, summary=summary)
     return summary
 
 
-def report(run_dir: Path, summary: Summary | None = None) -> list[Path]:
+def report(run_dir: Path, out_dir: Path | None = None, summary: Summary | None = None) -> list[Path]:
+    """Write the report of a run (default: <run>/report). The run is only read, so a read-only
+    run reports to another `out_dir`. The files are written to a temporary folder first and
+    swapped in whole: a fault leaves the previous report, never a partial one."""
     from reports import write_run_report
 
-    paths = write_run_report(Path(run_dir))
+    folder = RunFolder(run_dir)
+    folder.require()
     if summary is not None:
-        (Path(run_dir) / "summary.json").write_text(json.dumps(summary.to_json(), indent=2))
-    return paths
+        atomic_write(folder.root / "summary.json", json.dumps(summary.to_json(), indent=2))
+    out_dir = Path(out_dir) if out_dir is not None else folder.root / "report"
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    except OSError as exc:
+        raise RunFolderError(describe_os_error(exc, out_dir.parent)) from None
+    try:
+        written = write_run_report(folder.root, tmp)
+        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise RunFolderError(describe_os_error(exc, out_dir)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out_dir / p.relative_to(tmp) for p in written]

@@ -55,7 +55,8 @@ def load_run(run_dir: Path) -> RunData:
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     models = sorted(results["model"].unique()) if len(results) else []
     model = ", ".join(models) or str((info.get("model_info") or {}).get("name") or info.get("model") or "model")
-    return RunData(run_dir, str(info.get("run_id") or run_dir.resolve().name), model, info, results,
+    # labelled by the folder's present name: the stored run id is a hash of the run's identity
+    return RunData(run_dir, run_dir.resolve().name, model, info, results,
                    _load_cases(info.get("cases_dir")))
 
 
@@ -175,7 +176,8 @@ def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool 
         v = v[v["language"] == CHINESE]
     elif _output_of(col) == "WER":
         v = v[~v["language"].isin(CER_LANGUAGES)]
-    return v["value"].to_numpy(float)
+    # sorted: the bootstrap draws indices, so the CI would otherwise depend on the store's row order
+    return np.sort(v["value"].to_numpy(float))
 
 
 def _output_of(col: Column) -> str:
@@ -313,12 +315,20 @@ def _compare_metric(key: str, output: str, g: pd.DataFrame) -> list[dict]:
 
 
 def leaderboard_flags(runs: Sequence[RunData]) -> dict[str, tuple[str, ...]]:
-    """run_id -> warnings where its case set or a column's protocol differs from most runs."""
+    """run_id -> warnings where its case set, the cases it scored, or a column's protocol differs
+    from most runs (a mean over 3 cases beside a mean over 6 is no comparison)."""
     flags: dict[str, list[str]] = {r.run_id: [] for r in runs}
-    _flag_majority(runs, lambda r: r.case_set, "case set differs", flags)
+    for run_id in _deviants({r.run_id: r.case_set for r in runs}):
+        flags[run_id].append("case set differs")
+    scored_cases = {r.run_id: frozenset(r.results["case_id"]) for r in runs}
+    reference = _majority(list(scored_cases.values()))
+    for run_id in _deviants(scored_cases):
+        n, m = len(scored_cases[run_id]), len(reference)
+        flags[run_id].append(f"n differs: {n} cases, most runs {m}" if n != m else "other cases than most runs")
     columns = sorted(set().union(*(set(r.results.loc[r.results["paper"], "output"]) for r in runs)))
     for col in columns:
-        _flag_majority(runs, lambda r, c=col: _protocol_of(r.results, c), f"{col} protocol differs", flags)
+        for run_id in _deviants({r.run_id: _protocol_of(r.results, col) for r in runs}, ignore="not measured"):
+            flags[run_id].append(f"{col} protocol differs")
     return {k: tuple(v) for k, v in flags.items()}
 
 
@@ -328,13 +338,32 @@ def _protocol_of(results: pd.DataFrame, output: str) -> str:
     return " + ".join(f"{k} v{v} {w}" for k, v, w in stamps) or "not measured"
 
 
-def _flag_majority(runs: Iterable[RunData], key, message: str, flags: dict[str, list[str]]) -> None:
-    values = [(r.run_id, key(r)) for r in runs]
-    present = [v for _, v in values if v not in ("not measured",)]
-    if len(set(present)) <= 1:
-        return
+def _majority(values: list):
     # the most common value is the reference; ties go to the first run listed
-    reference = max(dict.fromkeys(present), key=present.count)
-    for run_id, v in values:
-        if v != reference and v != "not measured":
-            flags[run_id].append(message)
+    return max(dict.fromkeys(values), key=values.count)
+
+
+def _deviants(values: dict[str, object], ignore: object = None) -> list[str]:
+    """Run ids whose value differs from the most common one (`ignore`d values take no part)."""
+    present = [v for v in values.values() if v != ignore]
+    if len(set(present)) <= 1:
+        return []
+    reference = _majority(present)
+    return [run_id for run_id, v in values.items() if v != reference and v != ignore]
+
+
+def no_number_reason(results: pd.DataFrame, output: str) -> str:
+    """Why a run has no number under the paper's protocol for a paper column: measured only
+    outside the protocol, or the stored counts and first reason, or not run."""
+    rows = results[results["output"] == output]
+    outside = rows[(rows["status"] == "ok") & ~rows["comparable"].astype(bool)]
+    if len(outside):
+        notes = "; ".join(sorted(set(outside["protocol_note"]) - {""}))
+        return f"measured only outside the paper's protocol ({notes})" if notes else \
+            "measured only outside the paper's protocol"
+    counts = rows["status"].value_counts()
+    failed = ", ".join(f"{counts[k]} {k}" for k in ("unscorable", "unavailable", "error") if counts.get(k, 0))
+    if not failed:
+        return "not run"
+    first = rows.loc[rows["status"] != "ok", "error"].dropna()
+    return " ".join(f"{failed} ({first.iloc[0] if len(first) else 'no reason stored'})".split())

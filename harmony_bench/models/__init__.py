@@ -16,7 +16,10 @@ def get_model(spec: str, device: str = "cpu") -> Model:
     """Build a model from "name" or "name:arg" (e.g. "dir:clips/", "cmd:python gen.py ...")."""
     name, sep, arg = spec.partition(":")
     factory = MODELS.get(name)
-    return factory(arg if sep else None, device=device)
+    model = factory(arg if sep else None, device=device)
+    model.spec = spec
+    model.source = MODELS.origin(name)
+    return model
 
 
 __all__ = ["MODELS", "Capabilities", "GeneratedClip", "GenerationError", "Model", "get_model", "register_model"]

@@ -45,6 +45,8 @@ class Model(ABC):
         """`arg` is what follows the colon in `--model name:arg` (a folder, a template...)."""
         self.arg = arg
         self.device = device
+        self.spec = f"{self.name}:{arg}" if arg is not None else self.name  # set by get_model
+        self.source: dict | None = None  # the plugin's entry point and package version, if any
 
     @abstractmethod
     def generate(self, case: Case, seed: int, out_dir: Path) -> GeneratedClip:
@@ -65,6 +67,13 @@ class Model(ABC):
     def describe(self) -> dict:
         """Facts stamped on the run (override to add checkpoint hashes, configs)."""
         return {"name": self.name, "fps": self.fps, "size": list(self.size), "sample_rate": self.sample_rate}
+
+    def identity(self) -> dict:
+        """What must match for a stored clip of this model to be reused: the spec, the adapter
+        (and for plugins its package and version, set by `get_model`), and the generation
+        settings. Override to leave out facts that do not change the clips (e.g. a local path)."""
+        return {"spec": self.spec, "adapter": f"{type(self).__module__}.{type(self).__qualname__}",
+                "source": self.source, **self.describe()}
 
 
 MODELS: Registry = Registry("model", entry_point_group="harmony_bench.models")

@@ -28,6 +28,10 @@ class DirModel(Model):
             raise ValueError(f"dir:{arg}: no such folder")
         self.name = f"dir:{self.folder.name}"
 
+    def describe(self) -> dict:
+        # two folders may share a base name: the full path tells their runs apart
+        return {**super().describe(), "folder": str(self.folder)}
+
     def preflight(self, cases: list[Case]) -> list[str]:
         ids = {c.id for c in cases}
         present = {p.stem for p in self.folder.glob("*.mp4")}
@@ -41,6 +45,22 @@ class DirModel(Model):
             raise GenerationError(f"missing clip: {video}")
         wav = video.with_suffix(".wav")
         return GeneratedClip(video, wav if wav.is_file() else None)
+
+
+CMD_FIELDS = ("id", "subset", "video_caption", "audio_caption", "transcript", "spoken_word_en", "spoken_word_zh",
+              "language", "duration", "reference_image", "reference_audio", "seed", "out", "out_wav")
+
+
+def check_template(argv: list[str]) -> None:
+    """Refuse unknown or malformed {fields} when the model is built, not once per case."""
+    for part in argv:
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(part) if name is not None]
+        except ValueError as exc:
+            raise ValueError(f"cmd template argument {part!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+        for name in names:
+            if name not in CMD_FIELDS:
+                raise ValueError(f"cmd template uses unknown field {{{name}}}; known: {', '.join(CMD_FIELDS)}")
 
 
 class _Fields(string.Formatter):
@@ -72,6 +92,7 @@ class CmdModel(Model):
         if not arg:
             raise ValueError("cmd: needs a command template, e.g. --model 'cmd:python gen.py --text {transcript} --out {out}'")
         self.argv_template = shlex.split(arg)
+        check_template(self.argv_template)
         self.timeout = float(os.environ.get("HARMONY_BENCH_CMD_TIMEOUT", "1800"))
         self.name = f"cmd:{Path(self.argv_template[0]).name}"
 

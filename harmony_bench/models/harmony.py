@@ -73,6 +73,11 @@ class HarmonyModel(Model):
                 "model_resolution": [cfg.codec.height, cfg.codec.width], "sampling": cfg.sample.__dict__,
                 "interaction": cfg.interaction.__dict__}
 
+    def identity(self) -> dict:
+        ident = super().identity()
+        ident.pop("checkpoint")  # a local path; the checkpoint's sha256 says which weights
+        return ident
+
 
 def case_seed(case: Case, seed: int) -> int:
     """A torch seed that depends only on (seed, case id); 32 bits, as the CPU generator keeps."""

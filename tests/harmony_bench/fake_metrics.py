@@ -39,3 +39,18 @@ class Picky(Metric):
         if case.language == "zh":
             raise NotScorable("no Chinese support")
         return Score({"Picky": float(clip.duration)})
+
+
+@register("flaky@test")
+class Flaky(Metric):
+    """Fails while $FAKE_METRIC_FAIL is set, to check that a failed (case, metric) is retried."""
+
+    family, backend, official, version = "Flaky", "test", False, "1"
+    outputs = (Output("Flaky", "higher", paper=False),)
+    subsets = ALL_SUBSETS
+    card = _CARD
+
+    def score(self, clip, case) -> Score:
+        if os.environ.get("FAKE_METRIC_FAIL"):
+            raise RuntimeError("asked to fail")
+        return Score({"Flaky": float(clip.num_frames)})

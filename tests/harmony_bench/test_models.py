@@ -33,8 +33,8 @@ def test_cmd_passes_case_text_as_one_unchanged_argument(tiny_cases, tmp_path):
 
 def test_cmd_failures_name_the_problem(tiny_cases, tmp_path):
     case = load_cases(tiny_cases)[0]
-    with pytest.raises(GenerationError, match="unknown field"):
-        get_model(f"cmd:{sys.executable} -c pass {{nope}}").generate(case, 0, tmp_path)
+    with pytest.raises(ValueError, match="unknown field {nope}"):  # when the model is built, before any case
+        get_model(f"cmd:{sys.executable} -c pass {{nope}}")
     with pytest.raises(GenerationError, match="exited with 3"):
         get_model(f"cmd:{sys.executable} -c 'import sys; sys.exit(3)'").generate(case, 0, tmp_path)
     with pytest.raises(GenerationError, match="did not write"):

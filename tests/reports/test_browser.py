@@ -85,4 +85,4 @@ def test_leaderboard_page_renders_without_console_errors(run_pair, tmp_path, mon
     board = next(p for p in write_leaderboard(list(run_pair), tmp_path / "board") if p.suffix == ".html")
     done = chromium(board.as_uri(), tmp_path / "profile", "--dump-dom")
     assert console_lines(done.stderr) == []
-    assert 'id="table2_overall"' in done.stdout and "model-b (run-b)" in done.stdout
+    assert 'id="table2_overall"' in done.stdout and "model-b" in done.stdout

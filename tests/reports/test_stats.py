@@ -44,6 +44,24 @@ def test_stratified_ci_is_centred_on_the_mean_of_group_means():
     assert not lo < pooled < hi  # a pooled mean would weight the big subset ten times more
 
 
+def test_overall_ci_is_stratified_known_answer():
+    """No spread inside a subset: a stratified bootstrap has nothing to resample, so the CI of the
+    mean of subset means is that mean exactly; a pooled bootstrap would move and widen it."""
+    groups = [np.zeros(3), np.full(20, 3.0), np.full(3, 9.0)]
+    assert bootstrap_ci(groups) == (4.0, 4.0)  # pooled: about [2.5, 4.3] around the pooled mean 3.35
+
+
+def test_stratified_ci_width_matches_the_per_subset_normal_theory():
+    rng = np.random.default_rng(6)
+    groups = [rng.normal(0, 1, 40), rng.normal(5, 3, 160), rng.normal(1, 0.5, 20)]
+    lo, hi = bootstrap_ci(groups, n_boot=8000)
+    # var(mean of G means) = sum(var_g / n_g) / G^2, with the bootstrap's ddof=0 variances
+    sd = np.sqrt(sum(g.var() / len(g) for g in groups)) / len(groups)
+    assert (hi - lo) == pytest.approx(2 * 1.96 * sd, rel=0.06)
+    pooled = np.concatenate(groups)
+    assert 2 * 1.96 * pooled.std() / np.sqrt(len(pooled)) > 1.5 * (hi - lo)  # what pooling would give
+
+
 def test_a_single_case_gives_no_interval():
     assert all(np.isnan(bootstrap_ci([np.array([0.5])])))
 

@@ -116,9 +116,10 @@ def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     assert summary["clips_generated"] == 3 and summary["rows"]["error"] == 0, summary  # first case of each subset
     assert summary["rows"]["ok"] + summary["rows"]["unscorable"] >= 1, summary
     assert (work / "runs" / "static" / "report" / "report.html").is_file()
-    if "models" not in _run([hb, "--help"], cwd=work, env=env):
-        pytest.skip("`harmony-bench models` does not exist on this branch yet")
-    assert "static" in _run([hb, "models"], cwd=work, env=env)
+    listed = _run([hb, "models"], cwd=work, env=env)
+    assert {"harmony", "static", "noise", "dir", "cmd"} <= set(re.findall(r"^(\w+)\s", listed, re.M)), listed
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert _run([hb, "--version"], cwd=work, env=env).split() == ["harmony-bench", version]
 
 
 def _run(cmd, **kw) -> str:

@@ -33,14 +33,20 @@ ENCODER_OVERRIDES = {"encoder_layers": int, "encoder_embed_dim": int, "encoder_f
                      "encoder_attention_heads": int, "conv_pos": int, "conv_pos_groups": int,
                      "num_buckets": int, "max_distance": int, "conv_feature_layers": list}
 
-_HF = "https://huggingface.co/facebook/audiobox-aesthetics"
+_REV = "9b1dd8e5df9af7216e836a98974fe3b82c56ded6"
+_HF = f"https://huggingface.co/facebook/audiobox-aesthetics/resolve/{_REV}"
 AUDIOBOX_MODEL = WeightFile(
-    name="audiobox-aesthetics/model.safetensors", sha256=None, source=f"{_HF}/resolve/main/model.safetensors",
-    licence="CC-BY-4.0",
-    note="no public sha256 could be pinned offline; the hash actually loaded is recorded with every number")
+    name="audiobox-aesthetics/model.safetensors",
+    sha256="a5a3c2412649cc2384ec525ffd5180ce6c4778f43bed6108e0a1303de04d014e", size_bytes=415_472_992,
+    source=f"{_HF}/model.safetensors", licence="CC-BY-4.0",
+    hash_source=f"git-LFS pointer, huggingface.co/facebook/audiobox-aesthetics revision {_REV[:7]}",
+    note="safetensors of AesMultiOutput (PyTorchModelHubMixin): the WavLM encoder and the four axis heads")
 AUDIOBOX_CONFIG = WeightFile(
-    name="audiobox-aesthetics/config.json", sha256=None, source=f"{_HF}/resolve/main/config.json",
-    licence="CC-BY-4.0", note="model settings and the per-axis target normalisation (mean, std)")
+    name="audiobox-aesthetics/config.json",
+    sha256="0b8eabc5ced92cefed116a3aca8f1e59d2a33dc4d376b9e86dfb9c072e1d280d", size_bytes=492,
+    source=f"{_HF}/config.json", licence="CC-BY-4.0",
+    hash_source=f"huggingface.co/facebook/audiobox-aesthetics revision {_REV[:7]} (file bytes)",
+    note="model settings and the per-axis target normalisation (mean, std)")
 
 
 @dataclass(frozen=True)

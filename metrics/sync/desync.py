@@ -41,11 +41,15 @@ MEL_MEAN, MEL_STD = -4.2677393, 4.5689974  # av-benchmark's normalisation (Audio
 
 SYNCHFORMER = WeightFile(
     name="synchformer_state_dict.pth",
-    sha256=None,
-    source="hkchengrex/av-benchmark README (Synchformer trained on AudioSet, from v-iashin/Synchformer 24-01-04T16-39-21)",
+    sha256="8aff082f2df5c3bc52759db0c865c7ee772ae6400b860d1b7e90413f2defb67c",
+    source="https://huggingface.co/hkchengrex/MMAudio/resolve/main/ext_weights/synchformer_state_dict.pth "
+           "(the file av-benchmark's README points to; from v-iashin/Synchformer 24-01-04T16-39-21, AudioSet)",
     licence="MIT (Synchformer)",
-    size_bytes=None,
-    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+    size_bytes=950_058_171,
+    hash_source="git-LFS pointer, huggingface.co/hkchengrex/MMAudio ext_weights/ (MMAudio's download_utils "
+                "lists md5 5b2f5594b0730f70e41e549b7c94390c for it)",
+    note="a plain state dict of float32 tensors (the training checkpoint's 'model' entry with the "
+         "audio/vision feature extractors only)",
 )
 
 

@@ -31,11 +31,14 @@ BATCH = 32
 
 SYNCNET_V2 = WeightFile(
     name="syncnet_v2.model",
-    sha256=None,
+    sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
     source="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model (joonson/syncnet_python download_model.sh)",
     licence="MIT (syncnet_python repository licence)",
-    size_bytes=None,
-    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+    size_bytes=54_573_114,
+    hash_source="the authors publish none; the git-LFS pointers of the Hugging Face copies in "
+                "chunyu-li/LatentSync (auxiliary/) and lithiumice/models_hub_2 agree, as do published "
+                "hashes of the Oxford download",
+    note="a legacy torch.save state dict (tensors only, __S__ / __L__ layer names)",
 )
 
 

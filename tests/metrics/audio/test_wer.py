@@ -18,7 +18,13 @@ from metrics.base import MetricUnavailable, NotScorable
 def test_loader_reads_the_official_format(tmp_path):
     path = tmp_path / "large-v3.pt"
     write_whisper(path)
+    import torch
+
+    checkpoint = torch.load(path, weights_only=True)
+    assert {v.dtype for v in checkpoint["model_state_dict"].values()} == {torch.float16}  # as released
+    assert all(type(v) is int for v in checkpoint["dims"].values())
     model = load_whisper(path)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # cast on load, decoded in fp32
     assert model.dims.n_audio_state == TINY_WHISPER["n_audio_state"]
     assert model.is_multilingual and model.num_languages == 100  # large-v3's vocabulary
 

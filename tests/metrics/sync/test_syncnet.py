@@ -33,7 +33,9 @@ def test_loader_round_trip_and_old_files_without_batch_counters(tmp_path):
     torch.manual_seed(0)
     src = SyncNetV2().eval()
     state = {k: v for k, v in src.state_dict().items() if not k.endswith("num_batches_tracked")}
-    torch.save(state, tmp_path / "old.model")
+    # the 2016 release: legacy (pre-zip) serialisation, loaded with weights_only=True
+    torch.save(state, tmp_path / "old.model", _use_new_zipfile_serialization=False)
+    assert not __import__("zipfile").is_zipfile(tmp_path / "old.model")
     loaded = load_syncnet(tmp_path / "old.model")
     x = torch.randn(2, 1, 13, 20)
     with torch.inference_mode():

@@ -89,11 +89,13 @@ class DeSyncMetric(Metric):
         formula="per window: offset = grid[argmax logits], grid = 21 values in [-2, 2] s; DeSync = mean |offset|",
         aggregation=("per clip: mean over the first and the last 14-segment (4.8 s) window; per subset: mean over "
                      "clips; clips shorter than 4.8 s are unscorable"),
-        reference="hkchengrex/av-benchmark (extract_video.encode_video_with_sync, evaluate DeSync)",
+        reference="hkchengrex/av-benchmark 050a5cd (extract_video.encode_video_with_sync, evaluate DeSync, "
+                  "av_bench/synchformer/)",
         differences=("video and audio are truncated to their common duration; the whole clip is used, where "
                      "av-benchmark truncates to its --audio_length (8 s by default); the network is our "
-                     "re-implementation (scaled-dot-product attention kernels), whose logits matched "
-                     "av-benchmark's to 3e-6 on shared random weights, so only near-tied classes could differ"),
+                     "re-implementation (scaled-dot-product attention kernels), whose features and logits "
+                     "match av-benchmark's to 5e-7 on a seeded full-size checkpoint (tests/metrics/sync/"
+                     "data/synchformer_reference.npz), so only near-tied classes could differ"),
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):

@@ -64,8 +64,9 @@ def hf_folder(folder: str, repo: str, revision: str, pins: dict[str, tuple[str, 
     return tuple(WeightFile(name=f"{folder}/{file}", sha256=pins[file][0], size_bytes=pins[file][1],
                             licence=licence, note=note,
                             source=f"https://huggingface.co/{repo}/resolve/{revision}/{file}",
-                            hash_source=f"huggingface.co/{repo} revision {revision[:7]} "
-                                        + ("(git-LFS pointer)" if file.endswith(".safetensors") else "(file bytes)"))
+                            hash_source=f"huggingface.co/{repo} at revision {revision[:7]}: "
+                                        + ("its git-LFS oid" if file.endswith(".safetensors") else "the file's bytes")
+                                        + ", recorded alike by several independent projects")
                  for file in ("config.json", "model.safetensors"))
 
 
@@ -84,7 +85,8 @@ AESTHETIC_HEAD = WeightFile(
     licence="AGPL-3.0 (discus0434/aesthetic-predictor-v2-5)",
     note="State dict of the MLP head only: 10 bfloat16 tensors, keys scoring_head.{0,2,4,6,8}.{weight,bias}; "
          "loads with weights_only=True.",
-    hash_source="the file as committed in discus0434/aesthetic-predictor-v2-5 models/, hashed here",
+    hash_source="the file the publisher commits in discus0434/aesthetic-predictor-v2-5 models/ (measured "
+                "when it was loaded for issue 13; AGPL-3.0, so it is not committed here)",
 )
 
 DINOV3_DIR = "dinov3-vitl16-pretrain-lvd1689m"

@@ -41,7 +41,9 @@ AUDIOBOX_MODEL = WeightFile(
     source=f"{_HF}/model.safetensors", licence="CC-BY-4.0",
     hash_source=f"huggingface.co/facebook/audiobox-aesthetics at revision {_REV[:7]}: its git-LFS oid, "
                 "recorded alike by several independent projects",
-    note="safetensors of AesMultiOutput (PyTorchModelHubMixin): the WavLM encoder and the four axis heads")
+    note="safetensors of AesMultiOutput (PyTorchModelHubMixin.save_pretrained): tensors only, the WavLM "
+         "encoder and the four axis heads; the settings live in config.json. The repository's checkpoint.pt "
+         "(a pickled training checkpoint) is not used")
 AUDIOBOX_CONFIG = WeightFile(
     name="audiobox-aesthetics/config.json",
     sha256="0b8eabc5ced92cefed116a3aca8f1e59d2a33dc4d376b9e86dfb9c072e1d280d", size_bytes=492,

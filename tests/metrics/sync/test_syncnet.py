@@ -150,6 +150,10 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
     assert active.details["offset_frames"] == 0
     with pytest.raises(ValueError, match="multi_face"):
         SyncNetMetric(multi_face="best")
+    from metrics.registry import get_metric
+
+    variant = get_metric("syncnet@v2+active-speaker")()
+    assert variant.multi_face == "active" and not variant.official and get_metric("syncnet@v2").official
 
 
 def test_missing_weights_are_named(tmp_path, monkeypatch):

@@ -41,7 +41,9 @@ class WeightFile:
         """How a present file is checked, in one line (for `harmony-bench weights`)."""
         if self.sha256:
             return f"sha256 {self.sha256}" + (f" (from {self.hash_source})" if self.hash_source else "")
-        checks = [f"sha256 prefix {self.hash_prefix} from the file name (torchvision check_hash)"] if self.hash_prefix else []
+        checks = []
+        if self.hash_prefix:
+            checks.append(f"sha256 prefix {self.hash_prefix} from the file name (torchvision check_hash)")
         if self.size_range:
             checks.append(f"size {self.size_range[0]:,}-{self.size_range[1]:,} bytes")
         if self.check_format:

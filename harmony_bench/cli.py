@@ -209,13 +209,19 @@ def cmd_models(args) -> int:
 
 
 def cmd_metrics(args) -> int:
+    from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
     from metrics.registry import all_metric_keys, get_metric
 
     rows = []
     for key in all_metric_keys():
         cls = get_metric(key)
-        m = cls()
-        reason = m.availability()
+        reason = cls().availability()
+        for wf in cls.weights if reason is None else ():
+            try:  # present is not enough: a file failing verification never counts as runnable
+                resolve(wf)
+            except (WeightsMismatch, WeightsMissing) as exc:
+                reason = f"weights fail verification: {exc}"
+                break
         rows.append({"key": key, "family": cls.family, "outputs": [o.name for o in cls.outputs],
                      "backend": cls.backend, "official": cls.official, "protocol": cls.protocol_id(),
                      "subsets": sorted(cls.subsets), "needs": list(cls.needs),
@@ -251,11 +257,13 @@ def cmd_weights(args) -> int:
             state, bad = "MISSING", bad + 1
         except WeightsMismatch as exc:
             state, bad = f"BAD: {exc}", bad + 1
-        expected = expected_sha256(wf) or "not pinned (hash recorded at use)"
-        print(f"\n{wf.name}  [{', '.join(keys)}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  sha256:  {expected}"
+        override = expected_sha256(wf)
+        check = wf.verification() if override == wf.sha256 else f"sha256 {override} (from $HARMONY_BENCH_MANIFEST)"
+        print(f"\n{wf.name}  [{', '.join(keys)}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  check:   {check}"
+              + (f"\n  size:    {wf.size_bytes:,} bytes" if wf.size_bytes else "")
               + (f"\n  note:    {wf.note}" if wf.note else ""))
     if not args.verify:
-        print("\n(run with --verify to hash the files present)")
+        print("\n(run with --verify to check the files present)")
     return 1 if bad and args.verify else 0
 
 

@@ -63,12 +63,13 @@ def resize(x, size: tuple[int, int], mode: str = "bilinear", antialias: bool = T
 
 def cap_longer_side(x, limit: int):
     """VBench imaging_quality 'longer' rule: if max(H, W) > limit, scale so the longer side is
-    `limit`, new size int(scale * h) x int(scale * w) (truncated, as VBench)."""
+    `limit`, new size int(scale * h) x int(scale * w) (truncated), bilinear without antialiasing
+    on the float frames, as VBench's transforms.Resize(..., antialias=False) on its float tensor."""
     h, w = x.shape[-2:]
     if max(h, w) <= limit:
         return x
     scale = limit / max(h, w)
-    return resize(x, (int(scale * h), int(scale * w)))
+    return resize(x, (int(scale * h), int(scale * w)), antialias=False)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

@@ -55,7 +55,7 @@ _PRE = ("all frames at native rate and resolution; even frames interpolated pair
         "rounded to uint8")
 _FORMULA = "MS = (255 - mean |interpolated - real odd frame|) / 255"
 _AGG = "per clip as above; per subset the mean over clips"
-_REF = "VBench vbench/motion_smoothness.py (MotionSmoothness.motion_score, vfi_score)"
+_REF = "VBench 45e79ec vbench/motion_smoothness.py (MotionSmoothness.motion_score, vfi_score; last changed in 24f9d2a)"
 
 
 @register("ms@raft")
@@ -195,7 +195,7 @@ class MotionSmoothnessAmt(Metric):
                       "large frames on small GPUs); the scale used is stored per clip",
         formula=_FORMULA,
         aggregation=_AGG,
-        reference=_REF + "; vbench/third_party/amt (networks/AMT-S.py, utils/utils.py)",
+        reference=_REF + "; vbench/third_party/amt = MCG-NKU/AMT 70f988f (networks/AMT-S.py, utils/utils.py)",
         differences="Frames are decoded with PyAV (VBench: OpenCV; both FFmpeg). Sides under 8 x 16 px "
                     "(128 at scale 1) are replicate-padded up to it, where VBench's AMT-S returns NaN. "
                     "Otherwise none: same network, weights, padding, scale rule, t, quantisation and formula.",

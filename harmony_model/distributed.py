@@ -22,8 +22,11 @@ The loop is `train.Trainer`'s; what changes:
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -81,15 +84,28 @@ def paired_layers(model: HarmonyModel) -> list[list[nn.Module]]:
             for i in range(model.cfg.layers)]
 
 
-def shard(model: HarmonyModel, mesh: DeviceMesh, options: ShardingOptions) -> CTSObjective:
-    """Apply activation checkpointing and FSDP2 in place; returns the root (the loss module)."""
+def checkpoint_activations(module: nn.Module) -> None:
+    """Recompute `module` in backward (composable checkpoint: parameter names stay as they are)."""
     from torch.distributed._composable import checkpoint
 
+    checkpoint(module)
+    # The recomputation calls the module again with the arguments of the first call. The model
+    # updates its token containers (AudioTokens.x / .ctx) after each block, so a container would
+    # hold later tensors by then: hand the block a shallow copy that nothing updates.
+    module.register_forward_pre_hook(_copy_dataclass_args, prepend=True)
+
+
+def _copy_dataclass_args(module: nn.Module, args: tuple) -> tuple:
+    return tuple(copy.copy(a) if dataclasses.is_dataclass(a) else a for a in args)
+
+
+def shard(model: HarmonyModel, mesh: DeviceMesh, options: ShardingOptions) -> CTSObjective:
+    """Apply activation checkpointing and FSDP2 in place; returns the root (the loss module)."""
     policy = options.mp_policy()
     for group in paired_layers(model):
         if options.activation_checkpointing:
             for module in group:
-                checkpoint(module)
+                checkpoint_activations(module)
         fully_shard(group, mesh=mesh, mp_policy=policy)
     return fully_shard(CTSObjective(model), mesh=mesh, mp_policy=policy)
 
@@ -108,7 +124,9 @@ def build_sharded_model(cfg: HarmonyConfig, mesh: DeviceMesh, options: ShardingO
             init_video_from_wan(source, wan_folder)
         full = source.state_dict()
         del source
-    set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+    with warnings.catch_warnings():  # torch asks the group for a default device, deprecated but right here
+        warnings.filterwarnings("ignore", message=".*(_get_pg_default_device|Multiple backends are registered)")
+        set_model_state_dict(model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
     return model, root
 
 

@@ -149,6 +149,9 @@ class FSDPTrainer(Trainer):
         self.mesh, self.options = mesh, options
         self.world, self.rank = dist.get_world_size(), dist.get_rank()
         super().__init__(cfg, data, out_dir, str(device), wan_folder)
+        t5 = self.model.external_caption_encoder
+        if t5 is not None and options.precision == "bf16":
+            t5.to(torch.bfloat16)  # frozen and replicated on every rank: 10.6 GiB instead of 21
 
     def _build_model(self, wan_folder: str | Path | None) -> tuple[HarmonyModel, nn.Module]:
         return build_sharded_model(self.cfg, self.mesh, self.options, wan_folder)

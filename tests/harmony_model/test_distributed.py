@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harmony_model.config import HarmonyConfig, Stage
+from harmony_model.config import HarmonyConfig, Stage, TrainConfig
 from harmony_model.distributed import ShardingOptions, train_fsdp
 from harmony_model.model import HarmonyModel
-from harmony_model.train import BatchLayout, train
+from harmony_model.train import BatchLayout, batch_layout, train
 from harmony_model.video_branch import WanVideoBranch
 from tests.harmony_model.conftest import ToySource, micro_config
 
@@ -119,6 +119,8 @@ def test_layout_gives_every_rank_its_own_micro_batches():
     layout = [BatchLayout(128, 4, 8, r) for r in range(8)]
     assert [lay.accumulation for lay in layout] == [4] * 8
     assert sorted(s for lay in layout for s in lay.local_shards) == list(range(32))
+    stage_batch = batch_layout(TrainConfig(batch_size=16, micro_batch_size=4), Stage(batch_size=128), 8, 7)
+    assert stage_batch.local_shards == range(28, 32)  # a stage's own batch (the paper's stages differ)
     with pytest.raises(ValueError, match="cannot be split over 3 ranks"):
         BatchLayout(128, 4, 3, 0)
     with pytest.raises(ValueError, match="micro-batches of 5"):

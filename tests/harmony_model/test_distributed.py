@@ -127,6 +127,21 @@ def test_layout_gives_every_rank_its_own_micro_batches():
         BatchLayout(128, 5)
 
 
+def test_committed_fsdp_configs_split_over_their_ranks():
+    from harmony_model.config import paper, tiny
+
+    folder = REPO / "harmony_model" / "configs"
+    small = HarmonyConfig.load(folder / "tiny-fsdp.json")
+    assert small.video == tiny().video and small.train.data.startswith("harmony_model.synthav")
+    assert batch_layout(small.train, small.train.stages[0], 2, 1).accumulation == 2
+    big = HarmonyConfig.load(folder / "paper-curriculum.json")
+    assert big.video == paper().video and [s.batch_size for s in big.train.stages] == [1536, 1536, 128]
+    assert big.train.stages[0].trainable == ("audio.",) and big.train.stages[2].trainable == ()
+    for ranks in (1, 8, 16, 64):
+        assert [batch_layout(big.train, s, ranks).accumulation for s in big.train.stages] == \
+            [1536 // ranks, 1536 // ranks, 128 // ranks]
+
+
 def test_fsdp_without_torchrun_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
     with pytest.raises(RuntimeError, match="torchrun"):

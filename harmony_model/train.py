@@ -4,8 +4,12 @@
 
 The data source is any object with `sample_batch(batch_size, generator, **stage.data_options)`
 returning the batch dict described in harmony_model/README.md; `--data` (or `train.data` in the
-config) names a factory `f(cfg: HarmonyConfig, **train.data_kwargs)` that builds it. Batches are
-drawn with a generator seeded by (seed, step), so a resumed run continues exactly where it stopped.
+config) names a factory `f(cfg: HarmonyConfig, **train.data_kwargs)` that builds it. A step's
+global batch is cut into micro-batches of `train.micro_batch_size` whose gradients accumulate; each
+is drawn with a generator seeded by (seed, step, micro-batch), so a resumed run continues exactly
+where it stopped, on any number of ranks. `--fsdp` under torchrun shards the same loop
+(harmony_model/distributed.py); `--steps N` stops at step N; `--wan FOLDER` starts the video
+branch from Wan2.2.
 
 Output folder: `model/` (EMA weights + config, what the sampler loads), `train_state.pt`
 (raw weights, EMA, optimiser, step; loads with weights_only=True), `loss_log.jsonl`.
@@ -172,13 +176,13 @@ class Trainer:
                  wan_folder: str | Path | None = None):
         self.cfg, self.data, self.out, self.device = cfg, data, Path(out_dir), torch.device(device)
         self.model, self.objective = self._build_model(wan_folder)
-        if cfg.caption.kind == "t5":
-            load_t5(self.model, str(self.device))
         self.video_codec, self.audio_codec = build_codecs(cfg.codec)
         t = cfg.train
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         init_adamw_state(self.opt)
         self.ema = {k: v.detach().clone() for k, v in trained_state(self.model).items()}
+        if cfg.caption.kind == "t5":  # after the optimiser and the EMA: frozen, neither holds it
+            load_t5(self.model, str(self.device))
         self.step = 0
         self.total_steps = sum(s.steps for s in t.stages)
 

@@ -170,7 +170,7 @@ def report(m: Model) -> list[str]:
     copies = 3  # CTS stage 3; stages 1-2 (lambda_v = 0) batch two copies
     lines = [
         f"parameters: {m.params / 1e6:,.1f} M; one paired-layer FSDP group {m.layer / 1e6:,.1f} M "
-        f"(x {m.layers}); root group {m.root / 1e6:,.1f} M (embedders, caption encoder, heads)",
+        f"(x {m.layers}); root group {m.root / 1e6:,.1f} M (embedders, transcript encoder, output heads)",
         f"calibration (measured forward, bf16, batch 1, one H200): "
         + "; ".join(f"{h}x{w}: {forward_flops(m, Shape.at(h, w)) / 1e12:,.0f} TFLOP in {sec} s = "
                     f"{rates[(h, w)] / 1e12:,.0f} TFLOP/s ({rates[(h, w)] / H200_PEAK_BF16:.0%} of "

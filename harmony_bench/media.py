@@ -53,7 +53,7 @@ class PictureStats:
     """What the degenerate-input checks need from the picture, from one pass over every frame."""
 
     max_spatial_std: float  # grey levels, the most textured frame's std over its pixels
-    max_change: float  # grey levels, the largest mean absolute change between consecutive frames
+    max_change: float  # grey levels, the largest change of one pixel between consecutive frames
 
 
 class Clip:
@@ -155,7 +155,7 @@ class Clip:
                 grey = grey.astype(np.float32)
                 texture = max(texture, float(grey.std()))
                 if previous is not None:
-                    change = max(change, float(np.abs(grey - previous).mean()))
+                    change = max(change, float(np.abs(grey - previous).max()))
                 previous = grey
             self._cache[key] = PictureStats(max_spatial_std=texture, max_change=change)
         return self._cache[key]

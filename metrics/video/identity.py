@@ -47,7 +47,7 @@ class IdentityConsistency(Metric):
     family = "ID"
     backend = "dinov3-vitl16"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("ID", "higher"),)
     needs = ("every frame, native rate", "the case's reference image")
     weights = (manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)
@@ -88,5 +88,5 @@ class IdentityConsistency(Metric):
 
     def score(self, clip: Clip, case: Case) -> Score:
         ref = self.features(read_reference_image(case)[None])[0]
-        value, cos = mean_cosine(ref, self.features(clip.frames))
+        value, cos = mean_cosine(ref, self.features(clip.stream()))
         return Score(values={"ID": value}, details={"frames": int(cos.size), "frame_min": float(cos.min())})

@@ -61,6 +61,20 @@ def test_missing_audio_track_and_garbage_are_clear_errors(tmp_path):
         read_clip(bad)
 
 
+def test_a_read_clip_streams_its_frames_from_the_file_at_any_rate(tmp_path):
+    frames, audio = _clip_arrays(t=24)
+    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000))
+    assert (clip.num_frames, clip.height, clip.width) == (24, 32, 48)
+    whole = clip.frames  # every frame decoded into one array
+    assert whole.shape == (24, 32, 48, 3)
+    for fps in (8, 25):  # fewer frames; more frames, some repeated
+        streamed = np.stack(list(clip.stream(fps)))
+        assert len(streamed) == clip.frame_count(fps)
+        np.testing.assert_array_equal(streamed, whole[clip.frame_indices_at(fps)])
+        np.testing.assert_array_equal(clip.video_at(fps), streamed)
+    np.testing.assert_array_equal(np.stack(list(clip.stream(every=5))), whole[::5])
+
+
 def test_frame_sampling_picks_nearest_frames():
     clip = Clip(np.zeros((48, 4, 4, 3), np.uint8), 24.0, np.zeros(32000, np.float32), 16000)
     np.testing.assert_array_equal(clip.frame_indices_at(8), np.arange(16) * 3)

@@ -129,3 +129,8 @@ def make_speech_clip():
 @pytest.fixture(scope="session")
 def make_flash_clip():
     return functools.lru_cache(maxsize=32)(flash_clip)
+
+
+@pytest.fixture(scope="session")
+def make_short_flash_clip():
+    return short_flash_clip

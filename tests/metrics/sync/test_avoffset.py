@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
+from harmony_bench.media import Clip
 from metrics.base import NotScorable
 from metrics.sync.avoffset import AVOffsetMetric
 from metrics.sync.signals import brightening, loudness_db, onset_strength
-
-from .conftest import short_flash_clip
 
 SHIFTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
 
@@ -35,11 +34,11 @@ def test_confidence_falls_as_the_shift_grows(scores):
 
 
 @pytest.mark.parametrize("flash_frames", [1, 2, 3])
-def test_short_flashes_at_both_signs_within_one_frame(metric, flash_frames):
+def test_short_flashes_at_both_signs_within_one_frame(metric, make_short_flash_clip, flash_frames):
     # v1 counted the switch-off as an event too: two equal peaks per click, and the tie went to
     # the smaller lag, so a 2-frame flash came out 2 frames short
     for shift in range(-6, 7):
-        score = metric.score(short_flash_clip(shift, flash_frames), None)
+        score = metric.score(make_short_flash_clip(shift, flash_frames), None)
         assert abs(score.details["offset_s"] * 25 - shift) <= 1.0 + 1e-9, (flash_frames, shift, score.details)
 
 
@@ -50,10 +49,18 @@ def test_other_event_patterns(metric, make_flash_clip, seed):
 
 
 def test_static_picture_or_silence_get_no_number(metric, make_flash_clip):
-    with pytest.raises(NotScorable, match="no visual events"):
+    with pytest.raises(NotScorable, match="frozen picture"):
         metric.score(make_flash_clip(0.0, static=True), None)
-    with pytest.raises(NotScorable, match="no audio events"):
+    with pytest.raises(NotScorable, match="silent audio"):
         metric.score(make_flash_clip(0.0, mute=True), None)
+
+
+def test_a_moving_picture_whose_events_are_too_faint_gets_no_number(metric, make_flash_clip):
+    clip = make_flash_clip(0.0)
+    faint = Clip(frames=(clip.frames // 32 + 100).astype(np.uint8), fps=clip.fps, audio=clip.audio,
+                 sample_rate=clip.sample_rate)  # the picture moves, but the lamp brightens by a few levels
+    with pytest.raises(NotScorable, match="no visual events"):
+        metric.score(faint, None)
 
 
 def test_signals_put_an_event_on_its_own_frame():

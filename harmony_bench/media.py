@@ -120,7 +120,7 @@ class Clip:
         indices = self.frame_indices_at(fps)[::every]
         if isinstance(self._video, VideoFile):
             return self._video.frames(indices)
-        return iter(self._video[indices])
+        return (self._video[i] for i in indices)  # views: no copy of the selection
 
     def video_at(self, fps: float | None = None) -> np.ndarray:
         """Frames resampled to `fps` by nearest frame (None: the native rate) in one array,

@@ -75,6 +75,57 @@ def test_a_read_clip_streams_its_frames_from_the_file_at_any_rate(tmp_path):
     np.testing.assert_array_equal(np.stack(list(clip.stream(every=5))), whole[::5])
 
 
+def test_streaming_a_read_clip_never_holds_its_whole_video(tmp_path):
+    import tracemalloc
+
+    t = 240  # 10 s at 24 fps, 17.7 MB of frames
+    frames = np.zeros((t, 128, 192, 3), np.uint8) + np.arange(t, dtype=np.uint8)[:, None, None, None]
+    path = write_clip(tmp_path / "long.mp4", frames, 24, np.zeros(10 * 16000, np.float32), 16000)
+    tracemalloc.start()
+    try:
+        clip = read_clip(path)
+        seen = sum(1 for _ in clip.stream())
+        clip.picture_stats()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seen == t
+    assert peak < frames.nbytes / 4, peak  # a few frames at a time, never the clip
+
+
+def test_a_read_clip_decodes_frames_only_as_they_are_consumed(tmp_path, monkeypatch):
+    import av
+
+    frames, audio = _clip_arrays(t=48)
+    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000))
+    decoded = []
+    real_open = av.open
+
+    class Counting:  # a container whose decode() counts the frames it hands out
+        def __init__(self, *args, **kwargs):
+            self._container = real_open(*args, **kwargs)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._container.__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self._container, name)
+
+        def decode(self, *streams):
+            for frame in self._container.decode(*streams):
+                decoded.append(frame)
+                yield frame
+
+    monkeypatch.setattr(av, "open", Counting)
+    frames_in = clip.stream()
+    next(frames_in)
+    assert len(decoded) == 1
+    assert sum(1 for _ in frames_in) == 47 and len(decoded) == 48
+
+
 def test_frame_sampling_picks_nearest_frames():
     clip = Clip(np.zeros((48, 4, 4, 3), np.uint8), 24.0, np.zeros(32000, np.float32), 16000)
     np.testing.assert_array_equal(clip.frame_indices_at(8), np.arange(16) * 3)

@@ -110,8 +110,11 @@ def peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray | None, Iterator[np.n
 
 
 def map_batches(fn: Callable, frames: Iterable[np.ndarray], batch_size: int) -> np.ndarray:
-    """Apply `fn` (uint8 frames -> 1-D or 2-D numpy array) to consecutive batches; concatenate."""
-    return np.concatenate([fn(batch) for batch in chunks(frames, batch_size)], axis=0)
+    """Apply `fn` (uint8 frames -> 1-D or 2-D numpy array) to consecutive batches of `batch_size`
+    frames (fewer for frames above 480x832, as `per_chunk`); concatenate."""
+    first, frames = peek(frames)
+    size = batch_size if first is None else per_chunk(first, batch_size)
+    return np.concatenate([fn(batch) for batch in chunks(frames, size)], axis=0)
 
 
 def square_input(frames: np.ndarray, side: int, mode: str, mean: tuple[float, ...], std: tuple[float, ...],

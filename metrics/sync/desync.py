@@ -24,7 +24,7 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 
 FPS = 25
@@ -73,9 +73,10 @@ class DeSyncMetric(Metric):
     family = "DeSync"
     backend = "synchformer"
     official = True
-    version = "2"
+    version = "3"
     outputs = (Output("DeSync", "lower"),)
     subsets = AMBIENT_SUBSETS
+    requires = InputNeeds(sound=True, motion=True)  # an offset needs events on both sides
     needs = ("frames@25fps 224px", "audio@16kHz mono")
     weights = (SYNCHFORMER,)
     card = ProtocolCard(

@@ -19,7 +19,7 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 from metrics.sync import faces
 from metrics.sync.mfcc import mfcc, to_int16_scale
@@ -55,13 +55,14 @@ class SyncNetMetric(Metric):
     family = "Sync"
     backend = "syncnet-v2"
     official = True
-    version = "2"  # v2: several face tracks are averaged by default (v1: the best track's values)
+    version = "2"  # v2: several face tracks are averaged by default (v1: the best track's values); refuses degenerate input
     outputs = (
         Output("Sync-C", "higher"),
         Output("Sync-D", "lower"),
         Output("Sync-offset", "lower", paper=False),  # |offset| in 25 fps frames; signed in details
     )
     subsets = SPEECH_SUBSETS
+    requires = InputNeeds(sound=True, motion=True, picture=True)  # an offset needs speech and a face that moves
     needs = ("frames@25fps", "audio@16kHz mono")
     weights = (SYNCNET_V2,)
     packages = ("mediapipe",)

@@ -47,7 +47,7 @@ class AestheticQuality(Metric):
     family = "AQ"
     backend = "siglip-v2.5"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("AQ", "higher"),)
     needs = ("every frame, native rate",)
     weights = (manifest.SIGLIP_CONFIG, manifest.SIGLIP_WEIGHTS, manifest.AESTHETIC_HEAD)
@@ -96,6 +96,6 @@ class AestheticQuality(Metric):
         return map_batches(run, frames, BATCH)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        s = self.frame_scores(clip.frames)
+        s = self.frame_scores(clip.stream())
         return Score(values={"AQ": float(s.mean()) / 10.0},
                      details={"frames": int(s.size), "frame_min": float(s.min()), "frame_max": float(s.max())})

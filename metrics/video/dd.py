@@ -11,6 +11,7 @@ mean top-5% magnitude over pairs divided by that threshold (1.0 = at the thresho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -20,7 +21,9 @@ from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
 from metrics.registry import register
 from metrics.video import manifest
 from metrics.video.flow import FlowFn, farneback_flow, load_raft, raft_flow_fn, top_fraction_magnitude
-from metrics.video.frames import pick_device, vbench_interval, vbench_sample
+from metrics.video.frames import chunks, peek, per_chunk, pick_device, vbench_interval
+
+PAIRS_PER_CHUNK = 8  # frame pairs whose flows are held at once (fewer for large frames)
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,18 @@ def judge_motion(pair_scores: list[float], height: int, width: int, n_frames: in
                           threshold=thr, required=need, pair_scores=[float(s) for s in pair_scores])
 
 
-def dynamic_degree(frames: np.ndarray, fps: float, flow_fn: FlowFn) -> DynamicVerdict:
-    sampled = vbench_sample(frames, fps)
-    if len(sampled) < 2:
-        raise NotScorable(f"{len(frames)} frame(s) give {len(sampled)} sampled frame(s) at ~8 fps; need 2")
-    flows = flow_fn(sampled[:-1], sampled[1:])
-    scores = [top_fraction_magnitude(f) for f in flows]
-    return judge_motion(scores, frames.shape[1], frames.shape[2], len(sampled))
+def dynamic_degree(sampled: Iterable[np.ndarray], fps: float, flow_fn: FlowFn) -> DynamicVerdict:
+    """`sampled`: the frames VBench keeps (`vbench_sample`), in one array or streamed; their
+    consecutive pairs go through the flow a chunk at a time."""
+    first, sampled = peek(sampled)
+    if first is None:
+        raise NotScorable("no frames")
+    scores = []
+    for chunk in chunks(sampled, per_chunk(first, PAIRS_PER_CHUNK) + 1, overlap=1):
+        scores += [top_fraction_magnitude(f) for f in flow_fn(chunk[:-1], chunk[1:])]
+    if not scores:
+        raise NotScorable("1 frame sampled at ~8 fps; need 2")
+    return judge_motion(scores, first.shape[0], first.shape[1], len(scores) + 1)
 
 
 _OUTPUTS = (Output("DD", "higher"), Output("DD-motion", "higher", paper=False))
@@ -82,7 +90,7 @@ class DynamicDegreeRaft(Metric):
     family = "DD"
     backend = "raft"
     official = True
-    version = "2"  # v2: no max(1, 8/fps) threshold factor
+    version = "2"  # v2: no max(1, 8/fps) threshold factor; refuses degenerate input
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
     weights = (manifest.RAFT_THINGS,)
@@ -109,7 +117,8 @@ class DynamicDegreeRaft(Metric):
                                   keep_padding=True)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return dynamic_degree(clip.frames, clip.fps, self._flow).as_score(vbench_interval(clip.fps))
+        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps,
+                              self._flow).as_score(vbench_interval(clip.fps))
 
 
 @register("dd@farneback")
@@ -118,7 +127,7 @@ class DynamicDegreeFarneback(Metric):
     family = "DD"
     backend = "farneback"
     official = False
-    version = "2"  # v2: no max(1, 8/fps) threshold factor
+    version = "2"  # v2: no max(1, 8/fps) threshold factor; refuses degenerate input
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
     card = ProtocolCard(
@@ -135,4 +144,5 @@ class DynamicDegreeFarneback(Metric):
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return dynamic_degree(clip.frames, clip.fps, farneback_flow).as_score(vbench_interval(clip.fps))
+        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps,
+                              farneback_flow).as_score(vbench_interval(clip.fps))

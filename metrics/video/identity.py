@@ -60,7 +60,7 @@ class IdentityConsistency(Metric):
     family = "ID"
     backend = "dinov3-vitl16"
     official = True
-    version = "2"  # v2: Verse-Bench's token [-2] of last_hidden_state (v1: the pooled CLS feature)
+    version = "2"  # v2: Verse-Bench's token [-2] of last_hidden_state (v1: the pooled CLS feature); refuses degenerate input
     outputs = (Output("ID", "higher"),)
     needs = ("every frame, native rate", "the case's reference image")
     weights = (manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)
@@ -105,7 +105,7 @@ class IdentityConsistency(Metric):
 
     def score(self, clip: Clip, case: Case) -> Score:
         ref = self.features(read_reference_image(case)[None])[0]
-        value, cos = mean_cosine(ref, self.features(clip.frames))
+        value, cos = mean_cosine(ref, self.features(clip.stream()))
         return Score(values={"ID": value}, details={"frames": int(cos.size), "frame_min": float(cos.min())})
 
 

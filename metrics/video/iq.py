@@ -52,7 +52,7 @@ def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int |
 
 class _ImagingQuality(Metric):
     family = "IQ"
-    version = "2"  # v2: cap without antialiasing, not re-quantised (v1: antialiased, rounded to uint8)
+    version = "2"  # v2: cap without antialiasing, not re-quantised (v1: antialiased, rounded to uint8); refuses degenerate input
     outputs = (Output("IQ", "higher"),)
     needs = ("every frame, native rate",)
     checkpoint: WeightFile
@@ -63,7 +63,7 @@ class _ImagingQuality(Metric):
         self._model = load_musiq(paths[self.checkpoint.name], self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        s = musiq_frame_scores(self._model, clip.frames, self.device, self.longer_cap)
+        s = musiq_frame_scores(self._model, clip.stream(), self.device, self.longer_cap)
         return Score(values={"IQ": float(s.mean()) / 100.0},
                      details={"frames": int(s.size), "frame_min": float(s.min()) / 100.0,
                               "frame_max": float(s.max()) / 100.0, "checkpoint": self.checkpoint.name})

@@ -72,8 +72,24 @@ def test_flow_function_sees_consecutive_sampled_pairs(synth):
         return np.zeros(a.shape[:3] + (2,), np.float32)
 
     frames = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1).repeat(3, axis=3).repeat(4, 1).repeat(4, 2)
-    dynamic_degree(frames, 16.0, fake_flow)
+    dynamic_degree(vbench_sample(frames, 16.0), 16.0, fake_flow)
     assert seen == [([0, 2, 4, 6], [2, 4, 6, 8])]
+
+
+def test_large_frames_go_through_the_flow_in_chunks_of_pairs(monkeypatch):
+    from metrics.video import frames as frames_module
+
+    seen = []
+
+    def fake_flow(a, b):
+        seen.append((a[:, 0, 0, 0].tolist(), b[:, 0, 0, 0].tolist()))
+        return np.zeros(a.shape[:3] + (2,), np.float32)
+
+    monkeypatch.setattr(frames_module, "CHUNK_PIXELS", 2 * 4 * 4)  # two 4x4 pairs at a time
+    frames = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1).repeat(3, axis=3).repeat(4, 1).repeat(4, 2)
+    verdict = dynamic_degree(iter(vbench_sample(frames, 16.0)), 16.0, fake_flow)
+    assert seen == [([0, 2], [2, 4]), ([4, 6], [6, 8])]
+    assert len(verdict.pair_scores) == 4 and verdict.required == dd_required_pairs(5)
 
 
 def test_single_frame_is_unscorable(synth):

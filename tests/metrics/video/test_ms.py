@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from harmony_bench.cases import Case
 from metrics.base import NotScorable
-from metrics.video.flow import interpolate_midpoint, warp
+from metrics.video import frames as frames_module
+from metrics.video.flow import farneback_flow, interpolate_midpoint, warp
 from metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
 
 
@@ -60,6 +62,23 @@ def test_warp_follows_the_flow_direction():
 def test_midpoint_of_identical_frames_is_the_frame(synth):
     a = synth.texture()[None]
     assert np.array_equal(interpolate_midpoint(a, a, zero_flow), a)
+
+
+def test_a_clip_far_shorter_than_its_case_gets_no_number(synth):
+    # v1 gave MS = 1.0 to a 0.12 s clip of a 4 s case: the clip's length was never checked
+    case = Case(id="c-001", subset="ambient", video_caption="x", reference_image="r.png", reference_audio="r.wav",
+                duration=4.0)
+    with pytest.raises(NotScorable, match=r"video track lasts 0\.12 s, the case asks for 4 s"):
+        MotionSmoothnessFarneback().score(synth.clip(synth.translating(n=3)), case)
+    assert MotionSmoothnessFarneback().score(synth.clip(synth.translating(n=96)), case).values["MS"] < 1.0
+
+
+def test_chunks_of_a_stream_give_the_numbers_of_the_whole_clip(synth, monkeypatch):
+    frames = synth.blend(n=14)  # 6 pairs, the last odd frame unpaired
+    whole = motion_smoothness(frames, flow_warp(farneback_flow))
+    monkeypatch.setattr(frames_module, "CHUNK_PIXELS", 2 * frames.shape[1] * frames.shape[2])  # 2 pairs a chunk
+    streamed = motion_smoothness(iter(frames), flow_warp(farneback_flow))
+    assert streamed.details == whole.details and streamed.values == whole.values
 
 
 def test_two_frames_are_unscorable():

@@ -41,11 +41,11 @@ def _positive(text: str) -> int:
 def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--model", required=model_required, help="model spec: harmony, static, noise, dir:PATH, cmd:TEMPLATE, or a plugin")
     p.add_argument("--cases", type=Path, help="case set folder (default: the run's own, else Harmony-Bench v1)")
-    p.add_argument("--subset", choices=SUBSETS)
+    p.add_argument("--subset", choices=SUBSETS, help="only the cases of one subset")
     p.add_argument("--limit", type=_positive, help="first N cases of each subset (N >= 1)")
     p.add_argument("--metrics", type=_metric_list, help="comma-separated metric keys (default: all; see `harmony-bench metrics`)")
     p.add_argument("--shard", type=_shard, default=(1, 1), help="K/N: this process takes shard K of N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generation seed, part of the run's identity (default 0)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<hash of the model spec>)")
     p.add_argument("--overwrite", action="store_true",
@@ -209,13 +209,19 @@ def cmd_models(args) -> int:
 
 
 def cmd_metrics(args) -> int:
+    from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
     from metrics.registry import all_metric_keys, get_metric
 
     rows = []
     for key in all_metric_keys():
         cls = get_metric(key)
-        m = cls()
-        reason = m.availability()
+        reason = cls().availability()
+        for wf in cls.weights if reason is None else ():
+            try:  # present is not enough: a file failing verification never counts as runnable
+                resolve(wf)
+            except (WeightsMismatch, WeightsMissing) as exc:
+                reason = f"weights fail verification: {exc}"
+                break
         rows.append({"key": key, "family": cls.family, "outputs": [o.name for o in cls.outputs],
                      "backend": cls.backend, "official": cls.official, "protocol": cls.protocol_id(),
                      "subsets": sorted(cls.subsets), "needs": list(cls.needs),
@@ -223,13 +229,25 @@ def cmd_metrics(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'metric':34} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
+    print(f"{'metric':30} {'kind':8} {'version':7} {'subsets':12} {'outputs':22} runs here?")
     for r in rows:
         kind = "official" if r["official"] else "variant"
-        status = "yes" if r["runs_here"] else f"no: {r['why_not']}"
-        print(f"{r['key']:34} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
-              f"{','.join(r['subsets'])[:22]:22} {status}")
+        version = r["protocol"].rpartition("/")[2]
+        subsets = ",".join(s[:3] for s in r["subsets"])
+        print(f"{r['key']:30} {kind:8} {version:7} {subsets:12} {','.join(r['outputs'])[:22]:22} "
+              f"{'yes' if r['runs_here'] else 'no'}")
+        if not r["runs_here"]:
+            print(_wrapped(f"why not: {r['why_not']}", indent=4))
     return 0
+
+
+def _wrapped(text: str, indent: int, width: int = 100) -> str:
+    """Wrapped to `width` columns; a path or URL longer than a line stays whole, to be copied."""
+    import textwrap
+
+    pad = " " * indent
+    return textwrap.fill(text, width, initial_indent=pad, subsequent_indent=pad + "  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def cmd_weights(args) -> int:
@@ -251,11 +269,18 @@ def cmd_weights(args) -> int:
             state, bad = "MISSING", bad + 1
         except WeightsMismatch as exc:
             state, bad = f"BAD: {exc}", bad + 1
-        expected = expected_sha256(wf) or "not pinned (hash recorded at use)"
-        print(f"\n{wf.name}  [{', '.join(keys)}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  sha256:  {expected}"
-              + (f"\n  note:    {wf.note}" if wf.note else ""))
+        override = expected_sha256(wf)
+        check = wf.verification() if override == wf.sha256 else f"sha256 {override} (from $HARMONY_BENCH_MANIFEST)"
+        print()
+        print(_wrapped(f"{wf.name}  [{', '.join(keys)}]", indent=0))
+        print(f"  state:   {state}")  # one line, so the path in it can be copied whole
+        fields = [("source", wf.source), ("licence", wf.licence), ("check", check),
+                  ("size", f"{wf.size_bytes:,} bytes" if wf.size_bytes else ""), ("note", wf.note)]
+        for label, text in fields:
+            if text:
+                print(_wrapped(f"{label + ':':9}{text}", indent=2))
     if not args.verify:
-        print("\n(run with --verify to hash the files present)")
+        print("\n(run with --verify to check the files present)")
     return 1 if bad and args.verify else 0
 
 

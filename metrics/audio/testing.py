@@ -30,12 +30,14 @@ TINY_IMAGEBIND = dict(out_embed_dim=16, vision_embed_dim=32, vision_num_blocks=1
 
 
 def write_whisper(path: Path, dims: dict = TINY_WHISPER) -> None:
-    """openai-whisper's .pt format: {"dims": ModelDimensions as a dict, "model_state_dict": ...}."""
+    """openai-whisper's .pt format: {"dims": ModelDimensions as a dict of ints, "model_state_dict":
+    float16 tensors} (the released checkpoints are half precision; load_model casts them)."""
     import torch
     from whisper.model import ModelDimensions, Whisper
 
     model = Whisper(ModelDimensions(**dims))
-    torch.save({"dims": asdict(model.dims), "model_state_dict": model.state_dict()}, path)
+    state = {k: v.half() for k, v in model.state_dict().items()}
+    torch.save({"dims": asdict(model.dims), "model_state_dict": state}, path)
 
 
 def write_aesthetics(model_path: Path, config_path: Path) -> None:

@@ -38,9 +38,9 @@ def test_window_count_after_resampling(tone_clip):
 
 @pytest.mark.parametrize("key, outputs, subsets, official", [
     ("audiobox@aesthetics", ["PQ", "PC", "CE", "CU"], ALL_SUBSETS, True),
-    ("wer@whisper-large-v3", ["WER"], SPEECH_SUBSETS, True),
-    ("wer@whisper-large-v3+whisper-norm", ["WER"], SPEECH_SUBSETS, True),
-    ("wer@faster-whisper-tiny.en", ["WER"], SPEECH_SUBSETS, False),
+    ("wer@whisper-large-v3", ["WER", "WER-words"], SPEECH_SUBSETS, True),
+    ("wer@whisper-large-v3+whisper-norm", ["WER", "WER-words"], SPEECH_SUBSETS, True),
+    ("wer@faster-whisper-tiny.en", ["WER", "WER-words"], SPEECH_SUBSETS, False),
     ("ib@imagebind-huge", ["IB-A", "IB"], ALL_SUBSETS, True),
 ])
 def test_registered_metrics(key, outputs, subsets, official):

@@ -42,7 +42,8 @@ class TinySync(torch.nn.Module):
 
 def clip_of(seconds: float, fps: float = 25, size=(64, 96)) -> Clip:
     n = int(round(seconds * fps))
-    frames = np.broadcast_to((np.arange(n) % 256).astype(np.uint8)[:, None, None, None], (n, *size, 3)).copy()
+    # a flat picture stepping 3 grey levels a frame: not frozen (the base refuses frozen pictures)
+    frames = np.broadcast_to((np.arange(n) * 3 % 256).astype(np.uint8)[:, None, None, None], (n, *size, 3)).copy()
     audio = np.random.default_rng(0).normal(0, 0.1, int(seconds * 16000)).astype(np.float32)
     return Clip(frames=frames, fps=fps, audio=audio, sample_rate=16000)
 

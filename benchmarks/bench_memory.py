@@ -65,8 +65,8 @@ def evaluate(path: Path, seconds: float) -> dict:
     """In this (fresh) process: open the clip and run the offline tier on it."""
     from harmony_bench.cases import Case
     from harmony_bench.media import read_clip
-    from metrics.base import NotScorable
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.base import NotScorable
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     keys = [k for k in all_metric_keys() if not get_metric(k).official and not get_metric(k).weights]
     metrics = {k: get_metric(k)() for k in keys}

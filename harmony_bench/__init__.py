@@ -18,7 +18,7 @@ def __getattr__(name):  # keep `import harmony_bench` cheap: the API pulls torch
 
         return getattr(api, name)
     if name == "tables":
-        from reports import paper_tables
+        from harmony_bench.reports import paper_tables
 
         return paper_tables
     raise AttributeError(name)

@@ -97,7 +97,7 @@ def _print_summary(summary, args, out: Path) -> int:
 
 def _print_results(run_dir: Path) -> None:
     """The compact results table after `run` and `report` (the report has everything else)."""
-    from reports import summary_table
+    from harmony_bench.reports import summary_table
 
     print()
     print(summary_table(run_dir, width=100))
@@ -147,7 +147,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from reports import write_leaderboard
+    from harmony_bench.reports import write_leaderboard
 
     for path in write_leaderboard(list(args.runs), args.out):
         print(path)
@@ -210,7 +210,7 @@ def cmd_models(args) -> int:
 
 def cmd_metrics(args) -> int:
     from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     rows = []
     for key in all_metric_keys():
@@ -252,7 +252,7 @@ def _wrapped(text: str, indent: int, width: int = 100) -> str:
 
 def cmd_weights(args) -> int:
     from harmony_bench.weights import WeightsMismatch, WeightsMissing, expected_sha256, resolve, weights_dir
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     print(f"weights folder: {weights_dir()}  (set HARMONY_BENCH_WEIGHTS to change)")
     users: dict = {}  # weight file name -> (WeightFile, metric keys using it)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reports.stats import is_missing
-from reports.tables import Row, Table, column_header, fmt, fmt_ci, footnotes, ranks
+from harmony_bench.reports.stats import is_missing
+from harmony_bench.reports.tables import Row, Table, column_header, fmt, fmt_ci, footnotes, ranks
 
 SILENCE = 1e-4  # peak amplitude below which a clip's audio is called silent
 PALETTE = ("#8c8c8c", "#b07aa1", "#76b7b2", "#edc948", "#59a14f", "#4e79a7", "#e15759", "#f28e2b", "#9c755f")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import html
-from reports.paper import PAPER_TABLES, load_baseline
-from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
+from harmony_bench.reports import html
+from harmony_bench.reports.paper import PAPER_TABLES, load_baseline
+from harmony_bench.reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
                           no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
-from reports.stats import LEVEL, N_BOOT, SEED
-from reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
+from harmony_bench.reports.stats import LEVEL, N_BOOT, SEED
+from harmony_bench.reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
 
@@ -315,7 +315,7 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
 def paper_tables(run_dir: Path, detail: bool = False) -> dict[str, pd.DataFrame]:
     """The run's paper-format tables as DataFrames: Table 2 (overall) and Tables 4-7 (speech,
     ambient, complex, Chinese speech), each with the published rows and the run's row, keyed by
-    file stem ("table2_overall", ...). See `reports.tables.to_frame` for the layout; with
+    file stem ("table2_overall", ...). See `harmony_bench.reports.tables.to_frame` for the layout; with
     `detail`, every metric also has its 95% CI bounds and n."""
     paper, _ = build_tables([load_run(Path(run_dir))])
     return {t.key: to_frame(t, detail) for t in paper}

@@ -20,9 +20,9 @@ import pandas as pd
 
 from harmony_bench.cases import Case
 from harmony_bench.weights import OVERRIDE_MARK
-from reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
-from reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
-from reports.tables import Cell, Row
+from harmony_bench.reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
+from harmony_bench.reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
+from harmony_bench.reports.tables import Cell, Row
 
 # WER of these languages is a character error rate (paper Table 7): it gets its own table and
 # stays out of the WER column of Tables 2, 4 and 6, whose published values it would swamp.
@@ -86,7 +86,7 @@ def _load_cases(cases_dir: str | None) -> dict[str, Case]:
 
 def metric_class(key: str):
     """The installed metric class for a key, or None (tests substitute their own table)."""
-    from metrics.registry import METRICS, load_builtin
+    from harmony_bench.metrics.registry import METRICS, load_builtin
 
     load_builtin()
     return METRICS.get(key) if key in METRICS else None
@@ -233,7 +233,7 @@ def wer_aggregation(results: pd.DataFrame) -> pd.DataFrame:
     """Per WER backend and scope: the tables' per-clip mean beside the corpus-level rate (all
     errors over all reference units), from the edit counts the WER metrics store per clip.
     The two differ when clips differ in length; the paper does not say which it used."""
-    from metrics.audio.text import EditCounts, corpus_rate
+    from harmony_bench.metrics.audio.text import EditCounts, corpus_rate
 
     wer = results[(results["output"] == "WER") & (results["status"] == "ok")]
     wer = wer.loc[wer["details"].map(lambda d: all(k in d for k in COUNT_KEYS)).astype(bool)]

@@ -11,10 +11,10 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from reports.report import SCOPES, build_tables
-from reports.runs import RunData, load_run, no_number_reason
-from reports.paper import Column
-from reports.tables import Cell, Table, column_header, fmt
+from harmony_bench.reports.report import SCOPES, build_tables
+from harmony_bench.reports.runs import RunData, load_run, no_number_reason
+from harmony_bench.reports.paper import Column
+from harmony_bench.reports.tables import Cell, Table, column_header, fmt
 
 SCOPE_HEADERS = {"overall": "Overall", "speech": "Speech", "ambient": "Ambient", "complex": "Complex",
                  "zh": "Chinese"}

@@ -17,9 +17,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
+from harmony_bench.reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
                            load_baseline)
-from reports.stats import is_missing, mean_of_subset_means, round_half_up
+from harmony_bench.reports.stats import is_missing, mean_of_subset_means, round_half_up
 
 PLACES = 2
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.checkpoints import architecture_override
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.checkpoints import architecture_override
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 10
@@ -28,7 +28,7 @@ AXES = ("PQ", "PC", "CE", "CU")
 # AesMultiOutput constructor fields that config.json may set (PyTorchModelHubMixin writes them)
 MODEL_FIELDS = ("proj_num_layer", "proj_ln", "proj_act_fn", "proj_dropout", "nth_layer",
                 "use_weighted_layer_sum", "precision", "normalize_embed", "output_dim", "target_transform")
-# WavLM encoder settings a random-weight test file may shrink (see metrics.audio.checkpoints)
+# WavLM encoder settings a random-weight test file may shrink (see harmony_bench.metrics.audio.checkpoints)
 ENCODER_OVERRIDES = {"encoder_layers": int, "encoder_embed_dim": int, "encoder_ffn_embed_dim": int,
                      "encoder_attention_heads": int, "conv_pos": int, "conv_pos_groups": int,
                      "num_buckets": int, "max_distance": int, "conv_feature_layers": list}

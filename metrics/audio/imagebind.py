@@ -28,9 +28,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.checkpoints import architecture_override
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.checkpoints import architecture_override
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000
 AUDIO_CLIP_SECONDS = 2

@@ -12,9 +12,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.text import CHARACTER_LANGUAGES, edit_counts, units, words
-from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.text import CHARACTER_LANGUAGES, edit_counts, units, words
+from harmony_bench.metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000  # Whisper's input rate
 
@@ -62,10 +62,10 @@ def score_transcription(transcription: str, case: Case, normaliser: str) -> Scor
 _AGGREGATION = ("per clip: errors / reference units of that clip (WER for English, CER for Chinese); "
                 "WER-words (auxiliary): errors / reference units on whitespace-separated tokens, equal to "
                 "WER for English and, for Chinese, the paper-compatible scale of Table 7 (0.92-9.10: an "
-                "unsegmented sentence is one token; see metrics.audio.text). "
+                "unsegmented sentence is one token; see harmony_bench.metrics.audio.text). "
                 "Per subset: mean of the clips' values (the harness rule, used in the tables). The edit "
                 "counts are stored with every clip, so reports can also give the corpus-level rate "
-                "(metrics.audio.text.corpus_rate: all errors over all reference units).")
+                "(harmony_bench.metrics.audio.text.corpus_rate: all errors over all reference units).")
 
 
 class AsrWer(Metric):

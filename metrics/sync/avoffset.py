@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.sync import signals
-from metrics.sync.offsets import correlation_search, standardise
+from harmony_bench.metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.sync import signals
+from harmony_bench.metrics.sync.offsets import correlation_search, standardise
 
 FPS = 25
 SAMPLE_RATE = 16000

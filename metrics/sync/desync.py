@@ -24,8 +24,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
+from harmony_bench.metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
 
 FPS = 25
 SIZE = 224
@@ -58,8 +58,8 @@ def load_synchformer(path: Path):
     override when there is one (random-weight test files), else the official size."""
     import torch
 
-    from metrics.audio.checkpoints import architecture_override
-    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
+    from harmony_bench.metrics.audio.checkpoints import architecture_override
+    from harmony_bench.metrics.sync.synchformer_model import Synchformer, SynchformerConfig
 
     settings, override_id = architecture_override(path, {f.name: int for f in fields(SynchformerConfig)})
     model = Synchformer(SynchformerConfig(**settings))

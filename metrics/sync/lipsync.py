@@ -12,10 +12,10 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.sync import faces, signals
-from metrics.sync.offsets import OffsetSearch, correlation_search, standardise
+from harmony_bench.metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.sync import faces, signals
+from harmony_bench.metrics.sync.offsets import OffsetSearch, correlation_search, standardise
 
 FPS = 25
 SAMPLE_RATE = 16000

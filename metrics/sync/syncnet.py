@@ -19,11 +19,11 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.sync import faces
-from metrics.sync.mfcc import mfcc, to_int16_scale
-from metrics.sync.offsets import OffsetSearch, distance_table, search_distances
+from harmony_bench.metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.sync import faces
+from harmony_bench.metrics.sync.mfcc import mfcc, to_int16_scale
+from harmony_bench.metrics.sync.offsets import OffsetSearch, distance_table, search_distances
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -104,7 +104,7 @@ class SyncNetMetric(Metric):
         self.model = None
 
     def load(self, paths: dict) -> None:
-        from metrics.sync.syncnet_model import load_syncnet
+        from harmony_bench.metrics.sync.syncnet_model import load_syncnet
 
         self.model = load_syncnet(paths[SYNCNET_V2.name], self.device)
 

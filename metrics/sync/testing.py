@@ -25,11 +25,11 @@ def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...
     """
     import torch
 
-    from metrics.audio.checkpoints import override_path
-    from metrics.sync.desync import SYNCHFORMER
-    from metrics.sync.syncnet import SYNCNET_V2
-    from metrics.sync.syncnet_model import SyncNetV2
-    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
+    from harmony_bench.metrics.audio.checkpoints import override_path
+    from harmony_bench.metrics.sync.desync import SYNCHFORMER
+    from harmony_bench.metrics.sync.syncnet import SYNCNET_V2
+    from harmony_bench.metrics.sync.syncnet_model import SyncNetV2
+    from harmony_bench.metrics.sync.synchformer_model import Synchformer, SynchformerConfig
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

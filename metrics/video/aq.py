@@ -11,11 +11,11 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
-from metrics.video.frames import map_batches, pick_device, square_input
+from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
+from harmony_bench.metrics.video.frames import map_batches, pick_device, square_input
 
 SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)  # SiglipImageProcessor for so400m-patch14-384
 HEAD_LINEAR_INDICES = (0, 2, 4, 6, 8)  # nn.Sequential positions of the Linear layers (dropouts between)

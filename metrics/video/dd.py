@@ -17,11 +17,11 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.flow import FlowFn, farneback_flow, load_raft, raft_flow_fn, top_fraction_magnitude
-from metrics.video.frames import chunks, peek, per_chunk, pick_device, vbench_interval
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.flow import FlowFn, farneback_flow, load_raft, raft_flow_fn, top_fraction_magnitude
+from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, vbench_interval
 
 PAIRS_PER_CHUNK = 8  # frame pairs whose flows are held at once (fewer for large frames)
 

@@ -18,11 +18,11 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.checkpoints import load_hf_folder
-from metrics.video.frames import map_batches, pick_device, square_input
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import load_hf_folder
+from harmony_bench.metrics.video.frames import map_batches, pick_device, square_input
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINOv3ViTImageProcessorFast defaults
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -13,17 +13,17 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import Metric, Output, ProtocolCard, Score
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
-from metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
-from metrics.registry import register
+from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
+from harmony_bench.metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
+from harmony_bench.metrics.registry import register
 
 BATCH = 8
 
 
 def load_musiq(path, device: str):
-    from metrics.video.musiq import Musiq, MusiqConfig
+    from harmony_bench.metrics.video.musiq import Musiq, MusiqConfig
 
     state = load_state_dict(path)
     try:

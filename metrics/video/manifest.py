@@ -17,7 +17,7 @@ from harmony_bench.weights import WeightFile
 
 
 def _raft_format(path: Path) -> None:
-    from metrics.video.flow import load_raft
+    from harmony_bench.metrics.video.flow import load_raft
 
     load_raft(path)  # strict keys and shapes of torchvision's raft_large; CheckpointError otherwise
 

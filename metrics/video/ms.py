@@ -17,11 +17,11 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.flow import FlowFn, farneback_flow, interpolate_midpoint, load_raft, raft_flow_fn
-from metrics.video.frames import chunks, peek, per_chunk, pick_device, to_tensor
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.flow import FlowFn, farneback_flow, interpolate_midpoint, load_raft, raft_flow_fn
+from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, to_tensor
 
 PAIRS_PER_BATCH = 8  # bounds memory: each pair holds two float warps of a full frame (fewer for large frames)
 
@@ -207,7 +207,7 @@ class MotionSmoothnessAmt(Metric):
     )
 
     def load(self, paths: dict) -> None:
-        from metrics.video.amt import load_amt
+        from harmony_bench.metrics.video.amt import load_amt
 
         self.device = pick_device(self.device)
         self._model = load_amt(Path(paths[manifest.AMT_S.name]), self.device)

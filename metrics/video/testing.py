@@ -18,7 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from harmony_bench.weights import sha256_of
-from metrics.video import manifest
+from harmony_bench.metrics.video import manifest
 
 TINY_VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
 AMT_EPOCH = 299  # an int beside the weights, as the AMT trainer saves its last epoch
@@ -34,7 +34,7 @@ def _raft(path: Path) -> None:
 def _musiq(path: Path) -> None:
     import torch
 
-    from metrics.video.musiq import Musiq, MusiqConfig
+    from harmony_bench.metrics.video.musiq import Musiq, MusiqConfig
 
     torch.save(Musiq(MusiqConfig(hidden=48, mlp_dim=96, layers=2)).state_dict(), path)
 
@@ -50,7 +50,7 @@ def _siglip(folder: Path) -> None:
 def _aesthetic_head(path: Path) -> None:
     import torch
 
-    from metrics.video.aq import HEAD_LINEAR_INDICES
+    from harmony_bench.metrics.video.aq import HEAD_LINEAR_INDICES
 
     sizes = [TINY_VIT["hidden_size"], 1024, 128, 64, 16, 1]  # the reference head's widths
     state = {}
@@ -64,7 +64,7 @@ def _aesthetic_head(path: Path) -> None:
 def _amt(path: Path) -> None:
     import torch
 
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
     torch.save(OrderedDict(epoch=AMT_EPOCH, state_dict=seeded_state_dict(AMT())), path)
 

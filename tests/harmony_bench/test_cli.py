@@ -38,7 +38,7 @@ def test_weights_lists_sources_and_detects_a_bad_file(tmp_path, monkeypatch, cap
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path) in out and "MISSING" in out and "licence" in out
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     wf = next(w for k in all_metric_keys() for w in get_metric(k).weights)
     (tmp_path / wf.name).parent.mkdir(parents=True, exist_ok=True)

@@ -74,14 +74,11 @@ def wheel(tmp_path_factory) -> Path:
     return next(dist.glob("harmony_bench-*.whl"))
 
 
-@pytest.mark.xfail(strict=True, reason="metrics/ and reports/ are still imported as top-level packages; "
-                                       "remove this mark with the import rewrite to harmony_bench.metrics/.reports")
 def test_wheel_installs_only_its_own_top_level_packages(wheel):
     names = {n.split("/")[0] for n in zipfile.ZipFile(wheel).namelist()}
     assert {n for n in names if not n.endswith(".dist-info")} == TOP_LEVEL
 
 
-@pytest.mark.xfail(strict=True, reason="remove this mark with the import rewrite to harmony_bench.metrics/.reports")
 def test_sources_reach_metrics_and_reports_through_harmony_bench():
     """A source checkout would still find top-level metrics/ and reports/; the wheel would not."""
     top_level = re.compile(r"^\s*(from|import)\s+(metrics|reports)\b|[\"'](metrics|reports)\.[a-z_]", re.M)

@@ -10,8 +10,8 @@ import pytest
 from harmony_bench import weights
 from harmony_bench.cli import main
 from harmony_bench.weights import WeightFile, WeightsMismatch, sha256_of, verify
-from metrics.registry import all_metric_keys, get_metric
-from metrics.video import manifest
+from harmony_bench.metrics.registry import all_metric_keys, get_metric
+from harmony_bench.metrics.video import manifest
 
 RAFT = manifest.RAFT_THINGS
 

@@ -7,7 +7,7 @@ import pytest
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import (BLANK_GREY, FROZEN_GREY, MIN_COVERAGE, SILENCE_DBFS, InputNeeds, Metric, NotScorable, Output,
+from harmony_bench.metrics.base import (BLANK_GREY, FROZEN_GREY, MIN_COVERAGE, SILENCE_DBFS, InputNeeds, Metric, NotScorable, Output,
                           ProtocolCard, Score)
 
 FPS, SR = 24, 16000
@@ -93,7 +93,7 @@ def test_without_declared_needs_silence_and_frozen_pictures_are_scored():
 
 
 def test_every_card_states_its_checks_and_subclasses_cannot_skip_them():
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     for key in all_metric_keys():
         cls = get_metric(key)

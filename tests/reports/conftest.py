@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import reports.runs
+import harmony_bench.reports.runs
 from harmony_bench.media import write_clip
 from harmony_bench.store import ClipRow, ResultRow, Store
 from harmony_bench.weights import WeightFile
@@ -74,12 +74,12 @@ def fake_metric_class(key: str):
     return SimpleNamespace(version=version, weights=tuple(WeightFile(n, s, "test", "test") for n, s in weights.items()))
 
 
-REAL_METRIC_CLASS = reports.runs.metric_class
+REAL_METRIC_CLASS = harmony_bench.reports.runs.metric_class
 
 
 @pytest.fixture(autouse=True)
 def fake_manifest(monkeypatch):
-    monkeypatch.setattr("reports.runs.metric_class", fake_metric_class)
+    monkeypatch.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
 
 
 def case_value(key: str, output: str, case_id: str, shift: float) -> float:

@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from harmony_bench.media import write_clip
-from reports.html import (Bar, GalleryItem, bar_chart_svg, chart_figure, gallery_html, normalised, poster_jpeg,
+from harmony_bench.reports.html import (Bar, GalleryItem, bar_chart_svg, chart_figure, gallery_html, normalised, poster_jpeg,
                           radar_svg, tag_tokens, waveform_envelope)
-from reports.paper import COLUMNS_BY_NAME
-from reports.tables import Cell, Row, Table
+from harmony_bench.reports.paper import COLUMNS_BY_NAME
+from harmony_bench.reports.tables import Cell, Row, Table
 
 
 def test_radar_normalisation_flips_lower_is_better_columns():

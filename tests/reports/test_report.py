@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from harmony_bench.store import load_results
-from reports import compare_runs, write_leaderboard, write_run_report
-from reports.html import esc
+from harmony_bench.reports import compare_runs, write_leaderboard, write_run_report
+from harmony_bench.reports.html import esc
 from tests.reports.conftest import CASES, HOSTILE, HOSTILE_MODEL, HOSTILE_REASON, OTHER, make_run
 
 TABLES = ["table2_overall", "table4_speech", "table5_ambient", "table6_complex", "table7_zh"]
@@ -22,7 +22,7 @@ def report_a(run_pair, tmp_path_factory) -> tuple[Path, list[Path]]:
     mp = pytest.MonkeyPatch()  # the autouse manifest fixture is function-scoped
     from tests.reports.conftest import fake_metric_class
 
-    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
     try:
         return run_pair[0], write_run_report(run_pair[0])
     finally:
@@ -100,7 +100,7 @@ def hostile(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
     from tests.reports.conftest import fake_metric_class
 
-    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
     try:
         run = make_run(tmp_path_factory.mktemp("hostile"), "hostile", HOSTILE_MODEL, reason=HOSTILE_REASON)
         write_run_report(run)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harmony_bench.store import Store, load_results
-from reports.paper import COLUMNS_BY_NAME
-from reports.runs import (classify, load_run, measured_row, protocol_status, scored, status_summary,
+from harmony_bench.reports.paper import COLUMNS_BY_NAME
+from harmony_bench.reports.runs import (classify, load_run, measured_row, protocol_status, scored, status_summary,
                           wer_aggregation)
 from tests.reports.conftest import CASES, OTHER, PINNED, REAL_METRIC_CLASS, make_run
 
@@ -47,7 +47,7 @@ def test_rows_are_split_at_the_protocol_line(run_pair):
 
 def test_real_registry_verdicts(monkeypatch):
     """The shipped metrics: offline variants never reach the paper columns; pinned files must match."""
-    monkeypatch.setattr("reports.runs.metric_class", REAL_METRIC_CLASS)
+    monkeypatch.setattr("harmony_bench.reports.runs.metric_class", REAL_METRIC_CLASS)
     whisper = REAL_METRIC_CLASS("wer@whisper-large-v3")
     pinned = next(wf for wf in whisper.weights if wf.sha256)
     assert protocol_status(whisper.key, True, whisper.version, f"{pinned.name}={pinned.sha256}") == (True, "")

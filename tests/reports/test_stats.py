@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from reports.stats import EXACT_MAX_N, bootstrap_ci, mean_of_subset_means, paired_comparison, round_half_up
+from harmony_bench.reports.stats import EXACT_MAX_N, bootstrap_ci, mean_of_subset_means, paired_comparison, round_half_up
 
 
 @pytest.mark.parametrize("x,expected", [(2.675, "2.68"), (0.585, "0.59"), (-0.125, "-0.13"), (Decimal("4.035"), "4.04"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harmony_bench.store import load_results
-from reports import summary_table
-from reports.tables import fmt
+from harmony_bench.reports import summary_table
+from harmony_bench.reports.tables import fmt
 from tests.reports.conftest import CASES, make_run
 
 
@@ -15,7 +15,7 @@ def table(run_pair) -> str:
     mp = pytest.MonkeyPatch()
     from tests.reports.conftest import fake_metric_class
 
-    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
     try:
         return summary_table(run_pair[0])
     finally:

@@ -12,8 +12,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.paper import PAPER_COLUMNS, Column
-from reports.tables import (Cell, Row, ablation_table, md_escape, overall_from_subsets, paper_table, to_csv, to_json,
+from harmony_bench.reports.paper import PAPER_COLUMNS, Column
+from harmony_bench.reports.tables import (Cell, Row, ablation_table, md_escape, overall_from_subsets, paper_table, to_csv, to_json,
                             to_latex, to_markdown)
 
 RUN = Row("my_model & co", {"AQ": Cell(0.6149, (0.58, 0.65), 50), "DD": Cell(0.1, (0.05, 0.2), 50, "unpinned weights"),

@@ -1,5 +1,5 @@
 """Fixtures for the audio metric tests: synthetic clips, cases, and a folder of tiny random weights
-in the official checkpoint formats (metrics.audio.testing)."""
+in the official checkpoint formats (harmony_bench.metrics.audio.testing)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def make_case(subset: str = "speech", **fields) -> Case:
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory):
     """(folder, manifest path) holding tiny random weights for every official audio backend."""
-    from metrics.audio.testing import write_random_weights
+    from harmony_bench.metrics.audio.testing import write_random_weights
 
     folder = tmp_path_factory.mktemp("audio-weights")
     manifest = folder / "manifest.json"

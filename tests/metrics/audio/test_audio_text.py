@@ -2,9 +2,9 @@
 
 import pytest
 
-from metrics.audio.text import EditCounts, corpus_rate, edit_counts, units
-from metrics.audio.wer import score_transcription
-from metrics.base import NotScorable
+from harmony_bench.metrics.audio.text import EditCounts, corpus_rate, edit_counts, units
+from harmony_bench.metrics.audio.wer import score_transcription
+from harmony_bench.metrics.base import NotScorable
 
 REF = "The cat sat on the mat."
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from metrics.audio.imagebind import (FBANK_MEAN, FBANK_STD, ImageBindScores, audio_clip_spans, audio_input,
+from harmony_bench.metrics.audio.imagebind import (FBANK_MEAN, FBANK_STD, ImageBindScores, audio_clip_spans, audio_input,
                                      caption_for_ib_a, crop_offsets, fbank, load_imagebind,
                                      video_input)
-from metrics.base import NotScorable
+from harmony_bench.metrics.base import NotScorable
 
 SR = 16_000
 

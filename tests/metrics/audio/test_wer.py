@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from harmony_bench.weights import WeightsMismatch
-from metrics.audio.testing import TINY_WHISPER, write_whisper
-from metrics.audio.wer import (FasterWhisperTinyEnWer, WhisperLargeV3Wer, WhisperLargeV3WhisperNormWer,
+from harmony_bench.metrics.audio.testing import TINY_WHISPER, write_whisper
+from harmony_bench.metrics.audio.wer import (FasterWhisperTinyEnWer, WhisperLargeV3Wer, WhisperLargeV3WhisperNormWer,
                                case_language, load_whisper)
-from metrics.base import MetricUnavailable, NotScorable
+from harmony_bench.metrics.base import MetricUnavailable, NotScorable
 
 
 def test_loader_reads_the_official_format(tmp_path):
@@ -113,7 +113,7 @@ def test_decoding_matches_the_step_by_step_greedy_reference(tone_clip):
     from whisper.model import ModelDimensions, Whisper
     from whisper.tokenizer import get_tokenizer
 
-    from metrics.audio.wer import decode_window
+    from harmony_bench.metrics.audio.wer import decode_window
 
     torch.manual_seed(0)
     model = Whisper(ModelDimensions(**{**TINY_WHISPER, "n_text_ctx": 64})).eval()

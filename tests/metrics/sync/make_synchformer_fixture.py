@@ -5,7 +5,7 @@
 The reference code is read from a local checkout (not part of this repository). av-benchmark
 imports omegaconf only to read its Motionformer yaml; where omegaconf is not installed a minimal
 stand-in (yaml + attribute access) is used. Both networks get one seeded random state dict at the
-official size (metrics.video.testing.seeded_state_dict over the native module's names, strict
+official size (harmony_bench.metrics.video.testing.seeded_state_dict over the native module's names, strict
 loads); the fixture keeps the reference's outputs of the three stages DeSync uses on seeded
 inputs: extract_vfeats on one 16-frame segment, extract_afeats on one 0.64 s mel segment, and
 compare_v_a on 14 x 8 video and 14 x 6 audio features. test_synchformer_native.py checks the
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.sync.synchformer_model import Synchformer
-from metrics.video.testing import seeded_state_dict
+from harmony_bench.metrics.sync.synchformer_model import Synchformer
+from harmony_bench.metrics.video.testing import seeded_state_dict
 
 OUT = Path(__file__).parent / "data" / "synchformer_reference.npz"
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from harmony_bench.media import Clip
-from metrics.base import NotScorable
-from metrics.sync.avoffset import AVOffsetMetric
-from metrics.sync.signals import brightening, loudness_db, onset_strength
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync.avoffset import AVOffsetMetric
+from harmony_bench.metrics.sync.signals import brightening, loudness_db, onset_strength
 
 SHIFTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
 

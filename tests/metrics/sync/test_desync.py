@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from harmony_bench.media import Clip
-from metrics.base import NotScorable
-from metrics.sync import desync
-from metrics.sync.desync import DeSyncMetric, audio_segments, video_segments
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync import desync
+from harmony_bench.metrics.sync.desync import DeSyncMetric, audio_segments, video_segments
 
 
 class TinySync(torch.nn.Module):
@@ -129,7 +129,7 @@ def test_says_what_is_missing(tmp_path, monkeypatch):
 def test_native_network_scores_through_setup(tmp_path, monkeypatch):
     """No av-benchmark needed: the tiny random-weight file and its override load into the native
     Synchformer, both hashes are recorded, and the offsets come from the 21-class grid."""
-    from metrics.sync.testing import write_random_weights
+    from harmony_bench.metrics.sync.testing import write_random_weights
 
     written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
     (tmp_path / "manifest.json").write_text(json.dumps(written))

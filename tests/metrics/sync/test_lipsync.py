@@ -4,8 +4,8 @@ import pytest
 
 pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
 
-from metrics.base import NotScorable
-from metrics.sync.lipsync import LipSyncMetric
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync.lipsync import LipSyncMetric
 
 SHIFTS = (-0.5, -0.2, 0.0, 0.12, 0.3, 0.5)  # seconds, > 0: audio late
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from metrics.sync.desync import load_synchformer
-from metrics.sync.synchformer_model import DividedAttention, Synchformer, SynchformerConfig
-from metrics.sync.testing import write_random_weights
+from harmony_bench.metrics.sync.desync import load_synchformer
+from harmony_bench.metrics.sync.synchformer_model import DividedAttention, Synchformer, SynchformerConfig
+from harmony_bench.metrics.sync.testing import write_random_weights
 
 # Key -> shape of av-benchmark's Synchformer().state_dict() (commit 050a5cd), dumped once from its code.
 OFFICIAL_KEYS = Path(__file__).parent / "data" / "synchformer_keys.json.gz"
@@ -79,7 +79,7 @@ def test_outputs_match_av_benchmark_on_a_seeded_checkpoint():
     4.2e-7 (audio features), 2.5e-7 (logits)."""
     import numpy as np
 
-    from metrics.video.testing import seeded_state_dict
+    from harmony_bench.metrics.video.testing import seeded_state_dict
     from tests.metrics.sync.make_synchformer_fixture import outputs, seeded_inputs
 
     expected = dict(np.load(Path(__file__).parent / "data" / "synchformer_reference.npz"))

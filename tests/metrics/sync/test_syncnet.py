@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.base import NotScorable
-from metrics.sync import faces, syncnet
-from metrics.sync.syncnet import SyncNetMetric, summarise
-from metrics.sync.syncnet_model import SyncNetV2, load_syncnet
-from metrics.sync.testing import write_random_weights
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync import faces, syncnet
+from harmony_bench.metrics.sync.syncnet import SyncNetMetric, summarise
+from harmony_bench.metrics.sync.syncnet_model import SyncNetV2, load_syncnet
+from harmony_bench.metrics.sync.testing import write_random_weights
 
 
 def test_layout_matches_the_official_state_dict_names_and_shapes():
@@ -135,7 +135,7 @@ def test_crop_geometry_is_syncnet_pythons():
 
 
 def test_multi_face_known_answers_mean_by_default_active_as_option():
-    from metrics.sync.offsets import OffsetSearch
+    from harmony_bench.metrics.sync.offsets import OffsetSearch
 
     lags = np.arange(-2, 3)
     a = OffsetSearch(lags, np.array([9.0, 8.0, 5.0, 8.0, 9.0]))  # C = 3, D = 5, offset 0
@@ -150,7 +150,7 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
     assert active.details["offset_frames"] == 0
     with pytest.raises(ValueError, match="multi_face"):
         SyncNetMetric(multi_face="best")
-    from metrics.registry import get_metric
+    from harmony_bench.metrics.registry import get_metric
 
     variant = get_metric("syncnet@v2+active-speaker")()
     assert variant.multi_face == "active" and not variant.official and get_metric("syncnet@v2").official
@@ -182,7 +182,7 @@ def syncnet_python_evaluate(net, crops_bgr: np.ndarray, audio: np.ndarray, vshif
     (SyncNetInstance.evaluate and calc_pdist, master): float32 torch, windows of 5 frames against
     MFCC columns 4i..4i+19, lastframe = min(frames, floor(samples / 640)) - 5, audio features
     zero-padded by vshift, F.pairwise_distance, mean over frames, offset = vshift - argmin,
-    conf = median - min. MFCC is python_speech_features' recipe (metrics.sync.mfcc, held to that
+    conf = median - min. MFCC is python_speech_features' recipe (harmony_bench.metrics.sync.mfcc, held to that
     library by test_mfcc), the one step not re-derived here. Returns (offset, conf, min dist) in the
     reference's sign (offset > 0: audio early)."""
     import math

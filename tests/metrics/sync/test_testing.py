@@ -1,6 +1,6 @@
 from harmony_bench.weights import sha256_of
-from metrics.sync.syncnet_model import load_syncnet
-from metrics.sync.testing import write_random_weights
+from harmony_bench.metrics.sync.syncnet_model import load_syncnet
+from harmony_bench.metrics.sync.testing import write_random_weights
 
 
 def test_random_syncnet_file_is_in_the_official_format(tmp_path):

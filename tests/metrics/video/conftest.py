@@ -64,7 +64,7 @@ def case_with_reference(tmp_path) -> Case:
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> tuple[Path, Path]:
     """(weights folder, manifest JSON) holding random-weight files for every official backend."""
-    from metrics.video.testing import write_random_weights
+    from harmony_bench.metrics.video.testing import write_random_weights
 
     folder = tmp_path_factory.mktemp("weights")
     manifest = folder / "manifest.json"

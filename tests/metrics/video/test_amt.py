@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.video.amt import AMT, load_amt
-from metrics.video.checkpoints import CheckpointError
-from metrics.video.ms import amt_interpolator, amt_padding, motion_smoothness, vbench_scale
-from metrics.video.testing import seeded_state_dict
+from harmony_bench.metrics.video.amt import AMT, load_amt
+from harmony_bench.metrics.video.checkpoints import CheckpointError
+from harmony_bench.metrics.video.ms import amt_interpolator, amt_padding, motion_smoothness, vbench_scale
+from harmony_bench.metrics.video.testing import seeded_state_dict
 
 FIXTURE = Path(__file__).parent / "data" / "amt_s_reference.npz"
 SHIFT, WIDTH, N_FRAMES = 3, 136, 5  # as make_amt_fixture.py

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.base import NotScorable
-from metrics.registry import get_metric
-from metrics.video.identity import mean_cosine
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video.identity import mean_cosine
 
 
 def test_aq_is_mean_of_frame_scores_over_10(weights_env, synth):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.base import NotScorable
-from metrics.video.dd import DynamicDegreeFarneback, dd_required_pairs, dd_threshold, dynamic_degree, judge_motion
-from metrics.video.flow import top_fraction_magnitude
-from metrics.video.frames import vbench_interval, vbench_sample
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.video.dd import DynamicDegreeFarneback, dd_required_pairs, dd_threshold, dynamic_degree, judge_motion
+from harmony_bench.metrics.video.flow import top_fraction_magnitude
+from harmony_bench.metrics.video.frames import vbench_interval, vbench_sample
 
 
 @pytest.mark.parametrize("fps, interval", [(24, 3), (25, 3), (30, 4), (16, 2), (8, 1), (5, 1), (60, 8)])
@@ -77,7 +77,7 @@ def test_flow_function_sees_consecutive_sampled_pairs(synth):
 
 
 def test_large_frames_go_through_the_flow_in_chunks_of_pairs(monkeypatch):
-    from metrics.video import frames as frames_module
+    from harmony_bench.metrics.video import frames as frames_module
 
     seen = []
 

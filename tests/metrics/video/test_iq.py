@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.registry import get_metric
-from metrics.video.frames import cap_longer_side
-from metrics.video.iq import musiq_frame_scores
-from metrics.video.musiq import Encoder, Musiq, MusiqConfig, hashed_positions, multiscale_patches, same_pad
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video.frames import cap_longer_side
+from harmony_bench.metrics.video.iq import musiq_frame_scores
+from harmony_bench.metrics.video.musiq import Encoder, Musiq, MusiqConfig, hashed_positions, multiscale_patches, same_pad
 
 
 @pytest.mark.parametrize("size, kernel, stride, pads", [(7, 3, 2, (1, 1)), (8, 3, 2, (0, 1)), (64, 32, 32, (0, 0)),

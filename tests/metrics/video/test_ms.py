@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from harmony_bench.cases import Case
-from metrics.base import NotScorable
-from metrics.video import frames as frames_module
-from metrics.video.flow import farneback_flow, interpolate_midpoint, warp
-from metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.video import frames as frames_module
+from harmony_bench.metrics.video.flow import farneback_flow, interpolate_midpoint, warp
+from harmony_bench.metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
 
 
 def zero_flow(a, b):
@@ -100,7 +100,7 @@ def zero_amt(tmp_path, monkeypatch):
     import torch
 
     from harmony_bench.weights import sha256_of
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
     path = tmp_path / "amt" / "amt-s.pth"
     path.parent.mkdir()

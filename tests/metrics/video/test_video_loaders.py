@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from harmony_bench.weights import WeightsMismatch
-from metrics.base import MetricUnavailable
-from metrics.registry import get_metric
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError
+from harmony_bench.metrics.base import MetricUnavailable
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError
 
 NEEDS_WEIGHTS = ["dd@raft", "ms@raft", "ms@amt-s", "iq@musiq-spaq", "iq@musiq-koniq", "aq@siglip-v2.5", "id@dinov3-vitl16"]
 OUTPUT = {"dd@raft": "DD", "ms@raft": "MS", "ms@amt-s": "MS", "iq@musiq-spaq": "IQ", "iq@musiq-koniq": "IQ",
@@ -56,7 +56,7 @@ def test_files_use_the_official_formats(random_weights):
 
     raft = torch.load(folder / manifest.RAFT_THINGS.name, weights_only=True)
     assert set(raft) == set(raft_large(weights=None).state_dict())
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
     amt = torch.load(folder / manifest.AMT_S.name, weights_only=True)
     assert list(amt) == ["epoch", "state_dict"] and list(amt["state_dict"]) == list(AMT().state_dict())
@@ -119,7 +119,7 @@ def test_listing_the_video_metrics_imports_no_heavy_package():
     import subprocess
     import sys
 
-    code = ("import sys, metrics.video; from metrics.registry import all_metric_keys; all_metric_keys(); "
+    code = ("import sys, harmony_bench.metrics.video; from harmony_bench.metrics.registry import all_metric_keys; all_metric_keys(); "
             "print(sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -59,7 +59,7 @@ CASE = Case(id="bench", subset="complex", video_caption="A man talks by a river.
 
 
 def build_audiobox(device):
-    from metrics.audio.audiobox import AXES, AudioboxAesthetics, _encoder_config
+    from harmony_bench.metrics.audio.audiobox import AXES, AudioboxAesthetics, _encoder_config
 
     metric = AudioboxAesthetics(device)
     with _encoder_config({}) as model_cls:
@@ -69,7 +69,7 @@ def build_audiobox(device):
 
 
 def build_imagebind(device):
-    from metrics.audio.imagebind import HUGE, ImageBindScores, _imagebind_modules
+    from harmony_bench.metrics.audio.imagebind import HUGE, ImageBindScores, _imagebind_modules
 
     metric = ImageBindScores(device)
     model_cls, metric.tokenizer = _imagebind_modules()
@@ -95,7 +95,7 @@ def build_whisper(device):
 
 
 def build_offline_asr(device):
-    from metrics.audio.wer import FasterWhisperTinyEnWer
+    from harmony_bench.metrics.audio.wer import FasterWhisperTinyEnWer
 
     metric = FasterWhisperTinyEnWer(device)
     if metric.availability():

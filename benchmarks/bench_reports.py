@@ -16,8 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import reports.runs  # noqa: E402
-from reports import compare_runs, write_leaderboard, write_run_report  # noqa: E402
+import harmony_bench.reports.runs  # noqa: E402
+from harmony_bench.reports import compare_runs, write_leaderboard, write_run_report  # noqa: E402
 from tests.reports.conftest import fake_metric_class, make_run  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def timed(label: str, fn):
 
 
 def main() -> None:
-    reports.runs.metric_class = fake_metric_class
+    harmony_bench.reports.runs.metric_class = fake_metric_class
     cases = full_case_set()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -22,7 +22,7 @@ import torch
 
 from harmony_bench.media import Clip
 from harmony_model.synthav.generator import SynthAVConfig, generate
-from metrics.registry import get_metric
+from harmony_bench.metrics.registry import get_metric
 
 CONFIG = SynthAVConfig(size=256, fps=25.0, duration=5.0, noise=False)
 
@@ -52,7 +52,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, weights: str) -> None:
-    from metrics.sync.testing import write_random_weights
+    from harmony_bench.metrics.sync.testing import write_random_weights
 
     manifest = write_random_weights(weights, full_synchformer=True)
     with open(os.path.join(weights, "manifest.json"), "w") as f:
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace, weights: str) -> None:
 
 
 def time_desync_preprocessing(clip: Clip, repeats: int) -> None:
-    from metrics.sync import desync
+    from harmony_bench.metrics.sync import desync
 
     def prepare():
         video, audio = desync.common_span(clip.video_at(desync.FPS), clip.audio_at(desync.SAMPLE_RATE))
@@ -96,7 +96,7 @@ def offline_accuracy_on_synthav(n: int) -> None:
     """The offline variants on SynthAV clips, which are in sync by construction (true offset 0)."""
     import numpy as np
 
-    from metrics.base import NotScorable
+    from harmony_bench.metrics.base import NotScorable
 
     print(f"# offline variants on SynthAV clips (in sync by construction), seeds 0-{n - 1} per flavour")
     for key, flavours, name in (("lipsync@facemesh", ("speech", "complex"), "offset_frames"),

@@ -27,8 +27,8 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.registry import get_metric
-from metrics.video import manifest
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video import manifest
 
 FPS, SECONDS = 24.0, 5.0
 SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
@@ -45,8 +45,8 @@ def write_full_size_weights(folder: Path, keys: list[str]) -> dict[str, str]:
     from transformers import DINOv3ViTConfig, DINOv3ViTModel, SiglipVisionConfig, SiglipVisionModel
 
     from harmony_bench.weights import sha256_of
-    from metrics.video.amt import AMT
-    from metrics.video.musiq import Musiq, MusiqConfig
+    from harmony_bench.metrics.video.amt import AMT
+    from harmony_bench.metrics.video.musiq import Musiq, MusiqConfig
 
     def head(path: Path) -> None:
         sizes = [SO400M["hidden_size"], 1024, 128, 64, 16, 1]

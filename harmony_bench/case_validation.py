@@ -7,7 +7,10 @@ folder with them, and `json_schema()` renders the same rules as the JSON Schema 
 `python -m harmony_bench.case_validation --write-schema cases/schema.json`).
 
 Every problem is one message naming the file and line, the case id and the field, e.g.
-`cases.jsonl:7: case 'sp-003': field 'language': 'zh' needs spoken_word_zh in Chinese characters`.
+`cases.jsonl:7: case 'sp-003': field 'language': 'zh' needs spoken_word_zh in Chinese characters`,
+and every problem of the folder is listed in one pass: a line that is not UTF-8 or not JSON is
+reported with its number and the other lines are still checked. Lines end at a line feed only
+(JSON Lines), so no other character can split a case in two.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -37,6 +41,14 @@ MAX_AUDIO_BYTES = 10 * 1024 * 1024
 MAX_BYTES = {"reference_image": MAX_IMAGE_BYTES, "reference_audio": MAX_AUDIO_BYTES}
 DURATION_SECONDS = (1.0, 60.0)
 MAX_SPEECH_CAPTION_WORDS = 12  # C.1: the speech subset's video caption is deliberately minimal
+# Every string in a case (fields, tag values) is one line of printable text of bounded length: a
+# NUL or a 10 MB caption would otherwise pass here and break a model or a file name much later.
+MAX_TEXT_CHARS = 4096
+# Cc: control characters (NUL, tab, newline, DEL, C1); Cs: lone surrogates, which a JSON "\ud800"
+# escape produces and no UTF-8 file can hold; Zl/Zp: the Unicode line and paragraph separators.
+FORBIDDEN_CATEGORIES = {"Cc": "control character", "Cs": "lone surrogate", "Zl": "line separator",
+                        "Zp": "paragraph separator"}
+TEXT_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"  # the same rule in JSON Schema (minus surrogates)
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,8 @@ def json_schema() -> dict:
             p["pattern"] = f.pattern
         if f.type == "string" and not f.enum:
             p["minLength"] = 1
+            if not f.pattern:
+                p.update(maxLength=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)
         props[f.name] = p
     props["duration"].update(minimum=DURATION_SECONDS[0], maximum=DURATION_SECONDS[1], default=5.0)
     props["source"]["default"] = "synthetic"
@@ -99,7 +113,7 @@ def json_schema() -> dict:
         "source": {"enum": list(SOURCES)},
         "event_types": {"type": "array", "items": {"type": "string", "pattern": EVENT_PATTERN}},
         "speakers": {"type": "integer", "minimum": 0},
-        "setting": {"type": "string"},
+        "setting": {"type": "string", "maxLength": MAX_TEXT_CHARS, "pattern": TEXT_PATTERN},
     }
     rules = []
     for subset, (required, forbidden) in SUBSET_RULES.items():
@@ -119,7 +133,8 @@ def json_schema() -> dict:
                        f"images are {'/'.join(IMAGE_FORMATS)} of at most {MAX_IMAGE_SIDE} px a side and "
                        f"{MAX_IMAGE_BYTES // 2**20} MB; audio lasts {AUDIO_SECONDS[0]}-{AUDIO_SECONDS[1]} s and "
                        f"is at most {MAX_AUDIO_BYTES // 2**20} MB. The speech subset's video_caption has at most "
-                       f"{MAX_SPEECH_CAPTION_WORDS} words.",
+                       f"{MAX_SPEECH_CAPTION_WORDS} words. Every string is at most {MAX_TEXT_CHARS} characters of "
+                       "one-line text: no control characters, lone surrogates or line separators.",
         "type": "object",
         "required": list(ALWAYS_REQUIRED),
         "additionalProperties": False,
@@ -135,8 +150,20 @@ class _Report:
         self.problems, self.line, self.case_id = problems, line, case_id
 
     def __call__(self, field: str, message: str) -> None:
-        who = f"case {self.case_id!r}" if self.case_id else "case with no id"
-        self.problems.append(f"{CASES_FILE}:{self.line}: {who}: field {field!r}: {message}")
+        who = f"case {_shown(self.case_id)}" if self.case_id else "case with no id"
+        self.problems.append(f"{CASES_FILE}:{self.line}: {who}: field {_shown(field)}: {message}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """repr() of a name from the file, cut short: a 10 MB id must not make a 10 MB message."""
+    r = repr(text)
+    return r if len(r) <= limit else r[:limit - 4] + "...'"
+
+
+def read_lines(path: Path) -> list[tuple[int, bytes]]:
+    """(line number, bytes) of each non-blank line of a JSON Lines file, split at line feeds only."""
+    return [(number, raw.removesuffix(b"\r")) for number, raw in enumerate(path.read_bytes().split(b"\n"), 1)
+            if raw.strip()]
 
 
 def validate_dir(root: str | Path) -> list[str]:
@@ -146,15 +173,13 @@ def validate_dir(root: str | Path) -> list[str]:
     if not path.is_file():
         return [f"{path}: missing (a case folder holds {CASES_FILE} and the assets it names)"]
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
+        lines = read_lines(path)
+    except OSError as e:
         return [f"{CASES_FILE}: unreadable: {e}"]
     problems: list[str] = []
     first_line: dict[str, int] = {}
-    for number, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        obj = _parse_line(text, number, problems)
+    for number, raw in lines:
+        obj = _parse_line(raw, number, problems)
         if obj is None:
             continue
         case_id = obj.get("id") if isinstance(obj.get("id"), str) else None
@@ -169,9 +194,18 @@ def validate_dir(root: str | Path) -> list[str]:
     return problems
 
 
-def _parse_line(text: str, number: int, problems: list[str]) -> dict | None:
+def _parse_line(raw: bytes, number: int, problems: list[str]) -> dict | None:
     try:
-        obj = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        bad = raw[e.start:e.end].hex(" ")
+        problems.append(f"{CASES_FILE}:{number}: invalid UTF-8 at byte {e.start + 1} of the line ({bad}); "
+                        "save the file as UTF-8")
+        return None
+    try:
+        # strict=False lets a raw control character inside a string through, so the field
+        # check below names the case and field it is in
+        obj = json.loads(text, strict=False)
     except json.JSONDecodeError as e:
         problems.append(f"{CASES_FILE}:{number}: invalid JSON: {e.msg} (column {e.colno})")
         return None
@@ -190,7 +224,7 @@ def validate_case(obj: dict, root: Path, report) -> None:
         if _check_language(obj, report) and isinstance(obj.get("tags"), dict):
             _check_tags(obj, obj["tags"], report)  # tags are compared only with fields that are sound
     for name in ("reference_image", "reference_audio"):
-        if isinstance(obj.get(name), str) and obj[name]:
+        if isinstance(obj.get(name), str) and obj[name] and text_problem(obj[name]) is None:
             _check_asset(root, obj[name], name, report)
 
 
@@ -206,15 +240,44 @@ def _check_fields(obj: dict, report) -> None:
             continue  # an explicit null means absent
         elif not _has_type(value, field.type):
             report(name, f"expected {field.type}, got {type(value).__name__}")
+        elif field.type == "string" and (problem := text_problem(value)):
+            report(name, problem)
         elif field.enum and value not in field.enum:
             report(name, f"{value!r} is not one of {', '.join(map(str, field.enum))}")
         elif field.pattern and not re.fullmatch(field.pattern, value):
             report(name, f"{value!r} does not match {field.pattern}")
         elif field.type == "string" and not value.strip():
             report(name, "empty")
+    if isinstance(obj.get("tags"), dict):
+        for key, value in obj["tags"].items():
+            problem = text_problem(key) or _nested_text_problem(value)
+            if problem:
+                report(f"tags.{key}", problem)
     duration = obj.get("duration")
     if _has_type(duration, "number") and not DURATION_SECONDS[0] <= duration <= DURATION_SECONDS[1]:
         report("duration", f"{duration} s is outside {DURATION_SECONDS[0]}-{DURATION_SECONDS[1]} s")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a string from a case cannot be used as one line of text, or None."""
+    if len(text) > MAX_TEXT_CHARS:
+        return f"{len(text)} characters, more than {MAX_TEXT_CHARS}"
+    for position, ch in enumerate(text, 1):
+        kind = FORBIDDEN_CATEGORIES.get(unicodedata.category(ch))
+        if kind:
+            return f"{kind} U+{ord(ch):04X} at character {position}; text must be one printable line"
+    return None
+
+
+def _nested_text_problem(value) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        problem = (isinstance(key, str) and text_problem(key)) or _nested_text_problem(item)
+        if problem:
+            return problem
+    return None
 
 
 def _has_type(value, json_type: str) -> bool:
@@ -241,7 +304,7 @@ def _check_subset(obj: dict, subset: str, report) -> None:
             report("spoken_word_en/spoken_word_zh",
                    f"the speech subset needs exactly one transcript, found {len(given)}")
         caption = obj.get("video_caption")
-        if isinstance(caption, str) and len(caption.split()) > MAX_SPEECH_CAPTION_WORDS:
+        if isinstance(caption, str) and not text_problem(caption) and len(caption.split()) > MAX_SPEECH_CAPTION_WORDS:
             report("video_caption", f"{len(caption.split())} words; the speech subset keeps it minimal "
                                     f"(at most {MAX_SPEECH_CAPTION_WORDS}, e.g. 'a man is speaking')")
 
@@ -258,7 +321,7 @@ def _check_language(obj: dict, report) -> bool:
     text = obj.get(expected)
     if text is None:
         report("language", f"{language!r} but the transcript is in {other}")
-    elif not isinstance(text, str):
+    elif not isinstance(text, str) or text_problem(text):
         return False
     elif language == "zh" and not CJK.search(text):
         report("spoken_word_zh", "no Chinese characters in a 'zh' transcript")
@@ -273,8 +336,8 @@ def _check_tags(obj: dict, tags: dict, report) -> None:
     sound = {}  # tag values of the documented type; only these are compared with the fields
     for key, kind in TAG_TYPES.items():
         value = tags.get(key)
-        if value is None:
-            continue
+        if value is None or _nested_text_problem(value):
+            continue  # bad text is reported by the field check
         if not isinstance(value, kind) or isinstance(value, bool):
             report(f"tags.{key}", f"expected {kind.__name__}, got {type(value).__name__}")
         else:

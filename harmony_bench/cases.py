@@ -12,7 +12,8 @@ from pathlib import Path
 
 SCHEMA_VERSION = "1.0"
 SUBSETS = ("ambient", "speech", "complex")
-DEFAULT_CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+# cases/ at the top of the repository, linked here as case_set/ so a wheel carries it inside the package
+DEFAULT_CASES_DIR = (Path(__file__).parent / "case_set").resolve()
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,15 @@ class CaseError(ValueError):
 def load_cases(root: str | Path = DEFAULT_CASES_DIR, subset: str | None = None,
                limit: int | None = None, validate: bool = True) -> list[Case]:
     """Load (and by default validate) a case set; raises CaseError listing every problem."""
-    from harmony_bench.case_validation import validate_dir
+    from harmony_bench.case_validation import CASES_FILE, read_lines, validate_dir
 
     root = Path(root).resolve()
     if validate:
         problems = validate_dir(root)
         if problems:
             raise CaseError(f"{len(problems)} problem(s) in {root}:\n" + "\n".join(f"  {p}" for p in problems))
-    cases = [case_from_json(json.loads(line), root)
-             for line in (root / "cases.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [case_from_json(json.loads(raw.decode("utf-8"), strict=False), root)
+             for _, raw in read_lines(root / CASES_FILE)]
     if subset:
         if subset not in SUBSETS:
             raise CaseError(f"unknown subset {subset!r}; choose from {', '.join(SUBSETS)}")

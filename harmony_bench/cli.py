@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -50,11 +51,11 @@ def _non_negative(text: str) -> float:
 def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--model", required=model_required, help="model spec: harmony, static, noise, dir:PATH, cmd:TEMPLATE, or a plugin")
     p.add_argument("--cases", type=Path, help="case set folder (default: the run's own, else Harmony-Bench v1)")
-    p.add_argument("--subset", choices=SUBSETS)
+    p.add_argument("--subset", choices=SUBSETS, help="only the cases of one subset")
     p.add_argument("--limit", type=_positive, help="first N cases of each subset (N >= 1)")
     p.add_argument("--metrics", type=_metric_list, help="comma-separated metric keys (default: all; see `harmony-bench metrics`)")
     p.add_argument("--shard", type=_shard, default=(1, 1), help="K/N: this process takes shard K of N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generation seed, part of the run's identity (default 0)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<hash of the model spec>)")
     p.add_argument("--overwrite", action="store_true",
@@ -111,11 +112,22 @@ def _print_summary(summary, args, out: Path) -> int:
     return summary.exit_code
 
 
+def _print_results(run_dir: Path) -> None:
+    """The compact results table after `run` and `report` (the report has everything else)."""
+    from harmony_bench.reports import summary_table
+
+    print()
+    print(summary_table(run_dir, width=100))
+
+
 def cmd_run(args) -> int:
     from harmony_bench import runner
 
     cfg = _config(args)
-    return _print_summary(runner.run(cfg), args, cfg.out)
+    code = _print_summary(runner.run(cfg), args, cfg.out)
+    if not args.json:
+        _print_results(cfg.out)
+    return code
 
 
 def cmd_generate(args) -> int:
@@ -145,13 +157,14 @@ def cmd_evaluate(args) -> int:
 def cmd_report(args) -> int:
     from harmony_bench import runner
 
-    for path in runner.report(args.run, out_dir=args.out):
-        print(path)
+    paths = runner.report(args.run, out_dir=args.out)
+    print(f"{len(paths)} files written to {paths[0].parent if paths else args.out}")
+    _print_results(args.run)
     return 0
 
 
 def cmd_leaderboard(args) -> int:
-    from reports import write_leaderboard
+    from harmony_bench.reports import write_leaderboard
 
     for path in write_leaderboard(list(args.runs), args.out):
         print(path)
@@ -183,14 +196,49 @@ def cmd_cases(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from harmony_bench.models import MODELS
+
+    rows = []
+    for name in MODELS.names():
+        origin = MODELS.origin(name)
+        row = {"name": name, "kind": "plugin" if origin else "built-in",
+               "source": f"{origin['package']} {origin['version']}" if origin else "harmony-bench"}
+        try:
+            cls = MODELS.get(name)
+            caps = getattr(cls, "capabilities", None)
+            row["capabilities"] = dataclasses.asdict(caps) if dataclasses.is_dataclass(caps) else {}
+            row["about"] = ((cls.__doc__ or "").strip().splitlines() or [""])[0]
+        except Exception as exc:  # a broken plugin is listed with its reason, not a traceback
+            row["capabilities"], row["about"] = {}, f"cannot be loaded: {type(exc).__name__}: {exc}"
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        caps = r["capabilities"]
+        modes = [m for m in ("joint", "audio_driven_video", "video_driven_audio") if caps.get(m)]
+        langs = ",".join(caps.get("languages", ()))
+        print(f"{r['name']:10} {r['kind']:8} {r['source'][:24]:24} {'+'.join(modes)[:30]:30} {langs}")
+        if r["about"]:
+            print(f"{'':10} {r['about'][:88]}")
+    return 0
+
+
 def cmd_metrics(args) -> int:
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     rows = []
     for key in all_metric_keys():
         cls = get_metric(key)
-        m = cls()
-        reason = m.availability()
+        reason = cls().availability()
+        for wf in cls.weights if reason is None else ():
+            try:  # present is not enough: a file failing verification never counts as runnable
+                resolve(wf)
+            except (WeightsMismatch, WeightsMissing) as exc:
+                reason = f"weights fail verification: {exc}"
+                break
         rows.append({"key": key, "family": cls.family, "outputs": [o.name for o in cls.outputs],
                      "backend": cls.backend, "official": cls.official, "protocol": cls.protocol_id(),
                      "subsets": sorted(cls.subsets), "needs": list(cls.needs),
@@ -198,18 +246,30 @@ def cmd_metrics(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'metric':34} {'outputs':22} {'kind':9} {'protocol':30} {'subsets':22} runs here?")
+    print(f"{'metric':30} {'kind':8} {'version':7} {'subsets':12} {'outputs':22} runs here?")
     for r in rows:
         kind = "official" if r["official"] else "variant"
-        status = "yes" if r["runs_here"] else f"no: {r['why_not']}"
-        print(f"{r['key']:34} {','.join(r['outputs'])[:22]:22} {kind:9} {r['protocol'][:30]:30} "
-              f"{','.join(r['subsets'])[:22]:22} {status}")
+        version = r["protocol"].rpartition("/")[2]
+        subsets = ",".join(s[:3] for s in r["subsets"])
+        print(f"{r['key']:30} {kind:8} {version:7} {subsets:12} {','.join(r['outputs'])[:22]:22} "
+              f"{'yes' if r['runs_here'] else 'no'}")
+        if not r["runs_here"]:
+            print(_wrapped(f"why not: {r['why_not']}", indent=4))
     return 0
+
+
+def _wrapped(text: str, indent: int, width: int = 100) -> str:
+    """Wrapped to `width` columns; a path or URL longer than a line stays whole, to be copied."""
+    import textwrap
+
+    pad = " " * indent
+    return textwrap.fill(text, width, initial_indent=pad, subsequent_indent=pad + "  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def cmd_weights(args) -> int:
     from harmony_bench.weights import WeightsMismatch, WeightsMissing, expected_sha256, resolve, weights_dir
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     print(f"weights folder: {weights_dir()}  (set HARMONY_BENCH_WEIGHTS to change)")
     users: dict = {}  # weight file name -> (WeightFile, metric keys using it)
@@ -226,59 +286,70 @@ def cmd_weights(args) -> int:
             state, bad = "MISSING", bad + 1
         except WeightsMismatch as exc:
             state, bad = f"BAD: {exc}", bad + 1
-        expected = expected_sha256(wf) or "not pinned (hash recorded at use)"
-        print(f"\n{wf.name}  [{', '.join(keys)}]  {state}\n  source:  {wf.source}\n  licence: {wf.licence}\n  sha256:  {expected}"
-              + (f"\n  note:    {wf.note}" if wf.note else ""))
+        override = expected_sha256(wf)
+        check = wf.verification() if override == wf.sha256 else f"sha256 {override} (from $HARMONY_BENCH_MANIFEST)"
+        print()
+        print(_wrapped(f"{wf.name}  [{', '.join(keys)}]", indent=0))
+        print(f"  state:   {state}")  # one line, so the path in it can be copied whole
+        fields = [("source", wf.source), ("licence", wf.licence), ("check", check),
+                  ("size", f"{wf.size_bytes:,} bytes" if wf.size_bytes else ""), ("note", wf.note)]
+        for label, text in fields:
+            if text:
+                print(_wrapped(f"{label + ':':9}{text}", indent=2))
     if not args.verify:
-        print("\n(run with --verify to hash the files present)")
+        print("\n(run with --verify to check the files present)")
     return 1 if bad and args.verify else 0
 
 
+EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
+
+
+def _command(sub, name: str, text: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", epilog=EPILOG)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from harmony_bench import __version__
 
-    p = sub.add_parser("run", help="generate, evaluate and report")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_run)
+    parser = argparse.ArgumentParser(prog="harmony-bench", description=__doc__, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"harmony-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("generate", help="generate the clips of the cases with a model")
-    _run_options(p, model_required=True)
-    p.set_defaults(func=cmd_generate)
-
-    p = sub.add_parser("evaluate", help="score the clips of a run (or of --model dir:PATH)")
-    p.add_argument("run", nargs="?", type=Path, help="run folder")
+    _run_options(_command(sub, "run", "generate, evaluate and report", cmd_run), model_required=True)
+    _run_options(_command(sub, "generate", "generate the clips of the cases with a model", cmd_generate),
+                 model_required=True)
+    p = _command(sub, "evaluate", "score the clips of a run (or of --model dir:PATH)", cmd_evaluate)
+    p.add_argument("run", nargs="?", type=Path, help="run folder (or give --model and --out)")
     _run_options(p, model_required=False)
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="write the paper-format tables and HTML report of a run")
+    p = _command(sub, "report", "write the paper-format tables and HTML report of a run", cmd_report)
     p.add_argument("run", type=Path, help="run folder")
     p.add_argument("--out", type=Path, help="report folder (default: RUN/report; use it for a read-only run)")
-    p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("leaderboard", help="merge runs into one leaderboard beside the paper's baselines")
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True)
-    p.set_defaults(func=cmd_leaderboard)
+    p = _command(sub, "leaderboard", "put runs side by side with the paper's baselines", cmd_leaderboard)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--out", type=Path, required=True, help="folder for the leaderboard files")
 
-    p = sub.add_parser("merge", help="merge run folders of one run (e.g. shards made elsewhere) into one")
+    p = _command(sub, "merge", "merge run folders of one run (e.g. shards made elsewhere) into one", cmd_merge)
     p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")
     p.add_argument("sources", nargs="+", type=Path, help="run folders to merge from (left unchanged)")
-    p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("cases", help="case set tools")
-    csub = p.add_subparsers(dest="cases_command", required=True)
-    v = csub.add_parser("validate", help="check a case folder against the schema")
-    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR)
-    v.set_defaults(func=cmd_cases)
+    p = sub.add_parser("cases", help="case set tools", description="Case set tools.", epilog=EPILOG)
+    csub = p.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    v = _command(csub, "validate", "check a case folder against the schema, listing every problem", cmd_cases)
+    v.add_argument("dir", nargs="?", type=Path, default=DEFAULT_CASES_DIR,
+                   help="case folder (default: Harmony-Bench v1)")
 
-    p = sub.add_parser("metrics", help="list metrics, their protocols, and whether each can run here")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_metrics)
+    p = _command(sub, "models", "list the model adapters: built-ins and installed plugins", cmd_models)
+    p.add_argument("--json", action="store_true", help="print as JSON")
 
-    p = sub.add_parser("weights", help="list the weight files each official metric needs, and check them")
+    p = _command(sub, "metrics", "list metrics, their protocols, and whether each can run here", cmd_metrics)
+    p.add_argument("--json", action="store_true", help="print as JSON")
+
+    p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
-    p.set_defaults(func=cmd_weights)
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

@@ -1,16 +1,20 @@
-"""Clips on disk and in memory: write an mp4 (H.264 + AAC, plus a lossless wav), decode it once.
+"""Clips on disk and in memory: write an mp4 (H.264 + AAC, plus a lossless wav), decode on demand.
 
-A `Clip` is what every metric receives. It is decoded once per case; each metric asks for the
-frame rate, size or sample rate its protocol needs and the converted arrays are cached on the
-clip, so two metrics at 16 kHz share one resampling.
+A `Clip` is what every metric receives. Its audio is read once (small); its video is decoded
+from the file each time a metric streams it (`stream`), one frame at a time at the frame rate the
+metric asks for, so memory stays bounded by a few frames whatever the clip's size or length.
+Metrics that need random access ask for `video_at(fps)`, a materialised array cached on the clip
+(cheap at low rates; at the native rate it is the whole clip). Converted audio is cached too, so
+two metrics at 16 kHz share one resampling.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -19,25 +23,75 @@ class ClipError(ValueError):
     """A clip file that cannot be used: unreadable, no video, no audio track."""
 
 
-@dataclass
-class Clip:
-    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
-    fps: float
-    audio: np.ndarray  # (N, C) float32 in [-1, 1]
-    sample_rate: int
-    source: str = ""
-    _cache: dict = field(default_factory=dict, repr=False)
+@dataclass(frozen=True)
+class VideoFile:
+    """The video stream of a file, decoded on demand and never held whole in memory."""
 
-    def __post_init__(self) -> None:
-        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
-            raise ClipError(f"{self.source}: frames must be (T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
-        if self.audio.ndim == 1:
-            self.audio = self.audio[:, None]
-        self.audio = self.audio.astype(np.float32, copy=False)
+    path: Path
+    count: int  # decoded frames, counted when the clip was opened
+    height: int
+    width: int
+
+    def frames(self, indices: np.ndarray) -> Iterator[np.ndarray]:
+        """The frames at ascending `indices` (repeats allowed) as (H, W, 3) uint8 RGB."""
+        import av
+
+        pos = 0
+        with av.open(str(self.path)) as container:
+            for i, frame in enumerate(container.decode(container.streams.video[0])):
+                if pos == len(indices):
+                    return
+                if indices[pos] != i:
+                    continue
+                rgb = frame.to_ndarray(format="rgb24")
+                while pos < len(indices) and indices[pos] == i:
+                    yield rgb
+                    pos += 1
+
+
+@dataclass(frozen=True)
+class PictureStats:
+    """What the degenerate-input checks need from the picture, from one pass over every frame."""
+
+    max_spatial_std: float  # grey levels, the most textured frame's std over its pixels
+    max_change: float  # grey levels, the largest change of one pixel between consecutive frames
+
+
+class Clip:
+    """One clip: video (an in-memory (T, H, W, 3) uint8 RGB array, or a `VideoFile`) and audio."""
+
+    def __init__(self, frames: np.ndarray | VideoFile, fps: float, audio: np.ndarray, sample_rate: int,
+                 source: str = ""):
+        self.source = source
+        if isinstance(frames, np.ndarray) and (frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8):
+            raise ClipError(f"{source}: frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        self._video = frames
+        self.fps = fps
+        audio = np.asarray(audio)
+        self.audio = (audio[:, None] if audio.ndim == 1 else audio).astype(np.float32, copy=False)  # (N, C)
+        self.sample_rate = sample_rate
+        self._cache: dict = {}
 
     @property
     def num_frames(self) -> int:
-        return int(self.frames.shape[0])
+        v = self._video
+        return v.count if isinstance(v, VideoFile) else int(v.shape[0])
+
+    @property
+    def height(self) -> int:
+        v = self._video
+        return v.height if isinstance(v, VideoFile) else int(v.shape[1])
+
+    @property
+    def width(self) -> int:
+        v = self._video
+        return v.width if isinstance(v, VideoFile) else int(v.shape[2])
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Every frame at the native rate in one array: the whole clip in memory (tests, small
+        clips); metrics stream instead."""
+        return self.video_at(None)
 
     @property
     def duration(self) -> float:
@@ -48,19 +102,38 @@ class Clip:
     def audio_duration(self) -> float:
         return self.audio.shape[0] / self.sample_rate
 
-    def frame_indices_at(self, fps: float) -> np.ndarray:
-        """Indices of the source frames nearest to a regular grid at `fps` (no interpolation)."""
+    def frame_indices_at(self, fps: float | None) -> np.ndarray:
+        """Indices of the source frames nearest to a regular grid at `fps` (no interpolation;
+        None: every frame)."""
+        if fps is None or abs(fps - self.fps) < 1e-6:
+            return np.arange(self.num_frames)
         n = max(1, int(np.floor(self.duration * fps + 1e-6)))
         idx = np.round(np.arange(n) * self.fps / fps).astype(int)
         return np.clip(idx, 0, self.num_frames - 1)
 
+    def frame_count(self, fps: float | None = None) -> int:
+        """How many frames `stream(fps)` yields."""
+        return len(self.frame_indices_at(fps))
+
+    def stream(self, fps: float | None = None, every: int = 1) -> Iterator[np.ndarray]:
+        """Frames resampled to `fps` by nearest frame (None: native rate), then every `every`-th
+        of those, one (H, W, 3) uint8 frame at a time, decoded as they are consumed."""
+        indices = self.frame_indices_at(fps)[::every]
+        if isinstance(self._video, VideoFile):
+            return self._video.frames(indices)
+        return (self._video[i] for i in indices)  # views: no copy of the selection
+
     def video_at(self, fps: float | None = None) -> np.ndarray:
-        """Frames resampled to `fps` by nearest frame (None: the native rate)."""
-        if fps is None or abs(fps - self.fps) < 1e-6:
-            return self.frames
-        key = ("video", round(fps, 6))
+        """Frames resampled to `fps` by nearest frame (None: the native rate) in one array,
+        cached on the clip."""
+        if isinstance(self._video, np.ndarray) and (fps is None or abs(fps - self.fps) < 1e-6):
+            return self._video
+        key = ("video", None if fps is None else round(fps, 6))
         if key not in self._cache:
-            self._cache[key] = self.frames[self.frame_indices_at(fps)]
+            out = np.empty((self.frame_count(fps), self.height, self.width, 3), np.uint8)
+            for i, frame in enumerate(self.stream(fps)):
+                out[i] = frame
+            self._cache[key] = out
         return self._cache[key]
 
     def audio_at(self, sample_rate: int, mono: bool = True) -> np.ndarray:
@@ -69,6 +142,36 @@ class Clip:
         if key not in self._cache:
             audio = self.audio.mean(axis=1) if mono else self.audio
             self._cache[key] = resample(audio, self.sample_rate, sample_rate)
+        return self._cache[key]
+
+    def picture_stats(self, size: int = 64) -> PictureStats:
+        """Texture and change of the picture, on (size x size) grey copies of every frame; cached."""
+        import cv2
+
+        key = ("picture", size)
+        if key not in self._cache:
+            texture, change, previous = 0.0, 0.0, None
+            for frame in self.stream():
+                grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (size, size), interpolation=cv2.INTER_AREA)
+                grey = grey.astype(np.float32)
+                texture = max(texture, float(grey.std()))
+                if previous is not None:
+                    change = max(change, float(np.abs(grey - previous).max()))
+                previous = grey
+            self._cache[key] = PictureStats(max_spatial_std=texture, max_change=change)
+        return self._cache[key]
+
+    def loudest_block_db(self, block_s: float = 0.04) -> float:
+        """RMS level (dBFS, over all channels) of the loudest `block_s` block of the audio; cached."""
+        key = ("loudest", block_s)
+        if key not in self._cache:
+            block = max(1, int(round(block_s * self.sample_rate)))
+            power = (self.audio.astype(np.float64) ** 2).mean(axis=1)
+            if len(power) < block:  # shorter than one block: the whole track is the block
+                levels = [power.mean() if len(power) else 0.0]
+            else:
+                levels = power[: len(power) // block * block].reshape(-1, block).mean(axis=1)
+            self._cache[key] = float(10.0 * np.log10(max(levels) + 1e-20))
         return self._cache[key]
 
 
@@ -150,8 +253,10 @@ def write_float_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> Clip:
-    """Decode a clip. Audio comes from `audio_path` when given, else `<stem>.wav` beside the
-    video when it exists, else the mp4's own audio track. Raises ClipError with the reason."""
+    """Open a clip: its audio decoded, its video checked and counted (decoded again on demand).
+
+    Audio comes from `audio_path` when given, else `<stem>.wav` beside the video when it exists,
+    else the mp4's own audio track. Raises ClipError with the reason."""
     import av
     import soundfile as sf
 
@@ -166,7 +271,10 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> C
                 raise ClipError(f"{video_path}: no video stream")
             vstream = container.streams.video[0]
             fps = float(vstream.average_rate or vstream.guessed_rate or 0)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(vstream)]
+            # Decode every frame once without keeping it: damaged files fail here, and the count is exact.
+            count, height, width = 0, 0, 0
+            for frame in container.decode(vstream):
+                count, height, width = count + 1, frame.height, frame.width
         audio = sr = None
         if audio_path is None:
             with av.open(str(video_path)) as container:
@@ -182,7 +290,7 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> C
         raise
     except Exception as exc:  # PyAV raises many error types for damaged files
         raise ClipError(f"{video_path}: cannot decode ({type(exc).__name__}: {exc})") from exc
-    if not frames:
+    if not count:
         raise ClipError(f"{video_path}: video stream holds no frames")
     if fps <= 0:
         raise ClipError(f"{video_path}: unknown frame rate")
@@ -191,7 +299,8 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> C
             audio, sr = sf.read(str(audio_path), dtype="float32", always_2d=True)
         except Exception as exc:
             raise ClipError(f"{audio_path}: cannot read audio ({exc})") from exc
-    return Clip(frames=np.stack(frames), fps=fps, audio=audio, sample_rate=int(sr), source=str(video_path))
+    return Clip(frames=VideoFile(video_path, count, height, width), fps=fps, audio=audio, sample_rate=int(sr),
+                source=str(video_path))
 
 
 def _planar_to_nc(chunks: list[np.ndarray]) -> np.ndarray:

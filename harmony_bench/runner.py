@@ -105,7 +105,7 @@ def check_config(cfg: RunConfig) -> None:
 def check_metric_keys(keys: list[str]) -> None:
     import difflib
 
-    from metrics.registry import all_metric_keys
+    from harmony_bench.metrics.registry import all_metric_keys
 
     if not keys:
         raise ValueError("--metrics names no metric; leave it out to run every metric")
@@ -392,7 +392,7 @@ class _Slot:
 
 
 def prepare_metrics(keys: list[str] | None, device: str) -> list[_Slot]:
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     slots = []
     for key in keys or all_metric_keys():
@@ -514,7 +514,7 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, fol
 
 
 def _score(slot: _Slot, clip: Clip, case: Case) -> tuple[dict, str, str | None, dict]:
-    from metrics.base import MetricUnavailable, NotScorable
+    from harmony_bench.metrics.base import MetricUnavailable, NotScorable
 
     metric = slot.metric
     if slot.setup_error:
@@ -570,7 +570,7 @@ def report(run_dir: Path, out_dir: Path | None = None, summary: Summary | None =
     """Write the report of a run (default: <run>/report). The run is only read, so a read-only
     run reports to another `out_dir`. The files are written to a temporary folder first and
     swapped in whole: a fault leaves the previous report, never a partial one."""
-    from reports import write_run_report
+    from harmony_bench.reports import write_run_report
 
     folder = RunFolder(run_dir)
     folder.require()

@@ -95,12 +95,14 @@ class Stage:
     lambda_a: float = 0.3  # Eq. 3, weight of the video-driven audio loss
     trainable: tuple[str, ...] = ()  # parameter-name prefixes; empty = everything
     data_options: dict[str, Any] = field(default_factory=dict)  # passed to the data source
+    batch_size: int = 0  # global batch of this stage; 0 = train.batch_size (the paper's stages differ)
 
 
 @dataclass
 class TrainConfig:
     stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage(),))  # a fresh Stage per config
-    batch_size: int = 16
+    batch_size: int = 16  # global batch per optimiser step, over all ranks
+    micro_batch_size: int = 0  # samples per forward pass (gradient accumulation); 0 = the whole batch
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0

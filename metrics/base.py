@@ -4,10 +4,18 @@ Small on purpose (compare torchmetrics' update/compute): `score(clip, case)` ret
 values; the harness stores them and the reports aggregate them per subset. Everything that
 makes a number comparable (backend, protocol version, weights hash) is declared on the class and
 stamped on every stored row by the harness.
+
+Degenerate input gets no number. Before a metric's own `score` runs, the base checks the clip
+against what the metric's protocol needs (`requires`, an `InputNeeds`); a clip that fails is
+unscorable with the reason. Always: each track (video and audio) lasts at least MIN_COVERAGE of
+the case's duration. Where declared: audible sound, a picture that changes, a picture that is
+not blank. The thresholds live here, once, and every card states them (`ProtocolCard.refuses`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib.util
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -44,6 +52,7 @@ class ProtocolCard:
     aggregation: str  # per clip, and per subset
     reference: str  # which reference implementation this follows
     differences: str  # where it deliberately differs, and how it relates to the paper's numbers
+    refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
 
 
 @dataclass
@@ -54,6 +63,49 @@ class Score:
 
 class NotScorable(Exception):
     """This clip cannot get a number under the protocol (no face found, clip too short...)."""
+
+
+MIN_COVERAGE = 0.8  # a track shorter than 80% of the case's duration is not the clip asked for
+SILENCE_DBFS = -60.0  # the loudest 40 ms block (RMS over all channels) quieter than this: silence
+FROZEN_GREY = 2.0  # no pixel of a 64x64 grey copy changes by more between consecutive frames: frozen
+BLANK_GREY = 2.0  # no frame has more spatial std than this (64x64 grey copy): blank picture
+
+
+@dataclass(frozen=True)
+class InputNeeds:
+    """What a metric's protocol needs from a clip beyond the duration check every metric gets."""
+
+    sound: bool = False  # audible audio (an offset to a sound needs a sound)
+    motion: bool = False  # a picture that changes
+    picture: bool = False  # a picture with something in it (a face, an object), not one flat colour
+
+    def describe(self) -> str:
+        parts = [f"a video or audio track shorter than {MIN_COVERAGE:.0%} of the case's duration"]
+        if self.sound:
+            parts.append(f"silence (loudest 40 ms block under {SILENCE_DBFS:g} dBFS)")
+        if self.motion:
+            parts.append(f"a frozen picture (no pixel of a 64x64 grey copy changing by more than {FROZEN_GREY:g} "
+                         "grey levels between consecutive frames)")
+        if self.picture:
+            parts.append(f"a blank picture (no frame with a grey-level std over {BLANK_GREY:g}, 64x64 grey copies)")
+        return "unscorable, no number: " + "; ".join(parts)
+
+    def check(self, clip: Clip, case: Case | None) -> None:
+        """Raise NotScorable naming the first problem."""
+        wanted = getattr(case, "duration", None)
+        if wanted:
+            for track, seconds in (("video", clip.duration), ("audio", clip.audio_duration)):
+                if seconds < MIN_COVERAGE * wanted:
+                    raise NotScorable(f"{track} track lasts {seconds:.2f} s, the case asks for {wanted:g} s "
+                                      f"(under {MIN_COVERAGE:.0%} of it)")
+        if self.sound and clip.loudest_block_db() < SILENCE_DBFS:
+            raise NotScorable(f"silent audio: the loudest 40 ms is {clip.loudest_block_db():.0f} dBFS "
+                              f"(under {SILENCE_DBFS:g})")
+        if self.picture and clip.picture_stats().max_spatial_std < BLANK_GREY:
+            raise NotScorable(f"blank picture: no frame has a grey-level std over {BLANK_GREY:g}")
+        if self.motion and clip.picture_stats().max_change < FROZEN_GREY:
+            raise NotScorable(f"frozen picture: no pixel changes by more than {FROZEN_GREY:g} grey levels "
+                              "between consecutive frames (64x64 grey copy)")
 
 
 class Metric(ABC):
@@ -68,7 +120,26 @@ class Metric(ABC):
     weights: ClassVar[tuple[WeightFile, ...]] = ()
     packages: ClassVar[tuple[str, ...]] = ()  # importable names of optional packages needed
     extra: ClassVar[str] = ""  # the pip extra providing `packages`
+    requires: ClassVar[InputNeeds] = InputNeeds()  # degenerate input this protocol cannot score
     card: ClassVar[ProtocolCard]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every subclass's `score` runs behind the input checks, and its card states them: one
+        rule for all metrics, third-party ones included, that no metric can forget."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("score")
+        if own is not None and not getattr(own, "checks_input", False):
+            @functools.wraps(own)
+            def score(self, clip: Clip, case: Case) -> Score:
+                type(self).requires.check(clip, case)
+                return own(self, clip, case)
+
+            score.checks_input = True
+            cls.score = score
+        if "card" in cls.__dict__ or "requires" in cls.__dict__:
+            card = getattr(cls, "card", None)
+            if card is not None:
+                cls.card = dataclasses.replace(card, refuses=cls.requires.describe())
 
     def __init__(self, device: str = "cpu"):
         self.device = device
@@ -125,5 +196,5 @@ class MetricUnavailable(RuntimeError):
     """The metric cannot run on this machine (weights or package missing)."""
 
 
-__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "Metric", "MetricUnavailable", "NotScorable",
-           "Output", "ProtocolCard", "Score", "WeightFile", "WeightsMismatch", "WeightsMissing"]
+__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "InputNeeds", "Metric", "MetricUnavailable",
+           "NotScorable", "Output", "ProtocolCard", "Score", "WeightFile", "WeightsMismatch", "WeightsMissing"]

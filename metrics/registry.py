@@ -25,7 +25,7 @@ def register(key: str):
 
 # Each package imports its metric modules in its __init__; heavy packages are imported lazily
 # inside the metrics, so importing these is cheap.
-BUILTIN_PACKAGES = ("metrics.video", "metrics.audio", "metrics.sync")
+BUILTIN_PACKAGES = ("harmony_bench.metrics.video", "harmony_bench.metrics.audio", "harmony_bench.metrics.sync")
 
 
 def load_builtin() -> None:

@@ -12,14 +12,14 @@ import html
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from reports.stats import is_missing
-from reports.tables import Row, Table, column_header, fmt, fmt_ci, footnotes, ranks
+from harmony_bench.reports.stats import is_missing
+from harmony_bench.reports.tables import Row, Table, column_header, fmt, fmt_ci, footnotes, ranks
 
 SILENCE = 1e-4  # peak amplitude below which a clip's audio is called silent
 PALETTE = ("#8c8c8c", "#b07aa1", "#76b7b2", "#edc948", "#59a14f", "#4e79a7", "#e15759", "#f28e2b", "#9c755f")
@@ -145,10 +145,11 @@ def normalised(table: Table) -> dict[str, dict[str, float | None]]:
     return out
 
 
-def radar_svg(label: str, scores: dict[str, float | None], color: str) -> str:
+def radar_svg(label: str, scores: dict[str, float | None], color: str, why: str = "") -> str:
+    """A model's radar; with no score at all, the empty web carries `why` instead of a polygon."""
     axes = list(scores)
     if len(axes) < 3:
-        return ""
+        return _empty(label, why or "fewer than three metrics to draw")
     size, r = 230, 78
     cx = cy = size / 2
     point = lambda i, s: (cx + r * s * math.sin(2 * math.pi * i / len(axes)),  # noqa: E731
@@ -166,28 +167,76 @@ def radar_svg(label: str, scores: dict[str, float | None], color: str) -> str:
                      f'{esc(a)}{" n/a" if missing else ""}</text>')
     pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, scores[a]) for i, a in enumerate(axes)
                                                    if scores[a] is not None))
-    parts.append(f'<polygon points="{pts}" fill="{color}" fill-opacity="0.35" stroke="{color}"/>')
-    return (f'<svg class="radar" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">'
-            + "".join(parts) + "</svg>")
+    if pts:
+        parts.append(f'<polygon points="{pts}" fill="{color}" fill-opacity="0.35" stroke="{color}"/>')
+    svg = (f'<svg class="radar" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img">'
+           + "".join(parts) + "</svg>")
+    if pts:
+        return svg
+    caption = f'<figcaption class="why">{esc(why or "no number to draw")}</figcaption>'
+    return f'<figure class="radarbox">{svg}{caption}</figure>'
 
 
-def charts_section(overall: Table, scoped: Sequence[Table], models: Sequence[str]) -> str:
-    """A bar chart per metric over the scopes, and a radar per model over the overall table."""
-    bars = []
-    for col in overall.columns:
+def _empty(title: str, why: str) -> str:
+    return f'<figure class="chart empty"><figcaption>{esc(title)}</figcaption><p class="why">{esc(why)}</p></figure>'
+
+
+NOT_PUBLISHED = "not reported in the paper"
+
+
+def chart_figure(title: str, groups: Sequence[tuple[str, Sequence[Bar]]], models: Sequence[str],
+                 why: Mapping[str, str], default: str = NOT_PUBLISHED) -> str:
+    """A bar chart that names each model without a bar and why (`why`: model -> reason, else
+    `default`)."""
+    drawn = {b.label for _, bars in groups for b in bars}
+    absent = [(m, why.get(m, default)) for m in models if m not in drawn]
+    svg = bar_chart_svg(title, groups, models)
+    if not svg:
+        return _empty(title, "no number to draw: " + "; ".join(f"{m}: {reason}" for m, reason in absent))
+    notes = "".join(f"<li>no bar for {esc(m)}: {esc(reason)}</li>" for m, reason in absent)
+    return f'<figure class="chartbox">{svg}' + (f'<ul class="why">{notes}</ul>' if notes else "") + "</figure>"
+
+
+def _bar_figures(tables: Sequence[Table], models: Sequence[str], why: Mapping[str, Mapping[str, str]],
+                 default: str = NOT_PUBLISHED) -> str:
+    """One chart per column of the first table, a group of bars per table (scope) that has it."""
+    figures = []
+    for col in tables[0].columns:
         groups = [(t.short or t.key, [Bar(r.label, float(r.cells[col.name].value), r.cells[col.name].ci)
                                     for r in t.rows if col.name in r.cells and not r.cells[col.name].missing])
-                  for t in (overall, *scoped) if col.name in {c.name for c in t.columns}]
-        bars.append(bar_chart_svg(column_header(col), groups, models))
+                  for t in tables if col.name in {c.name for c in t.columns}]
+        figures.append(chart_figure(column_header(col), groups, models, why.get(col.name, {}), default))
+    return "".join(figures)
+
+
+def charts_section(overall: Table, scoped: Sequence[Table], models: Sequence[str],
+                   why: Mapping[str, Mapping[str, str]] | None = None, radar_why: Mapping[str, str] | None = None
+                   ) -> str:
+    """A bar chart per metric over the scopes, and a radar per model over the overall table.
+    `why`: column -> model -> why it has no number there; `radar_why`: model -> why its radar is empty."""
     norm = normalised(overall)
-    radars = [radar_svg(m, norm.get(m, {}), PALETTE[i % len(PALETTE)]) for i, m in enumerate(models)]
+    radar_why = radar_why or {}
+    radars = [radar_svg(m, norm.get(m, {}), PALETTE[i % len(PALETTE)], radar_why.get(m, ""))
+              for i, m in enumerate(models)]
     return ('<section id="charts"><h2>Charts</h2>' + legend_html(models)
             + '<p class="hint">Bars: mean per table; whiskers: 95% bootstrap CI of this suite\'s rows. '
               'Published rows have no interval (the paper gives none), and were measured on the paper\'s '
-              'own case files.</p><div class="charts">' + "".join(bars) + "</div>"
+              'own case files.</p><div class="charts">' + _bar_figures([overall, *scoped], models, why or {})
+            + "</div>"
             + '<h3>Radar per model</h3><p class="hint">Each axis is normalised over the rows of the overall '
               'table (1 = best row, 0 = worst; lower-is-better metrics flipped).</p><div class="charts">'
             + "".join(radars) + "</div></section>")
+
+
+def variant_charts_section(tables: Sequence[Table], models: Sequence[str]) -> str:
+    """This suite's numbers that may not share the paper's columns, charted apart (no published rows)."""
+    if not tables:
+        return ""
+    return ('<section id="variant-charts"><h2>Charts: your numbers not comparable with the paper</h2>'
+            + legend_html(models)
+            + '<p class="hint">Offline variants, other weights or protocol versions (each table cell\'s note '
+              'says which). Never read these bars against the published rows.</p><div class="charts">'
+            + _bar_figures(tables, models, {}, "no number from this backend") + "</div></section>")
 
 
 # -- gallery -------------------------------------------------------------------------------
@@ -201,6 +250,7 @@ class GalleryItem:
     texts: dict[str, str]  # field name -> text (captions, transcript)
     values: list[tuple[str, str, str]] = field(default_factory=list)  # (output [metric], value, status)
     image_png: bytes | None = None
+    poster_jpeg: bytes | None = None  # a frame of the clip, shown before it plays
     waveform: np.ndarray | None = None  # (bins, 2) min/max envelope in -1..1
 
 
@@ -216,6 +266,33 @@ def thumbnail_png(path: Path, size: int = 96) -> bytes | None:
             return buf.getvalue()
     except (OSError, ValueError):
         return None
+
+
+def poster_jpeg(path: Path, size: int = 170) -> bytes | None:
+    """A small JPEG of the frame nearest the clip's middle, for the player's poster (None when
+    the clip cannot be decoded: the card then shows the player without one)."""
+    import av
+    from PIL import Image
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            middle = (container.duration or 0) / 2e6  # container.duration is in microseconds
+            if container.duration:
+                container.seek(container.duration // 2)  # lands on the keyframe before the middle
+            frame = None
+            for frame in container.decode(stream):  # one frame at a time, up to the middle
+                if frame.time is None or frame.time >= middle:
+                    break
+            if frame is None:
+                return None
+            image = frame.to_image()
+    except (av.FFmpegError, IndexError, OSError, ValueError):
+        return None
+    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="JPEG", quality=70)
+    return buf.getvalue()
 
 
 def waveform_envelope(path: Path, bins: int = 160) -> np.ndarray | None:
@@ -265,7 +342,8 @@ def tag_tokens(tags: dict) -> list[str]:
 
 
 def _card(it: GalleryItem) -> str:
-    media = (f'<video controls preload="none" src="{esc(it.video_href)}"></video>' if it.video_href
+    poster = f' poster="data:image/jpeg;base64,{base64.b64encode(it.poster_jpeg).decode()}"' if it.poster_jpeg else ""
+    media = (f'<video controls preload="none"{poster} src="{esc(it.video_href)}"></video>' if it.video_href
              else '<div class="missing">no clip</div>')
     image = (f'<img alt="reference image" src="data:image/png;base64,{base64.b64encode(it.image_png).decode()}">'
              if it.image_png else '<div class="missing">no reference image</div>')
@@ -298,6 +376,8 @@ th.group{border-bottom:1px solid #999}tr.run{background:#eef5ff}.ci{font-size:10
 svg .title{text-anchor:middle;font-weight:600;font-size:11px}svg .tick{text-anchor:end}
 svg .label{text-anchor:middle}svg .na{fill:#aaa}svg .axis,svg .spoke{stroke:#999}
 svg .ring{fill:none;stroke:#ddd}svg .whisker{stroke:#000;stroke-width:1.2}
+figure.chartbox,figure.radarbox{margin:0}.why{font-size:11px;color:#a60;margin:0;padding-left:1.2em;max-width:360px}
+figure.chart.empty{margin:0;width:360px;border:1px dashed #ccc;padding:6px}figure.radarbox figcaption{max-width:230px}
 .legend span{margin-right:1em}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
 .filters{margin:.5em 0}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px}.card h3{margin:0 0 .3em;font-size:1em}

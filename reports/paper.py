@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from metrics.base import ALL_SUBSETS, AMBIENT_SUBSETS, SPEECH_SUBSETS
+from harmony_bench.metrics.base import ALL_SUBSETS, AMBIENT_SUBSETS, SPEECH_SUBSETS
 
 BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
 SUBSET_ORDER = ("speech", "ambient", "complex")  # the order of the paper's Tables 4, 5, 6

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import html
-from reports.paper import PAPER_TABLES
-from reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
-                          scored, status_summary, variant_columns, wer_aggregation)
-from reports.stats import LEVEL, N_BOOT, SEED
-from reports.tables import RENDERERS, Table, paper_table, to_json, to_markdown
+from harmony_bench.reports import html
+from harmony_bench.reports.paper import PAPER_TABLES, load_baseline
+from harmony_bench.reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
+                          no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
+from harmony_bench.reports.stats import LEVEL, N_BOOT, SEED
+from harmony_bench.reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
 
@@ -34,15 +34,33 @@ WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their chara
             "the Chinese speech table).")
 
 
-def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | None = None,
-                 label=lambda r: r.model) -> tuple[list[Table], list[Table]]:
+def run_labels(runs: Sequence[RunData]) -> dict[str, str]:
+    """run_id -> row label: the model name, with the run id only where the model alone would not
+    tell the row from another run's or from a published row (a run of Ovi beside the paper's Ovi)."""
+    taken = {str(method) for scope in SCOPES for method in load_baseline(scope).index}
+    models = [r.model for r in runs]
+    labels = {}
+    for r in runs:
+        label = r.model
+        if (models.count(r.model) > 1 or label in taken) and r.run_id != r.model:
+            label = f"{r.model} ({r.run_id})"
+        while label in taken:  # still ambiguous: the run id is the model's name too
+            label += "'"
+        taken.add(label)
+        labels[r.run_id] = label
+    return labels
+
+
+def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | None = None
+                 ) -> tuple[list[Table], list[Table]]:
     """(paper-format tables with the runs' rows, variant tables that are never ranked)."""
     flags = flags or {}
+    labels = run_labels(runs)
     official = {r.run_id: scored(r.results, comparable=True) for r in runs}
     paper = []
     for scope in SCOPES:
         spec = PAPER_TABLES[scope]
-        rows = [measured_row(label(r), official[r.run_id], spec.columns, scope, flags.get(r.run_id, ()))
+        rows = [measured_row(labels[r.run_id], official[r.run_id], spec.columns, scope, flags.get(r.run_id, ()))
                 for r in runs]
         table = paper_table(scope, rows)
         table.notes += COMMON_NOTES + SCOPE_NOTES.get(scope, []) + ([WER_NOTE] if scope != "zh" else [])
@@ -50,10 +68,10 @@ def build_tables(runs: Sequence[RunData], flags: dict[str, tuple[str, ...]] | No
                         "variants only, or no case of this scope); see the coverage table."
                         for row in rows if all(c.missing for c in row.cells.values())]
         paper.append(table)
-    return paper, variant_tables(runs, label)
+    return paper, variant_tables(runs, labels)
 
 
-def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
+def variant_tables(runs: Sequence[RunData], labels: dict[str, str]) -> list[Table]:
     variants = {r.run_id: scored(r.results, comparable=False) for r in runs}
     frames = [v for v in variants.values() if len(v)]
     if not frames:
@@ -61,7 +79,7 @@ def variant_tables(runs: Sequence[RunData], label) -> list[Table]:
     columns = variant_columns(pd.concat(frames))
     tables = []
     for scope in SCOPES:
-        rows = [measured_row(label(r), variants[r.run_id], columns, scope) for r in runs]
+        rows = [measured_row(labels[r.run_id], variants[r.run_id], columns, scope) for r in runs]
         if all(c.missing for row in rows for c in row.cells.values()):
             continue
         tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {PAPER_TABLES[scope].title}",
@@ -103,9 +121,8 @@ def _cell_text(value) -> str:
 
 def _frame_md(title: str, frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
-    lines = [f"### {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_cell_text(v).replace("|", "/") for v in r) + " |"
-              for r in frame.itertuples(index=False)]
+    lines = [f"### {md_escape(title)}", "", "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(md_escape(_cell_text(v)) for v in r) + " |" for r in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
 
@@ -147,6 +164,7 @@ def gallery_items(run: RunData, page_dir: Path) -> list[html.GalleryItem]:
             texts=_case_texts(case),
             values=[_value_line(r) for r in g.sort_values(["paper", "output"], ascending=[False, True]).itertuples()],
             image_png=html.thumbnail_png(case.reference_image_path) if case else None,
+            poster_jpeg=html.poster_jpeg(video) if video else None,
             waveform=html.waveform_envelope(audio) if audio else None))
     return items
 
@@ -228,7 +246,9 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
     page = html.page(bundle.title, [
         _info_html(bundle.runs),
         _tables_html("Paper-format tables", bundle.paper, "tables", flag_hint),
-        html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows]),
+        html.charts_section(bundle.paper[0], bundle.paper[1:], [r.label for r in bundle.paper[0].rows],
+                            *_chart_reasons(bundle)),
+        html.variant_charts_section(bundle.variants, list(run_labels(bundle.runs).values())),
         _tables_html("Not comparable with the paper", bundle.variants, "variants",
                      "Offline variants and other checkpoints, shown apart and never ranked with the paper."),
         *(_frame_html(e.title, e.intro, _shown(e), e.name) for e in bundle.extras),
@@ -236,6 +256,17 @@ def _write_bundle(bundle: Bundle, out_dir: Path, stem: str, tail_html: str = "")
     ])
     paths.append(_write(out_dir / f"{stem}.html", page))
     return paths
+
+
+def _chart_reasons(bundle: Bundle) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """(column -> run label -> why no bar, run label -> why an empty radar) for the charts."""
+    labels = run_labels(bundle.runs)
+    why = {col.name: {labels[r.run_id]: no_number_reason(r.results, col.name) for r in bundle.runs}
+           for col in bundle.paper[0].columns}
+    see = "the charts of numbers not comparable with the paper and " if bundle.variants else ""
+    radar = {labels[r.run_id]: f"no number under the paper's protocol: see {see}the coverage table"
+             for r in bundle.runs}
+    return why, radar
 
 
 def _shown(extra: Extra) -> pd.DataFrame:
@@ -275,10 +306,19 @@ def write_leaderboard(run_dirs: list[Path], out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     flags = leaderboard_flags(runs)
-    paper, variants = build_tables(runs, flags, label=lambda r: f"{r.model} ({r.run_id})")
+    paper, variants = build_tables(runs, flags)
     extras = _extras(runs) + ([_paired(runs)] if len(runs) > 1 else [])
     return _write_bundle(Bundle("Harmony-Bench leaderboard", runs, paper, variants, extras, flags),
                          out_dir, "leaderboard")
+
+
+def paper_tables(run_dir: Path, detail: bool = False) -> dict[str, pd.DataFrame]:
+    """The run's paper-format tables as DataFrames: Table 2 (overall) and Tables 4-7 (speech,
+    ambient, complex, Chinese speech), each with the published rows and the run's row, keyed by
+    file stem ("table2_overall", ...). See `harmony_bench.reports.tables.to_frame` for the layout; with
+    `detail`, every metric also has its 95% CI bounds and n."""
+    paper, _ = build_tables([load_run(Path(run_dir))])
+    return {t.key: to_frame(t, detail) for t in paper}
 
 
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
@@ -295,7 +335,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _combined_md(bundle: Bundle) -> str:
-    parts = [f"# {bundle.title}\n"] + [to_markdown(t) for t in bundle.paper]
+    parts = [f"# {md_escape(bundle.title)}\n"] + [to_markdown(t) for t in bundle.paper]
     if bundle.variants:
         parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in bundle.variants]
     parts += [_frame_md(e.title, _shown(e)) for e in bundle.extras]

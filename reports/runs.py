@@ -20,9 +20,9 @@ import pandas as pd
 
 from harmony_bench.cases import Case
 from harmony_bench.weights import OVERRIDE_MARK
-from reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
-from reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
-from reports.tables import Cell, Row
+from harmony_bench.reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
+from harmony_bench.reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
+from harmony_bench.reports.tables import Cell, Row
 
 # WER of these languages is a character error rate (paper Table 7): it gets its own table and
 # stays out of the WER column of Tables 2, 4 and 6, whose published values it would swamp.
@@ -86,7 +86,7 @@ def _load_cases(cases_dir: str | None) -> dict[str, Case]:
 
 def metric_class(key: str):
     """The installed metric class for a key, or None (tests substitute their own table)."""
-    from metrics.registry import METRICS, load_builtin
+    from harmony_bench.metrics.registry import METRICS, load_builtin
 
     load_builtin()
     return METRICS.get(key) if key in METRICS else None
@@ -176,7 +176,8 @@ def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool 
         v = v[v["language"] == CHINESE]
     elif _output_of(col) == "WER":
         v = v[~v["language"].isin(CER_LANGUAGES)]
-    return v["value"].to_numpy(float)
+    # sorted: the bootstrap draws indices, so the CI would otherwise depend on the store's row order
+    return np.sort(v["value"].to_numpy(float))
 
 
 def _output_of(col: Column) -> str:
@@ -232,7 +233,7 @@ def wer_aggregation(results: pd.DataFrame) -> pd.DataFrame:
     """Per WER backend and scope: the tables' per-clip mean beside the corpus-level rate (all
     errors over all reference units), from the edit counts the WER metrics store per clip.
     The two differ when clips differ in length; the paper does not say which it used."""
-    from metrics.audio.text import EditCounts, corpus_rate
+    from harmony_bench.metrics.audio.text import EditCounts, corpus_rate
 
     wer = results[(results["output"] == "WER") & (results["status"] == "ok")]
     wer = wer.loc[wer["details"].map(lambda d: all(k in d for k in COUNT_KEYS)).astype(bool)]
@@ -314,12 +315,20 @@ def _compare_metric(key: str, output: str, g: pd.DataFrame) -> list[dict]:
 
 
 def leaderboard_flags(runs: Sequence[RunData]) -> dict[str, tuple[str, ...]]:
-    """run_id -> warnings where its case set or a column's protocol differs from most runs."""
+    """run_id -> warnings where its case set, the cases it scored, or a column's protocol differs
+    from most runs (a mean over 3 cases beside a mean over 6 is no comparison)."""
     flags: dict[str, list[str]] = {r.run_id: [] for r in runs}
-    _flag_majority(runs, lambda r: r.case_set, "case set differs", flags)
+    for run_id in _deviants({r.run_id: r.case_set for r in runs}):
+        flags[run_id].append("case set differs")
+    scored_cases = {r.run_id: frozenset(r.results["case_id"]) for r in runs}
+    reference = _majority(list(scored_cases.values()))
+    for run_id in _deviants(scored_cases):
+        n, m = len(scored_cases[run_id]), len(reference)
+        flags[run_id].append(f"n differs: {n} cases, most runs {m}" if n != m else "other cases than most runs")
     columns = sorted(set().union(*(set(r.results.loc[r.results["paper"], "output"]) for r in runs)))
     for col in columns:
-        _flag_majority(runs, lambda r, c=col: _protocol_of(r.results, c), f"{col} protocol differs", flags)
+        for run_id in _deviants({r.run_id: _protocol_of(r.results, col) for r in runs}, ignore="not measured"):
+            flags[run_id].append(f"{col} protocol differs")
     return {k: tuple(v) for k, v in flags.items()}
 
 
@@ -329,13 +338,32 @@ def _protocol_of(results: pd.DataFrame, output: str) -> str:
     return " + ".join(f"{k} v{v} {w}" for k, v, w in stamps) or "not measured"
 
 
-def _flag_majority(runs: Iterable[RunData], key, message: str, flags: dict[str, list[str]]) -> None:
-    values = [(r.run_id, key(r)) for r in runs]
-    present = [v for _, v in values if v not in ("not measured",)]
-    if len(set(present)) <= 1:
-        return
+def _majority(values: list):
     # the most common value is the reference; ties go to the first run listed
-    reference = max(dict.fromkeys(present), key=present.count)
-    for run_id, v in values:
-        if v != reference and v != "not measured":
-            flags[run_id].append(message)
+    return max(dict.fromkeys(values), key=values.count)
+
+
+def _deviants(values: dict[str, object], ignore: object = None) -> list[str]:
+    """Run ids whose value differs from the most common one (`ignore`d values take no part)."""
+    present = [v for v in values.values() if v != ignore]
+    if len(set(present)) <= 1:
+        return []
+    reference = _majority(present)
+    return [run_id for run_id, v in values.items() if v != reference and v != ignore]
+
+
+def no_number_reason(results: pd.DataFrame, output: str) -> str:
+    """Why a run has no number under the paper's protocol for a paper column: measured only
+    outside the protocol, or the stored counts and first reason, or not run."""
+    rows = results[results["output"] == output]
+    outside = rows[(rows["status"] == "ok") & ~rows["comparable"].astype(bool)]
+    if len(outside):
+        notes = "; ".join(sorted(set(outside["protocol_note"]) - {""}))
+        return f"measured only outside the paper's protocol ({notes})" if notes else \
+            "measured only outside the paper's protocol"
+    counts = rows["status"].value_counts()
+    failed = ", ".join(f"{counts[k]} {k}" for k in ("unscorable", "unavailable", "error") if counts.get(k, 0))
+    if not failed:
+        return "not run"
+    first = rows.loc[rows["status"] != "ok", "error"].dropna()
+    return " ".join(f"{failed} ({first.iloc[0] if len(first) else 'no reason stored'})".split())

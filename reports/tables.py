@@ -14,11 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
-from reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
+from harmony_bench.reports.paper import (ABLATION_COLUMNS, ABLATION_FLAGS, PAPER_COLUMNS, PAPER_TABLES, SUBSET_ORDER, Column,
                            load_baseline)
-from reports.stats import is_missing, mean_of_subset_means, round_half_up
+from harmony_bench.reports.stats import is_missing, mean_of_subset_means, round_half_up
 
 PLACES = 2
 
@@ -177,7 +178,8 @@ def column_header(col: Column) -> str:
 
 def to_markdown(table: Table) -> str:
     marks, notes = ranks(table), footnotes(table)
-    lines = [f"### {table.title}", "", "| Method | " + " | ".join(column_header(c) for c in table.columns) + " |",
+    lines = [f"### {md_escape(table.title)}", "",
+             "| Method | " + " | ".join(md_escape(column_header(c)) for c in table.columns) + " |",
              "|---|" + "---|" * len(table.columns)]
     for i, row in enumerate(table.rows):
         cells = [_md_cell(table.cell(row, c), marks.get((i, c.name)), notes) for c in table.columns]
@@ -185,22 +187,32 @@ def to_markdown(table: Table) -> str:
         if row.source == "run" and any(table.cell(row, c).ci for c in table.columns):
             lines.append("| ↳ 95% CI | " + " | ".join(fmt_ci(table.cell(row, c).ci) for c in table.columns) + " |")
             lines.append("| ↳ cases | " + " | ".join(_n(table.cell(row, c)) for c in table.columns) + " |")
-    lines += [""] + [f"<sup>{m}</sup> {note}  " for note, m in notes.items()]
-    lines += [f"- {n}" for n in table.notes]
+    lines += [""] + [f"<sup>{m}</sup> {md_escape(note)}  " for note, m in notes.items()]
+    lines += [f"- {md_escape(n)}" for n in table.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _md_label(row: Row) -> str:
-    label = _md_escape(row.label)
+    label = md_escape(row.label)
     if row.source == "run":
         label = f"{label} (this suite)"
-    return label + "".join(f" ⚠ {_md_escape(f)}" for f in row.flags)
+    return label + "".join(f" ⚠ {md_escape(f)}" for f in row.flags)
 
 
-def _md_escape(text: str) -> str:
-    for ch in "\\|*_<>[]`":
-        text = text.replace(ch, "\\" + ch)
-    return text
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_MARKUP = "\\`*_[]|~"
+
+
+def md_escape(text) -> str:
+    """Text this suite did not write (model names, run ids, reasons, notes), made inert in Markdown.
+
+    Every Markdown output goes through here. `<`, `>` and `&` become entities: raw HTML passes
+    through Markdown, and not every renderer honours a backslash before `<`. Emphasis, link,
+    code and table characters are backslash-escaped, and line breaks, which would end a table
+    row, become spaces.
+    """
+    flat = " ".join(str("" if text is None else text).split())
+    return "".join(_MD_ENTITIES.get(ch) or ("\\" + ch if ch in _MD_MARKUP else ch) for ch in flat)
 
 
 def _md_cell(cell: Cell, rank: int | None, notes: dict[str, str]) -> str:
@@ -227,6 +239,29 @@ def to_records(table: Table) -> list[dict]:
                 rec[f"{col.name}_note"] = cell.note
         records.append(rec)
     return records
+
+
+def to_frame(table: Table, detail: bool = False) -> pd.DataFrame:
+    """The table as a DataFrame: index `method`, a `source` column ("paper": published, "run":
+    measured by this suite), then one column per metric as float (NaN where the table shows "-").
+    With `detail`, each metric is followed by `<name>_ci_low`, `<name>_ci_high` and `<name>_n`.
+    `attrs` holds the table's title and notes."""
+    records = []
+    for row in table.rows:
+        rec = {"method": row.label, "source": row.source}
+        for col in table.columns:
+            cell = table.cell(row, col)
+            value = cell.value if isinstance(cell.value, bool) else float(cell.value) if not cell.missing else np.nan
+            rec[col.name] = value
+            if detail and col.direction is not None:
+                rec[f"{col.name}_ci_low"], rec[f"{col.name}_ci_high"] = cell.ci or (np.nan, np.nan)
+                rec[f"{col.name}_n"] = cell.n
+        records.append(rec)
+    frame = pd.DataFrame(records).set_index("method")
+    if detail:
+        frame = frame.astype({c: "Int64" for c in frame.columns if c.endswith("_n")})
+    frame.attrs.update(title=table.title, notes=list(table.notes))
+    return frame
 
 
 def _plain(value) -> str:

@@ -10,10 +10,10 @@ import pytest
 from harmony_bench.cli import main
 from harmony_bench.store import load_results
 from harmony_bench.weights import OVERRIDE_MARK
-from metrics.registry import all_metric_keys, get_metric
+from harmony_bench.metrics.registry import all_metric_keys, get_metric
 from tests.conftest import TINY_CASES, write_case_set
 
-WRITERS = ("metrics.video.testing", "metrics.audio.testing", "metrics.sync.testing")
+WRITERS = ("harmony_bench.metrics.video.testing", "harmony_bench.metrics.audio.testing", "harmony_bench.metrics.sync.testing")
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_official_backends_run_on_random_weights(face_cases, face_clips, tmp_pat
         assert loaded and set(loaded.values()) <= set(manifest.values())
         assert np.isfinite(rows[rows.status == "ok"].value).all()
 
-    from reports.runs import protocol_status
+    from harmony_bench.reports.runs import protocol_status
 
     row = df[df.status == "ok"].iloc[0]
     comparable, note = protocol_status(row.metric_key, True, row.protocol_version, row.weights_sha256)

@@ -155,8 +155,8 @@ def null_partner(i: int, n: int) -> int:
 
 def _avoffset(frames: np.ndarray, fps: float, wave: np.ndarray, sr: int) -> dict:
     from harmony_bench.media import Clip
-    from metrics.base import NotScorable
-    from metrics.sync.avoffset import AVOffsetMetric
+    from harmony_bench.metrics.base import NotScorable
+    from harmony_bench.metrics.sync.avoffset import AVOffsetMetric
 
     try:
         score = AVOffsetMetric().score(Clip(frames=frames, fps=fps, audio=wave, sample_rate=sr), None)

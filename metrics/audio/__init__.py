@@ -3,4 +3,4 @@
 Importing this package registers the metrics; heavy packages load only in `setup()` / `score()`.
 """
 
-from metrics.audio import audiobox, imagebind, wer  # noqa: F401  (registration)
+from harmony_bench.metrics.audio import audiobox, imagebind, wer  # noqa: F401  (registration)

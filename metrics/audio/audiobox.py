@@ -18,9 +18,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.checkpoints import architecture_override
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.checkpoints import architecture_override
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 10
@@ -28,19 +28,29 @@ AXES = ("PQ", "PC", "CE", "CU")
 # AesMultiOutput constructor fields that config.json may set (PyTorchModelHubMixin writes them)
 MODEL_FIELDS = ("proj_num_layer", "proj_ln", "proj_act_fn", "proj_dropout", "nth_layer",
                 "use_weighted_layer_sum", "precision", "normalize_embed", "output_dim", "target_transform")
-# WavLM encoder settings a random-weight test file may shrink (see metrics.audio.checkpoints)
+# WavLM encoder settings a random-weight test file may shrink (see harmony_bench.metrics.audio.checkpoints)
 ENCODER_OVERRIDES = {"encoder_layers": int, "encoder_embed_dim": int, "encoder_ffn_embed_dim": int,
                      "encoder_attention_heads": int, "conv_pos": int, "conv_pos_groups": int,
                      "num_buckets": int, "max_distance": int, "conv_feature_layers": list}
 
-_HF = "https://huggingface.co/facebook/audiobox-aesthetics"
+_REV = "9b1dd8e5df9af7216e836a98974fe3b82c56ded6"
+_HF = f"https://huggingface.co/facebook/audiobox-aesthetics/resolve/{_REV}"
 AUDIOBOX_MODEL = WeightFile(
-    name="audiobox-aesthetics/model.safetensors", sha256=None, source=f"{_HF}/resolve/main/model.safetensors",
-    licence="CC-BY-4.0",
-    note="no public sha256 could be pinned offline; the hash actually loaded is recorded with every number")
+    name="audiobox-aesthetics/model.safetensors",
+    sha256="a5a3c2412649cc2384ec525ffd5180ce6c4778f43bed6108e0a1303de04d014e", size_bytes=415_472_992,
+    source=f"{_HF}/model.safetensors", licence="CC-BY-4.0",
+    hash_source=f"huggingface.co/facebook/audiobox-aesthetics at revision {_REV[:7]}: its git-LFS oid, "
+                "recorded alike by several independent projects",
+    note="safetensors of AesMultiOutput (PyTorchModelHubMixin.save_pretrained): tensors only, the WavLM "
+         "encoder and the four axis heads; the settings live in config.json. The repository's checkpoint.pt "
+         "(a pickled training checkpoint) is not used")
 AUDIOBOX_CONFIG = WeightFile(
-    name="audiobox-aesthetics/config.json", sha256=None, source=f"{_HF}/resolve/main/config.json",
-    licence="CC-BY-4.0", note="model settings and the per-axis target normalisation (mean, std)")
+    name="audiobox-aesthetics/config.json",
+    sha256="0b8eabc5ced92cefed116a3aca8f1e59d2a33dc4d376b9e86dfb9c072e1d280d", size_bytes=492,
+    source=f"{_HF}/config.json", licence="CC-BY-4.0",
+    hash_source=f"huggingface.co/facebook/audiobox-aesthetics at revision {_REV[:7]}: the file's bytes, as "
+                "recorded by independent projects",
+    note="model settings and the per-axis target normalisation (mean, std)")
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ class AudioboxAesthetics(Metric):
     family = "AudioBox-Aesthetics"
     backend = "aesthetics"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("PQ", "higher"), Output("PC", "lower"), Output("CE", "higher"), Output("CU", "higher"))
     needs = ("audio@16kHz mono",)
     weights = (AUDIOBOX_MODEL, AUDIOBOX_CONFIG)
@@ -128,7 +138,8 @@ class AudioboxAesthetics(Metric):
                 "mean over windows weighted by each window's real-audio share (length / 10 s)",
         aggregation="per subset: mean of the clips' values; PC is listed lower-is-better as the "
                     "paper's tables mark it",
-        reference="audiobox_aesthetics.infer (AesPredictor.forward, make_inference_batch)",
+        reference="facebookresearch/audiobox-aesthetics 0.0.4 (PyPI) audiobox_aesthetics/infer.py "
+                  "(AesPredictor.forward, make_inference_batch)",
         differences="none in the computation; mono mixing and resampling happen once per clip in "
                     "harmony_bench.media instead of per call; precision as config.json sets it",
     )

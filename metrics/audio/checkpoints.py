@@ -1,7 +1,7 @@
 """Architecture overrides for checkpoints whose file format does not carry the architecture.
 
 The official ImageBind-Huge and AudioBox-Aesthetics files hold only tensors; their architecture
-is fixed in code. Random-weight test files (`metrics.audio.testing`) are far smaller, so they come
+is fixed in code. Random-weight test files (`harmony_bench.metrics.audio.testing`) are far smaller, so they come
 with a `<weights file>.arch.json` beside them naming the small architecture. The official downloads
 have no such file. When one is used, its sha256 joins the recorded weights hash, so numbers made
 with it can never pass for the official model's.

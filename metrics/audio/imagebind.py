@@ -8,14 +8,18 @@ Preprocessing is re-implemented here (and tested) after ImageBind's own loaders:
   compatible, no dither), cut or zero-padded to 204 frames, then (x - (-4.268)) / 9.138; the model
   averages the three clip embeddings.
 - text: ImageBind's BPE tokenizer, 77 tokens.
-- video (av-benchmark's IB protocol, extract_video.py): frames at 0.5 fps, short side resized to
-  224 (bicubic, antialiased), centre crop 224, CLIP mean/std; every pair of consecutive frames is
-  one 2-frame clip and the model averages the clip embeddings.
+- video (av-benchmark 050a5cd, av_bench/data/video_dataset.py + extract_video.py): frames at
+  0.5 fps, short side resized to 224 on the uint8 frames (torchvision v2 bicubic, antialiased, so
+  rounded back to uint8), /255, CLIP mean/std, then three 224 crops (ImageBind's SpatialCrop(224,
+  num_crops=3): left, centre, right of a landscape frame, centre offset rounded up); every pair of
+  consecutive frames in every crop is one 2-frame clip, and the model averages the embeddings of
+  all pairs x crops (ImageBindModel reshapes (B, S, ...) to B*S and means the normalised outputs).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -24,9 +28,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.checkpoints import architecture_override
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.checkpoints import architecture_override
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000
 AUDIO_CLIP_SECONDS = 2
@@ -50,10 +54,12 @@ ARCH_SETTINGS = {k: int for k in (
     "thermal_num_heads", "imu_embed_dim", "imu_num_blocks", "imu_num_heads")}
 
 IMAGEBIND_HUGE = WeightFile(
-    name="imagebind/imagebind_huge.pth", sha256=None,
+    name="imagebind/imagebind_huge.pth",
+    sha256="d6f6c22bedcc90708448d5d2fbb7b2db9c73f505dc89bd0b2e09b23af1b62157", size_bytes=4_803_584_173,
     source="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth", licence="CC-BY-NC-4.0",
-    note="a bare state dict (torch.save), about 4.5 GB; no public sha256 could be pinned offline, "
-         "the hash actually loaded is recorded with every number")
+    hash_source="Meta publishes none; the git-LFS pointers of three independent Hugging Face copies of the "
+                "file (DAMO-NLP-SG/Video-LLaMA-2-7B-Pretrained, -13B-Pretrained, vdo/Video-LLaMA-Series) agree",
+    note="a bare state dict of float32 tensors (torch.save of model.state_dict()), about 4.8 GB")
 
 
 # -- preprocessing ---------------------------------------------------------------------------
@@ -89,22 +95,30 @@ def audio_input(audio: np.ndarray):
     return torch.stack([fbank(audio[a:b]) for a, b in audio_clip_spans(audio.shape[0])])
 
 
+def crop_offsets(height: int, width: int, size: int = IMAGE_SIZE) -> list[tuple[int, int]]:
+    """(top, left) of the three spatial crops: left, centre, right of a landscape frame (top, centre,
+    bottom of a portrait one), the centre rounded up, as ImageBind's `uniform_crop`."""
+    top, left = math.ceil((height - size) / 2), math.ceil((width - size) / 2)
+    if height > width:
+        return [(0, left), (top, left), (height - size, left)]
+    return [(top, 0), (top, left), (top, width - size)]
+
+
 def video_input(frames: np.ndarray):
-    """(pairs, 3, 2, 224, 224) model input from (T, H, W, 3) uint8 frames already at 0.5 fps."""
+    """(pairs * 3, 3, 2, 224, 224) model input from (T, H, W, 3) uint8 frames already at 0.5 fps:
+    every consecutive frame pair in each of the three spatial crops."""
     import torch
-    import torch.nn.functional as F
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2.functional import resize
 
     if frames.shape[0] < 2:
         raise NotScorable(f"IB needs 2 frames at {VIDEO_FPS} fps (a clip of at least 4 s), got {frames.shape[0]}")
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
-    h, w = x.shape[-2:]
-    scale = IMAGE_SIZE / min(h, w)
-    size = (max(IMAGE_SIZE, round(h * scale)), max(IMAGE_SIZE, round(w * scale)))
-    x = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
-    top, left = (size[0] - IMAGE_SIZE) // 2, (size[1] - IMAGE_SIZE) // 2
-    x = x[:, :, top : top + IMAGE_SIZE, left : left + IMAGE_SIZE]
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    # on uint8, as av-benchmark's v2.Resize sees the decoded frames: the result is rounded to uint8
+    x = resize(x, [IMAGE_SIZE], interpolation=InterpolationMode.BICUBIC, antialias=True).float() / 255.0
     x = (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
-    return torch.stack([x[i : i + 2].permute(1, 0, 2, 3) for i in range(x.shape[0] - 1)])
+    crops = [x[:, :, t : t + IMAGE_SIZE, l : l + IMAGE_SIZE] for t, l in crop_offsets(*x.shape[-2:])]
+    return torch.stack([c[i : i + 2].permute(1, 0, 2, 3) for c in crops for i in range(x.shape[0] - 1)])
 
 
 def caption_for_ib_a(case: Case) -> tuple[str, str]:
@@ -158,7 +172,7 @@ class ImageBindScores(Metric):
     family = "IB"
     backend = "imagebind-huge"
     official = True
-    version = "1"
+    version = "2"  # v2: three spatial crops, uint8 resize (v1: one centre crop, float resize); refuses degenerate input
     outputs = (Output("IB-A", "higher"), Output("IB", "higher"))
     needs = ("audio@16kHz mono", "frames@0.5fps", "audio_caption (video_caption for speech cases)")
     weights = (IMAGEBIND_HUGE,)
@@ -169,17 +183,22 @@ class ImageBindScores(Metric):
         checkpoint=f"{IMAGEBIND_HUGE.name} from {IMAGEBIND_HUGE.source} (CC-BY-NC-4.0)",
         preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, Kaldi fbank 128 x 204, "
                       "mean -4.268, std 9.138); video: av-benchmark's (0.5 fps, short side 224 bicubic "
-                      "antialiased, centre crop, CLIP mean/std, consecutive frame pairs as 2-frame clips); "
+                      "antialiased on uint8, CLIP mean/std, three spatial crops left/centre/right, "
+                      "consecutive frame pairs as 2-frame clips, embeddings averaged over pairs x crops); "
                       "text: ImageBind BPE, 77 tokens",
         formula="IB-A = cos(audio embedding, text embedding); IB = cos(audio embedding, video embedding); "
                 "embeddings are the model's clip-averaged outputs; cosine in [-1, 1], not multiplied by 100",
         aggregation="per subset: mean of the clips' values",
-        reference="ImageBind data.py (audio, text); av-benchmark extract_video.py (video); MMAudio/"
-                  "av-benchmark IB score",
+        reference="ImageBind data.py (audio, text; facebookresearch/ImageBind); av-benchmark 050a5cd "
+                  "av_bench/data/video_dataset.py, ib_data.py SpatialCrop, extract_video.py "
+                  "encode_video_with_imagebind (video); av-benchmark's IB score",
         differences="IB-A text: the case's audio_caption; speech cases have none, so their video_caption "
                     "(e.g. 'a man is speaking') is used, and the field used is stored per clip. The paper's "
                     "tables report IB-A on all three subsets without saying which text speech cases use. "
-                    "Clips shorter than 4 s (fewer than 2 frames at 0.5 fps) get no number.",
+                    "Clips shorter than 4 s (fewer than 2 frames at 0.5 fps) get no number. av-benchmark "
+                    "keeps the first int(0.5 x duration_sec) frames (duration_sec 8 by default, so 3 "
+                    "pairs); every frame of the clip at 0.5 fps is used here. Frames come from the "
+                    "harness's decoder (harmony_bench.media), not torio's StreamingMediaDecoder.",
     )
 
     def load(self, paths: dict) -> None:

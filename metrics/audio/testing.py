@@ -12,10 +12,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harmony_bench.weights import sha256_of
-from metrics.audio.audiobox import AUDIOBOX_CONFIG, AUDIOBOX_MODEL, AXES
-from metrics.audio.checkpoints import override_path
-from metrics.audio.imagebind import IMAGEBIND_HUGE
-from metrics.audio.wer import WHISPER_LARGE_V3
+from harmony_bench.metrics.audio.audiobox import AUDIOBOX_CONFIG, AUDIOBOX_MODEL, AXES
+from harmony_bench.metrics.audio.checkpoints import override_path
+from harmony_bench.metrics.audio.imagebind import IMAGEBIND_HUGE
+from harmony_bench.metrics.audio.wer import WHISPER_LARGE_V3
 
 # Whisper-large-v3's vocabulary and mel bins (so its tokenizer and front end apply), tiny layers
 TINY_WHISPER = dict(n_mels=128, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
@@ -30,19 +30,21 @@ TINY_IMAGEBIND = dict(out_embed_dim=16, vision_embed_dim=32, vision_num_blocks=1
 
 
 def write_whisper(path: Path, dims: dict = TINY_WHISPER) -> None:
-    """openai-whisper's .pt format: {"dims": ModelDimensions as a dict, "model_state_dict": ...}."""
+    """openai-whisper's .pt format: {"dims": ModelDimensions as a dict of ints, "model_state_dict":
+    float16 tensors} (the released checkpoints are half precision; load_model casts them)."""
     import torch
     from whisper.model import ModelDimensions, Whisper
 
     model = Whisper(ModelDimensions(**dims))
-    torch.save({"dims": asdict(model.dims), "model_state_dict": model.state_dict()}, path)
+    state = {k: v.half() for k, v in model.state_dict().items()}
+    torch.save({"dims": asdict(model.dims), "model_state_dict": state}, path)
 
 
 def write_aesthetics(model_path: Path, config_path: Path) -> None:
     """Hugging Face release format (PyTorchModelHubMixin): config.json + model.safetensors."""
     from safetensors.torch import save_model
 
-    from metrics.audio.audiobox import _encoder_config, _encoder_overrides
+    from harmony_bench.metrics.audio.audiobox import _encoder_config, _encoder_overrides
 
     config = {"nth_layer": TINY_WAVLM["encoder_layers"] + 1, "precision": "32",
               "target_transform": {axis: {"mean": 5.5, "std": 1.5} for axis in AXES}}
@@ -57,7 +59,7 @@ def write_imagebind(path: Path) -> None:
     """ImageBind's release format: a bare state dict saved with torch.save."""
     import torch
 
-    from metrics.audio.imagebind import _imagebind_modules
+    from harmony_bench.metrics.audio.imagebind import _imagebind_modules
 
     model_cls, _ = _imagebind_modules()
     torch.save(model_cls(**TINY_IMAGEBIND).state_dict(), path)

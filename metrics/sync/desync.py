@@ -24,8 +24,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import AMBIENT_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
+from harmony_bench.metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
 
 FPS = 25
 SIZE = 224
@@ -41,11 +41,15 @@ MEL_MEAN, MEL_STD = -4.2677393, 4.5689974  # av-benchmark's normalisation (Audio
 
 SYNCHFORMER = WeightFile(
     name="synchformer_state_dict.pth",
-    sha256=None,
-    source="hkchengrex/av-benchmark README (Synchformer trained on AudioSet, from v-iashin/Synchformer 24-01-04T16-39-21)",
+    sha256="8aff082f2df5c3bc52759db0c865c7ee772ae6400b860d1b7e90413f2defb67c",
+    source="https://huggingface.co/hkchengrex/MMAudio/resolve/main/ext_weights/synchformer_state_dict.pth "
+           "(the file av-benchmark's README points to; from v-iashin/Synchformer 24-01-04T16-39-21, AudioSet)",
     licence="MIT (Synchformer)",
-    size_bytes=None,
-    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+    size_bytes=950_058_171,
+    hash_source="git-LFS pointer, huggingface.co/hkchengrex/MMAudio ext_weights/ (MMAudio's download_utils "
+                "lists md5 5b2f5594b0730f70e41e549b7c94390c for it)",
+    note="a plain state dict of float32 tensors (the training checkpoint's 'model' entry with the "
+         "audio/vision feature extractors only)",
 )
 
 
@@ -54,8 +58,8 @@ def load_synchformer(path: Path):
     override when there is one (random-weight test files), else the official size."""
     import torch
 
-    from metrics.audio.checkpoints import architecture_override
-    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
+    from harmony_bench.metrics.audio.checkpoints import architecture_override
+    from harmony_bench.metrics.sync.synchformer_model import Synchformer, SynchformerConfig
 
     settings, override_id = architecture_override(path, {f.name: int for f in fields(SynchformerConfig)})
     model = Synchformer(SynchformerConfig(**settings))
@@ -69,9 +73,10 @@ class DeSyncMetric(Metric):
     family = "DeSync"
     backend = "synchformer"
     official = True
-    version = "2"
+    version = "3"
     outputs = (Output("DeSync", "lower"),)
     subsets = AMBIENT_SUBSETS
+    requires = InputNeeds(sound=True, motion=True)  # an offset needs events on both sides
     needs = ("frames@25fps 224px", "audio@16kHz mono")
     weights = (SYNCHFORMER,)
     card = ProtocolCard(
@@ -85,11 +90,13 @@ class DeSyncMetric(Metric):
         formula="per window: offset = grid[argmax logits], grid = 21 values in [-2, 2] s; DeSync = mean |offset|",
         aggregation=("per clip: mean over the first and the last 14-segment (4.8 s) window; per subset: mean over "
                      "clips; clips shorter than 4.8 s are unscorable"),
-        reference="hkchengrex/av-benchmark (extract_video.encode_video_with_sync, evaluate DeSync)",
+        reference="hkchengrex/av-benchmark 050a5cd (extract_video.encode_video_with_sync, evaluate DeSync, "
+                  "av_bench/synchformer/)",
         differences=("video and audio are truncated to their common duration; the whole clip is used, where "
                      "av-benchmark truncates to its --audio_length (8 s by default); the network is our "
-                     "re-implementation (scaled-dot-product attention kernels), whose logits matched "
-                     "av-benchmark's to 3e-6 on shared random weights, so only near-tied classes could differ"),
+                     "re-implementation (scaled-dot-product attention kernels), whose features and logits "
+                     "match av-benchmark's to 5e-7 on a seeded full-size checkpoint (tests/metrics/sync/"
+                     "data/synchformer_reference.npz), so only near-tied classes could differ"),
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):

@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def crop_track(frames: np.ndarray, track: FaceTrack, size: int = 224) -> np.ndar
     return crops
 
 
-def lip_tracks(frames: np.ndarray, min_track: int, max_faces: int = 4) -> list[LipTrack]:
+def lip_tracks(frames: Iterable[np.ndarray], min_track: int, max_faces: int = 4) -> list[LipTrack]:
     """Face-mesh lip opening per face, faces associated frame to frame by nearest centre."""
     per_frame = _mesh_measurements(frames, max_faces)
     open_tracks: list[dict] = []
@@ -167,16 +168,16 @@ def lip_tracks(frames: np.ndarray, min_track: int, max_faces: int = 4) -> list[L
     return tracks
 
 
-def _mesh_measurements(frames: np.ndarray, max_faces: int) -> list[list[tuple[np.ndarray, float, float]]]:
+def _mesh_measurements(frames: Iterable[np.ndarray], max_faces: int) -> list[list[tuple[np.ndarray, float, float]]]:
     """Per frame, per face: (centre xy px, face height px, mean inner-lip gap / face height)."""
     import mediapipe as mp
 
-    h, w = frames.shape[1:3]
     out = []
     with _native_stderr_silenced(), \
             mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces,
                                             min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
         for frame in frames:
+            h, w = frame.shape[:2]
             found = mesh.process(np.ascontiguousarray(frame)).multi_face_landmarks or []
             faces = []
             for face in found:

@@ -12,10 +12,10 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.sync import faces, signals
-from metrics.sync.offsets import OffsetSearch, correlation_search, standardise
+from harmony_bench.metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.sync import faces, signals
+from harmony_bench.metrics.sync.offsets import OffsetSearch, correlation_search, standardise
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -31,20 +31,21 @@ class LipSyncMetric(Metric):
     family = "LipSync"
     backend = "facemesh"
     official = False
-    version = "1"
+    version = "2"
     outputs = (
         Output("LipSync-C", "higher"),
         Output("LipSync-D", "lower"),
         Output("LipSync-offset", "lower", paper=False),  # |offset| in 25 fps frames; signed in details
     )
     subsets = SPEECH_SUBSETS
+    requires = InputNeeds(sound=True, motion=True, picture=True)  # an offset needs speech and a face that moves
     needs = ("frames@25fps", "audio@16kHz mono")
     packages = ("mediapipe",)
     extra = "offline"
     card = ProtocolCard(
         model="none (classical): mediapipe 0.10.21 face mesh (bundled model) + speech loudness",
         checkpoint="none",
-        preprocessing=("25 fps, 16 kHz mono; per face track (nearest-centre association, >= 2 s): mean inner-lip "
+        preprocessing=("25 fps (frames streamed, native size), 16 kHz mono; per face track (nearest-centre association, >= 2 s): mean inner-lip "
                        "gap of landmark pairs 13/14, 82/87, 312/317 over the forehead-chin height; audio: RMS level "
                        "in dBFS per 40 ms frame block, floored at -60 dB; both standardised with std floors "
                        f"({LIP_FLOOR} face heights, {LEVEL_FLOOR_DB} dB) so a still mouth or silence stays near 0"),
@@ -53,15 +54,15 @@ class LipSyncMetric(Metric):
         aggregation="per clip: the face track with the highest LipSync-C (active speaker); per subset: mean",
         reference="SyncNet's offset search (joonson/syncnet_python) with a hand-made lip/loudness pair",
         differences=("not comparable with Sync-C/Sync-D: a correlation in [-1, 1], not a learned embedding distance; "
-                     "with a still mouth or silence LipSync-C is about 0 and the offset carries no information"),
+                     "silence or a frozen picture: unscorable (v1 stored C = 0, D = 1, offset 15); a still mouth in a "
+                     "moving picture: LipSync-C about 0 and the offset carries no information"),
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
-        video = clip.video_at(FPS)
-        tracks = faces.lip_tracks(video, MIN_TRACK)
+        tracks = faces.lip_tracks(clip.stream(FPS), MIN_TRACK)
         if not tracks:
             raise NotScorable(f"no face-mesh track of at least {MIN_TRACK} frames at {FPS} fps")
-        level = signals.loudness_db(clip.audio_at(SAMPLE_RATE), SAMPLE_RATE, FPS, len(video))
+        level = signals.loudness_db(clip.audio_at(SAMPLE_RATE), SAMPLE_RATE, FPS, clip.frame_count(FPS))
         searches = [track_search(t, level) for t in tracks]
         best = max(range(len(tracks)), key=lambda k: searches[k].confidence)
         s = searches[best]

@@ -7,6 +7,8 @@ land on the same index and a zero lag means in sync.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 SILENCE_DB = -60.0  # level floor: quieter blocks count as silence
@@ -40,12 +42,20 @@ def onset_strength(audio: np.ndarray, sample_rate: int, fps: float, n_frames: in
     return flux
 
 
-def motion_energy(frames: np.ndarray, size: int = 64) -> np.ndarray:
-    """Mean absolute grey-level change from the previous frame (0 for the first), on a small copy."""
+def brightening(frames: Iterable[np.ndarray], size: int = 64) -> np.ndarray:
+    """Mean grey-level RISE from the previous frame (0 for the first), on a small copy.
+
+    Only the rise counts, the visual twin of the audio's spectral flux: a flash that lasts a frame
+    or two brightens once and darkens once, and counting the darkening too gives two equal peaks
+    around one click, so the offset search could not tell which one the sound belongs to.
+    Takes any iterable of frames, so a clip can be streamed through it.
+    """
     import cv2
 
-    grey = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (size, size), interpolation=cv2.INTER_AREA)
-                     for f in frames]).astype(np.float64)
-    energy = np.zeros(len(frames))
-    energy[1:] = np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2))
-    return energy
+    energy, previous = [], None
+    for frame in frames:
+        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (size, size), interpolation=cv2.INTER_AREA)
+        grey = grey.astype(np.float64)
+        energy.append(0.0 if previous is None else float(np.maximum(grey - previous, 0.0).mean()))
+        previous = grey
+    return np.asarray(energy)

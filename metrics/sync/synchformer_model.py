@@ -6,7 +6,7 @@ av-benchmark loads, so that file loads strictly. Layout:
 - `vfeat_extractor`: a Motionformer-style video ViT (divided time-then-space attention) over
   16-frame 224 px segments cut into 2x16x16 tubelets (8 x 14 x 14 tokens), then a transformer
   layer with its own CLS token that pools the 196 patches of each of the 8 time steps.
-- `afeat_extractor`: an Audio Spectrogram Transformer (transformers' `ASTModel`, 16x16 patches,
+- `afeat_extractor`: an Audio Spectrogram Transformer (as transformers' `ASTModel`, written out; 16x16 patches,
   stride 10) over a 128 x 66 log-mel segment (12 x 6 tokens + CLS + distillation), then a layer
   that pools the 12 frequency rows of each of the 6 time steps.
 - `transformer`: a small pre-norm encoder over [OFF, video tokens, MOD, audio tokens] of a
@@ -31,6 +31,7 @@ GRID = IMAGE_SIZE // PATCH  # 14 x 14 patches per frame
 N_MELS, MEL_FRAMES, AUDIO_STRIDE = 128, 66, 10
 FREQ_ROWS = (N_MELS - PATCH) // AUDIO_STRIDE + 1  # 12
 AUDIO_STEPS = (MEL_FRAMES - PATCH) // AUDIO_STRIDE + 1  # 6
+AST_LN_EPS = 1e-12  # transformers' ASTConfig default, which av-benchmark keeps
 WINDOW_SEGMENTS = 14
 N_CLASSES = 21
 
@@ -173,24 +174,87 @@ class VideoFeatures(nn.Module):
 
 # --- audio: Audio Spectrogram Transformer ---
 
+class ASTEmbeddings(nn.Module):
+    """CLS and distillation tokens, then 16x16 patches of the (frequency, time) mel image, plus
+    learned positions."""
+
+    def __init__(self, dim: int, n_patches: int):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.distillation_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, n_patches + 2, dim))
+        self.patch_embeddings = nn.Module()
+        self.patch_embeddings.projection = nn.Conv2d(1, dim, PATCH, stride=AUDIO_STRIDE)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_embeddings.projection(mel.unsqueeze(1).transpose(2, 3)).flatten(2).transpose(1, 2)
+        b = len(mel)
+        tokens = torch.cat([self.cls_token.expand(b, -1, -1), self.distillation_token.expand(b, -1, -1), patches], 1)
+        return tokens + self.position_embeddings
+
+
+class ASTLayer(nn.Module):
+    """A pre-norm ViT layer, its modules named as transformers' AST layer names them (the names
+    the published state dict carries)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.attention = nn.Module()
+        self.attention.attention = nn.Module()
+        for name in ("query", "key", "value"):
+            setattr(self.attention.attention, name, nn.Linear(dim, dim))
+        self.attention.output = nn.Module()
+        self.attention.output.dense = nn.Linear(dim, dim)
+        self.intermediate = nn.Module()
+        self.intermediate.dense = nn.Linear(dim, 4 * dim)
+        self.output = nn.Module()
+        self.output.dense = nn.Linear(4 * dim, dim)
+        self.layernorm_before = nn.LayerNorm(dim, eps=AST_LN_EPS)
+        self.layernorm_after = nn.LayerNorm(dim, eps=AST_LN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.layernorm_before(x)
+        att = self.attention.attention
+        q, k, v = (f(h).view(b, n, self.heads, d // self.heads).transpose(1, 2) for f in (att.query, att.key, att.value))
+        ctx = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+        x = x + self.attention.output.dense(ctx)
+        return x + self.output.dense(F.gelu(self.intermediate.dense(self.layernorm_after(x))))
+
+
+class AST(nn.Module):
+    """Audio Spectrogram Transformer (Gong et al. 2021), as av-benchmark builds it through
+    transformers' `ASTModel`: written out here so that DeSync needs no transformers and loads the
+    published state dict whatever names a transformers release gives its modules."""
+
+    def __init__(self, dim: int, depth: int, heads: int):
+        super().__init__()
+        n_patches = FREQ_ROWS * AUDIO_STEPS
+        self.embeddings = ASTEmbeddings(dim, n_patches)
+        self.encoder = nn.Module()
+        self.encoder.layer = nn.ModuleList(ASTLayer(dim, heads) for _ in range(depth))
+        self.layernorm = nn.LayerNorm(dim, eps=AST_LN_EPS)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """(N, time, frequency) log-mel -> (N, 2 + patches, dim) last hidden state."""
+        x = self.embeddings(mel)
+        for layer in self.encoder.layer:
+            x = layer(x)
+        return self.layernorm(x)
+
+
 class AudioFeatures(nn.Module):
     """(B, S, 66, 128) log-mel (time, frequency) -> (B, S, 6, D): one feature per time step."""
 
     def __init__(self, cfg: SynchformerConfig):
         super().__init__()
-        from transformers import ASTConfig, ASTModel
-
-        config = ASTConfig(hidden_size=cfg.dim, num_hidden_layers=cfg.audio_depth,
-                           num_attention_heads=cfg.audio_heads, intermediate_size=4 * cfg.dim,
-                           num_mel_bins=N_MELS, max_length=MEL_FRAMES, patch_size=PATCH,
-                           frequency_stride=AUDIO_STRIDE, time_stride=AUDIO_STRIDE)
-        config._attn_implementation = "sdpa"
-        self.ast = ASTModel(config)
+        self.ast = AST(cfg.dim, cfg.audio_depth, cfg.audio_heads)
         self.freq_attn_agg = ClsPoolingLayer(cfg.dim, cfg.audio_heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, s = x.shape[:2]
-        tokens = self.ast(input_values=x.flatten(0, 1)).last_hidden_state[:, 2:]  # drop CLS, distillation
+        tokens = self.ast(x.flatten(0, 1))[:, 2:]  # drop CLS, distillation
         # tokens are ordered (frequency row, time step); pool the rows of each time step
         tokens = tokens.unflatten(1, (FREQ_ROWS, AUDIO_STEPS)).transpose(1, 2)
         pooled = self.freq_attn_agg(tokens.flatten(0, 1))

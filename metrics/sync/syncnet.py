@@ -6,20 +6,24 @@ each track of at least `min_track` frames cropped to 224 px; for every 5-frame w
 embedding is compared with the embedding of the 20 MFCC frames (0.2 s) starting at the same
 time, for audio shifted by -15..+15 frames; the distances are averaged over windows:
 Sync-D = the minimum over shifts, Sync-C = median - minimum, offset = the argmin shift.
+Several face tracks: their values are averaged (the reference suites' rule, v2);
+syncnet@v2+active-speaker keeps the best track alone.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.sync import faces
-from metrics.sync.mfcc import mfcc, to_int16_scale
-from metrics.sync.offsets import OffsetSearch, distance_table, search_distances
+from harmony_bench.metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.sync import faces
+from harmony_bench.metrics.sync.mfcc import mfcc, to_int16_scale
+from harmony_bench.metrics.sync.offsets import OffsetSearch, distance_table, search_distances
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -28,14 +32,20 @@ MFCC_PER_FRAME = 4  # 100 Hz MFCC / 25 fps
 MAX_SHIFT = 15  # frames, syncnet_python --vshift
 MIN_TRACK = 50  # frames (2 s); syncnet_python's default 100 would reject every clip under 4 s
 BATCH = 32
+# how a clip's face tracks become one number: "mean" over tracks (the reference's), or "active":
+# the track with the highest Sync-C alone (the active-speaker reading, biased up)
+MULTI_FACE = ("mean", "active")
 
 SYNCNET_V2 = WeightFile(
     name="syncnet_v2.model",
-    sha256=None,
+    sha256="961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
     source="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model (joonson/syncnet_python download_model.sh)",
     licence="MIT (syncnet_python repository licence)",
-    size_bytes=None,
-    note="no publisher hash is published; the sha256 of the file actually loaded is stored with every number",
+    size_bytes=54_573_114,
+    hash_source="the authors publish none; the git-LFS pointers of the Hugging Face copies in "
+                "chunyu-li/LatentSync (auxiliary/) and lithiumice/models_hub_2 agree, as do published "
+                "hashes of the Oxford download",
+    note="a legacy torch.save state dict (tensors only, __S__ / __L__ layer names)",
 )
 
 
@@ -45,13 +55,14 @@ class SyncNetMetric(Metric):
     family = "Sync"
     backend = "syncnet-v2"
     official = True
-    version = "1"
+    version = "2"  # v2: several face tracks are averaged by default (v1: the best track's values); refuses degenerate input
     outputs = (
         Output("Sync-C", "higher"),
         Output("Sync-D", "lower"),
         Output("Sync-offset", "lower", paper=False),  # |offset| in 25 fps frames; signed in details
     )
     subsets = SPEECH_SUBSETS
+    requires = InputNeeds(sound=True, motion=True, picture=True)  # an offset needs speech and a face that moves
     needs = ("frames@25fps", "audio@16kHz mono")
     weights = (SYNCNET_V2,)
     packages = ("mediapipe",)
@@ -67,23 +78,33 @@ class SyncNetMetric(Metric):
         formula=("per 5-frame window i and shift L in [-15, 15]: d(i, L) = ||v_i - a_{i+L} + 1e-6|| with zero audio "
                  "embeddings outside the track; D(L) = mean_i d(i, L); Sync-D = min_L D; Sync-C = median_L D - "
                  "min_L D; offset = argmin_L (L > 0: audio late, the negative of syncnet_python's printed offset)"),
-        aggregation=("per clip: the active speaker, i.e. the face track with the highest Sync-C (all tracks in "
-                     "details); per subset: mean over clips"),
-        reference="joonson/syncnet_python (SyncNetInstance.evaluate, run_pipeline.track_shot/crop_video)",
-        differences=("face detector BlazeFace instead of S3FD; minimum track 2 s instead of 4 s; min face size relative "
-                     "(10% of the short side) instead of 100 px; scene cuts not detected (generated clips are one shot)"),
+        aggregation=("per clip: the mean of Sync-C, Sync-D and |offset| over the face tracks (every track in "
+                     "details), as Verse-Bench's SyncnetInferencer.infer averages its face segments; "
+                     "SyncNetMetric(multi_face='active') keeps only the track with the highest Sync-C instead, "
+                     "which biases Sync-C up; per subset: mean over clips"),
+        reference=("joonson/syncnet_python (SyncNetInstance.evaluate, run_pipeline.track_shot/crop_video); "
+                   "Dorniwang/Verse-Bench 5645a09 syncnet/syncnet_inferencer.py (2 s minimum, mean over faces)"),
+        differences=("face detector: mediapipe BlazeFace short-range on every frame instead of syncnet_python's S3FD "
+                     "(Verse-Bench: insightface), so faces near the detection limit can differ; minimum track "
+                     f"{MIN_TRACK} frames (2 s, as Verse-Bench) instead of syncnet_python's 100; a track's length is "
+                     "its span, first to last frame with interpolated gaps counted, and it must reach the minimum "
+                     "(syncnet_python counts detected frames and needs more than min_track); min face size relative "
+                     "(10% of the short side) instead of 100 px; scene cuts not detected (generated clips are one "
+                     "shot); syncnet_python's ffmpeg re-encode of the video (-qscale:v 2 -r 25) and of each face "
+                     "crop is skipped: frames are resampled to 25 fps by nearest frame and crops fed as decoded, "
+                     "which removes a second lossy compression"),
     )
 
-    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "active"):
+    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "mean"):
         super().__init__(device)
-        if multi_face not in ("active", "mean"):
-            raise ValueError("multi_face must be 'active' or 'mean'")
+        if multi_face not in MULTI_FACE:
+            raise ValueError(f"multi_face must be one of {', '.join(MULTI_FACE)}, got {multi_face!r}")
         self.min_track = min_track
         self.multi_face = multi_face
         self.model = None
 
     def load(self, paths: dict) -> None:
-        from metrics.sync.syncnet_model import load_syncnet
+        from harmony_bench.metrics.sync.syncnet_model import load_syncnet
 
         self.model = load_syncnet(paths[SYNCNET_V2.name], self.device)
 
@@ -128,8 +149,29 @@ class SyncNetMetric(Metric):
         return torch.cat(vfeat).double().numpy(), torch.cat(afeat).double().numpy()
 
 
+@register("syncnet@v2+active-speaker")
+class SyncNetActiveSpeaker(SyncNetMetric):
+    """The same tracks and searches, scored by the best track alone (the v1 default)."""
+
+    key = "syncnet@v2+active-speaker"
+    backend = "syncnet-v2+active-speaker"
+    official = False
+    version = "1"
+    card = dataclasses.replace(
+        SyncNetMetric.card,
+        aggregation=("per clip: the track with the highest Sync-C alone (Sync-D and offset from that track); "
+                     "per subset: mean over clips"),
+        differences=SyncNetMetric.card.differences + "; and the active-speaker rule instead of the reference's "
+                    "mean over tracks, which raises Sync-C on clips with a silent face: not comparable with "
+                    "syncnet@v2 on multi-face clips",
+    )
+
+    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK):
+        super().__init__(device, min_track, multi_face="active")
+
+
 def summarise(results: list[tuple[faces.FaceTrack, OffsetSearch]], multi_face: str) -> Score:
-    """Score of a clip from its tracks' searches: the active speaker's, or the mean over tracks."""
+    """Score of a clip from its tracks' searches: the mean over tracks, or the active speaker's."""
     per_track = [{"first_frame": int(t.frames[0]), "frames": len(t), "sync_c": s.confidence,
                   "sync_d": s.min_distance, "offset_frames": s.offset} for t, s in results]
     if multi_face == "active":

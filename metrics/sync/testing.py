@@ -17,17 +17,19 @@ def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...
     """Write random-weight `syncnet_v2.model` and `synchformer_state_dict.pth` into `folder`.
 
     The Synchformer file is the tiny test size with a `.arch.json` override beside it, unless
-    `full_synchformer` (the official size, about 950 MB, no override). `only`: restrict to these
+    `full_synchformer` (the official size, about 950 MB, no override); like MMAudio's file it is a
+    plain float32 state dict. The SyncNet file copies the 2016 release: PyTorch's legacy (pre-zip)
+    serialisation, and no BatchNorm num_batches_tracked entries (added in PyTorch 0.4.1). `only`: restrict to these
     file names. Returns {file name: sha256} (the override file included), the shape of a
     `$HARMONY_BENCH_MANIFEST` override table.
     """
     import torch
 
-    from metrics.audio.checkpoints import override_path
-    from metrics.sync.desync import SYNCHFORMER
-    from metrics.sync.syncnet import SYNCNET_V2
-    from metrics.sync.syncnet_model import SyncNetV2
-    from metrics.sync.synchformer_model import Synchformer, SynchformerConfig
+    from harmony_bench.metrics.audio.checkpoints import override_path
+    from harmony_bench.metrics.sync.desync import SYNCHFORMER
+    from harmony_bench.metrics.sync.syncnet import SYNCNET_V2
+    from harmony_bench.metrics.sync.syncnet_model import SyncNetV2
+    from harmony_bench.metrics.sync.synchformer_model import Synchformer, SynchformerConfig
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,11 @@ def write_random_weights(folder: str | Path, seed: int = 0, only: tuple[str, ...
         if only is not None and name not in only:
             continue
         path = folder / name
-        torch.save(build().state_dict(), path)
+        if name == SYNCNET_V2.name:
+            state = {k: v for k, v in build().state_dict().items() if not k.endswith("num_batches_tracked")}
+            torch.save(state, path, _use_new_zipfile_serialization=False)
+        else:
+            torch.save(build().state_dict(), path)
         written[name] = sha256_of(path)
     if SYNCHFORMER.name in written:
         sidecar = override_path(folder / SYNCHFORMER.name)

@@ -4,4 +4,4 @@ Importing this package registers every backend; heavy packages (transformers, to
 RAFT) are imported inside `load` / `score` only.
 """
 
-from metrics.video import aq, dd, identity, iq, ms  # noqa: F401  (registration side effects)
+from harmony_bench.metrics.video import aq, dd, identity, iq, ms  # noqa: F401  (registration side effects)

@@ -383,7 +383,7 @@ class AMT(nn.Module):
 def load_amt(path, device: str = "cpu") -> AMT:
     """AMT-S from the authors' checkpoint format: a dict whose "state_dict" holds the weights
     (VBench's MotionSmoothness.load_model reads that key), loaded with strict keys."""
-    from metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
+    from harmony_bench.metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
 
     ckpt = load_state_dict(path)
     if "state_dict" not in ckpt:

@@ -11,11 +11,11 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
-from metrics.video.frames import map_batches, pick_device, square_input
+from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
+from harmony_bench.metrics.video.frames import map_batches, pick_device, square_input
 
 SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)  # SiglipImageProcessor for so400m-patch14-384
 HEAD_LINEAR_INDICES = (0, 2, 4, 6, 8)  # nn.Sequential positions of the Linear layers (dropouts between)
@@ -47,7 +47,7 @@ class AestheticQuality(Metric):
     family = "AQ"
     backend = "siglip-v2.5"
     official = True
-    version = "1"
+    version = "2"
     outputs = (Output("AQ", "higher"),)
     needs = ("every frame, native rate",)
     weights = (manifest.SIGLIP_CONFIG, manifest.SIGLIP_WEIGHTS, manifest.AESTHETIC_HEAD)
@@ -62,7 +62,8 @@ class AestheticQuality(Metric):
                       "SiglipImageProcessor), rounded to uint8 levels, /255, normalised mean 0.5 std 0.5",
         formula="per frame score in [1, 10] (the head's output); clip AQ = mean over frames / 10",
         aggregation="per clip as above; per subset the mean over clips",
-        reference="discus0434/aesthetic-predictor-v2-5 siglip_v2_5.py (convert_v2_5_from_siglip)",
+        reference="discus0434/aesthetic-predictor-v2-5 3125a9e src/aesthetic_predictor_v2_5/siglip_v2_5.py "
+                  "(convert_v2_5_from_siglip), as Verse-Bench 5645a09 aesthetic/aesthetic_inferencer.py calls it",
         differences="Resize in torch (bicubic, antialias) rather than PIL: sub-level pixel differences. "
                     "float32 rather than the reference example's bfloat16. The paper names the "
                     "predictor but not the frame sampling; every frame is the issue's reading.",
@@ -95,6 +96,6 @@ class AestheticQuality(Metric):
         return map_batches(run, frames, BATCH)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        s = self.frame_scores(clip.frames)
+        s = self.frame_scores(clip.stream())
         return Score(values={"AQ": float(s.mean()) / 10.0},
                      details={"frames": int(s.size), "frame_min": float(s.min()), "frame_max": float(s.max())})

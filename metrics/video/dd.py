@@ -2,7 +2,8 @@
 
 Per clip: frames sampled at about 8 fps; per consecutive pair the mean of the top 5% flow
 magnitudes; the clip is dynamic when at least round(4 * n_frames / 16) pairs exceed
-6 * max(1, 8 / fps) * min(H, W) / 256 pixels. The paper value is 1.0 (dynamic) or 0.0, so a
+6 * min(H, W) / 256 pixels (VBench 45e79ec; the max(1, 8 / fps) factor of VBench 11abda9, July
+2024, is gone from the current code). The paper value is 1.0 (dynamic) or 0.0, so a
 subset mean is the fraction of dynamic clips. "DD-motion" keeps the continuous evidence: the
 mean top-5% magnitude over pairs divided by that threshold (1.0 = at the threshold).
 """
@@ -10,16 +11,19 @@ mean top-5% magnitude over pairs divided by that threshold (1.0 = at the thresho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.flow import FlowFn, farneback_flow, load_raft, raft_flow_fn, top_fraction_magnitude
-from metrics.video.frames import pick_device, vbench_interval, vbench_sample
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.flow import FlowFn, farneback_flow, load_raft, raft_flow_fn, top_fraction_magnitude
+from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, vbench_interval
+
+PAIRS_PER_CHUNK = 8  # frame pairs whose flows are held at once (fewer for large frames)
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,9 @@ class DynamicVerdict:
                               "pair_top5_px": [round(s, 4) for s in self.pair_scores]})
 
 
-def dd_threshold(fps: float, height: int, width: int) -> float:
-    """VBench set_params: 6 px per 256 px of the shorter side, raised for clips below 8 fps."""
-    return max(1.0, 8.0 / fps) * 6.0 * min(height, width) / 256.0
+def dd_threshold(height: int, width: int) -> float:
+    """VBench set_params: 6 px per 256 px of the shorter side of the (unpadded) frame."""
+    return 6.0 * min(height, width) / 256.0
 
 
 def dd_required_pairs(n_frames: int) -> int:
@@ -48,8 +52,8 @@ def dd_required_pairs(n_frames: int) -> int:
     return round(4 * (n_frames / 16.0))
 
 
-def judge_motion(pair_scores: list[float], fps: float, height: int, width: int, n_frames: int) -> DynamicVerdict:
-    thr = dd_threshold(fps, height, width)
+def judge_motion(pair_scores: list[float], height: int, width: int, n_frames: int) -> DynamicVerdict:
+    thr = dd_threshold(height, width)
     need = dd_required_pairs(n_frames)
     above = sum(s > thr for s in pair_scores)
     # VBench's check_move returns True as soon as count >= need after a pair, so with need == 0
@@ -58,20 +62,25 @@ def judge_motion(pair_scores: list[float], fps: float, height: int, width: int, 
                           threshold=thr, required=need, pair_scores=[float(s) for s in pair_scores])
 
 
-def dynamic_degree(frames: np.ndarray, fps: float, flow_fn: FlowFn) -> DynamicVerdict:
-    sampled = vbench_sample(frames, fps)
-    if len(sampled) < 2:
-        raise NotScorable(f"{len(frames)} frame(s) give {len(sampled)} sampled frame(s) at ~8 fps; need 2")
-    flows = flow_fn(sampled[:-1], sampled[1:])
-    scores = [top_fraction_magnitude(f) for f in flows]
-    return judge_motion(scores, fps, frames.shape[1], frames.shape[2], len(sampled))
+def dynamic_degree(sampled: Iterable[np.ndarray], fps: float, flow_fn: FlowFn) -> DynamicVerdict:
+    """`sampled`: the frames VBench keeps (`vbench_sample`), in one array or streamed; their
+    consecutive pairs go through the flow a chunk at a time."""
+    first, sampled = peek(sampled)
+    if first is None:
+        raise NotScorable("no frames")
+    scores = []
+    for chunk in chunks(sampled, per_chunk(first, PAIRS_PER_CHUNK) + 1, overlap=1):
+        scores += [top_fraction_magnitude(f) for f in flow_fn(chunk[:-1], chunk[1:])]
+    if not scores:
+        raise NotScorable("1 frame sampled at ~8 fps; need 2")
+    return judge_motion(scores, first.shape[0], first.shape[1], len(scores) + 1)
 
 
 _OUTPUTS = (Output("DD", "higher"), Output("DD-motion", "higher", paper=False))
 _AGGREGATION = ("per clip 1.0 if dynamic else 0.0 (DD) and mean top-5% magnitude / threshold (DD-motion); "
                 "per subset the mean over clips, i.e. the fraction of dynamic clips")
-_FORMULA = ("pair score = mean of the top int(0.05*H*W) flow magnitudes; threshold = max(1, 8/fps) * 6 * "
-            "min(H, W) / 256; dynamic if #pairs above threshold >= round(4 * n_sampled / 16)")
+_FORMULA = ("pair score = mean of the top int(0.05*H*W) flow magnitudes; threshold = 6 * min(H, W) / 256 "
+            "(no frame-rate factor); dynamic if #pairs above threshold >= round(4 * n_sampled / 16)")
 _SAMPLING = "native-resolution frames, every round(fps/8)-th frame starting at frame 0 (VBench extract_frame)"
 
 
@@ -81,7 +90,7 @@ class DynamicDegreeRaft(Metric):
     family = "DD"
     backend = "raft"
     official = True
-    version = "1"
+    version = "2"  # v2: no max(1, 8/fps) threshold factor; refuses degenerate input
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
     weights = (manifest.RAFT_THINGS,)
@@ -93,10 +102,13 @@ class DynamicDegreeRaft(Metric):
                       "the padded size as VBench does",
         formula=_FORMULA,
         aggregation=_AGGREGATION,
-        reference="VBench vbench/dynamic_degree.py (DynamicDegree.infer, set_params, check_move)",
+        reference="VBench 45e79ec vbench/dynamic_degree.py (DynamicDegree.infer, get_frames, set_params, "
+                  "check_move)",
         differences="Frames come from PyAV rather than OpenCV's decoder (same pixels up to decoder "
                     "colour conversion). torchvision's RAFT port instead of the authors' code (same "
-                    "weights). Matches the paper's DD column, which reads as a fraction of dynamic clips.",
+                    "weights). Matches the paper's DD column, which reads as a fraction of dynamic clips. "
+                    "VBench between 11abda9 and its multi-GPU rewrite (July 2024) multiplied the threshold "
+                    "by max(1, 8/fps); the current code, followed here, does not (v1 of this metric did).",
     )
 
     def load(self, paths: dict) -> None:
@@ -105,7 +117,8 @@ class DynamicDegreeRaft(Metric):
                                   keep_padding=True)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return dynamic_degree(clip.frames, clip.fps, self._flow).as_score(vbench_interval(clip.fps))
+        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps,
+                              self._flow).as_score(vbench_interval(clip.fps))
 
 
 @register("dd@farneback")
@@ -114,7 +127,7 @@ class DynamicDegreeFarneback(Metric):
     family = "DD"
     backend = "farneback"
     official = False
-    version = "1"
+    version = "2"  # v2: no max(1, 8/fps) threshold factor; refuses degenerate input
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
     card = ProtocolCard(
@@ -131,4 +144,5 @@ class DynamicDegreeFarneback(Metric):
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return dynamic_degree(clip.frames, clip.fps, farneback_flow).as_score(vbench_interval(clip.fps))
+        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps,
+                              farneback_flow).as_score(vbench_interval(clip.fps))

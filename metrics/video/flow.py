@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from metrics.video.checkpoints import load_into, load_state_dict
-from metrics.video.frames import batches, writable
+from harmony_bench.metrics.video.checkpoints import load_into, load_state_dict
+from harmony_bench.metrics.video.frames import batches, writable
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -1,12 +1,14 @@
 """Frame preparation shared by the video metrics: sampling, resizing and batching in one place.
 
-Every function takes the clip's decoded uint8 frames (T, H, W, 3) and returns what a protocol
-feeds its network, so two backends of one metric see identical pixels.
+Every function takes the clip's decoded uint8 frames (T, H, W, 3), in one array or streamed one
+frame at a time (`Clip.stream`), and returns what a protocol feeds its network, so two backends
+of one metric see identical pixels. Streamed frames are stacked a chunk at a time, never whole.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+import itertools
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -63,12 +65,13 @@ def resize(x, size: tuple[int, int], mode: str = "bilinear", antialias: bool = T
 
 def cap_longer_side(x, limit: int):
     """VBench imaging_quality 'longer' rule: if max(H, W) > limit, scale so the longer side is
-    `limit`, new size int(scale * h) x int(scale * w) (truncated, as VBench)."""
+    `limit`, new size int(scale * h) x int(scale * w) (truncated), bilinear without antialiasing
+    on the float frames, as VBench's transforms.Resize(..., antialias=False) on its float tensor."""
     h, w = x.shape[-2:]
     if max(h, w) <= limit:
         return x
     scale = limit / max(h, w)
-    return resize(x, (int(scale * h), int(scale * w)))
+    return resize(x, (int(scale * h), int(scale * w)), antialias=False)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:
@@ -76,9 +79,43 @@ def batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-def map_batches(fn: Callable, frames: np.ndarray, batch_size: int) -> np.ndarray:
-    """Apply `fn` (uint8 frames -> 1-D or 2-D numpy array) to consecutive batches; concatenate."""
-    return np.concatenate([fn(frames[s]) for s in batches(len(frames), batch_size)], axis=0)
+def chunks(frames: Iterable[np.ndarray], size: int, overlap: int = 0) -> Iterator[np.ndarray]:
+    """Stacks of `size` consecutive frames, each beginning with the last `overlap` frames of the
+    one before (the last stack may be shorter; one holding only those repeated frames is not made)."""
+    held: list[np.ndarray] = []
+    for frame in frames:
+        held.append(frame)
+        if len(held) == size:
+            yield np.stack(held)
+            held = held[size - overlap :]
+    if len(held) > overlap:
+        yield np.stack(held)
+
+
+CHUNK_PIXELS = 8 * 480 * 832  # frame pixels held per chunk: 8 frames of 480x832, fewer larger ones
+
+
+def per_chunk(first: np.ndarray, most: int) -> int:
+    """How many frames (or frame pairs) to process at once, given the first frame: `most`, fewer
+    for large frames so memory stays bounded; even when above 1, so that RAFT's batches of two
+    group the same frames as when the whole clip went through at once."""
+    n = min(most, CHUNK_PIXELS // (first.shape[0] * first.shape[1]))
+    return n - n % 2 if n > 1 else 1
+
+
+def peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray | None, Iterator[np.ndarray]]:
+    """(first frame or None, all the frames again, the first included)."""
+    it = iter(frames)
+    first = next(it, None)
+    return first, (it if first is None else itertools.chain([first], it))
+
+
+def map_batches(fn: Callable, frames: Iterable[np.ndarray], batch_size: int) -> np.ndarray:
+    """Apply `fn` (uint8 frames -> 1-D or 2-D numpy array) to consecutive batches of `batch_size`
+    frames (fewer for frames above 480x832, as `per_chunk`); concatenate."""
+    first, frames = peek(frames)
+    size = batch_size if first is None else per_chunk(first, batch_size)
+    return np.concatenate([fn(batch) for batch in chunks(frames, size)], axis=0)
 
 
 def square_input(frames: np.ndarray, side: int, mode: str, mean: tuple[float, ...], std: tuple[float, ...],

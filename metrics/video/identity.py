@@ -1,9 +1,15 @@
 """ID, identity consistency: cosine between DINOv3 features of the case's reference image and of
 every generated frame, averaged over frames (paper C.2).
 
-The feature is the pooled output (the CLS token after the final layer norm) of DINOv3 ViT-L/16
-(facebook/dinov3-vitl16-pretrain-lvd1689m). Verse-Bench takes a patch token instead, which looks
-like an indexing slip; the CLS feature is the image-level descriptor DINO models are used for.
+Which DINOv3 feature: the paper says only "DINOv3 feature similarity". Its metric suite is
+Verse-Bench's (UniVerse-1's benchmark) item for item: aesthetic-predictor-v2-5 on SigLIP, MUSIQ,
+RAFT, DINOv3 ViT-L/16 *pretrain-lvd1689m*, AudioBox-Aesthetics, Whisper WER, SyncNet, Synchformer,
+and its ID is Verse-Bench's evaluate_dinov3_video (reference image against every frame, mean
+cosine). Verse-Bench's DinoV3Inferencer takes `pipeline("image-feature-extraction")(image)[0][-2]`:
+the second-to-last token of the final-norm last_hidden_state, i.e. a patch token (row 13, column
+12 of the 14 x 14 grid at 224 px, after the CLS and 4 register tokens). So the paper's numbers
+most likely come from that token, and the official backend (id@dinov3-vitl16) takes it. The CLS
+feature, the image-level descriptor DINO models are meant for, is the variant id@dinov3-vitl16-cls.
 """
 
 from __future__ import annotations
@@ -12,15 +18,16 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.checkpoints import load_hf_folder
-from metrics.video.frames import map_batches, pick_device, square_input
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import load_hf_folder
+from harmony_bench.metrics.video.frames import map_batches, pick_device, square_input
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINOv3ViTImageProcessorFast defaults
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BATCH = 8
+VERSE_BENCH_TOKEN = -2  # Verse-Bench dino/dinov3_inferencer.py: features[0][-2]
 
 
 def read_reference_image(case: Case) -> np.ndarray:
@@ -41,31 +48,39 @@ def mean_cosine(reference: np.ndarray, frames: np.ndarray) -> tuple[float, np.nd
     return float(cos.mean()), cos
 
 
+_PREPROCESSING = ("reference image and every frame: bilinear antialiased resize of the float image to 224x224 "
+                  "(aspect not kept, as DINOv3ViTImageProcessorFast), /255, ImageNet mean/std normalisation")
+_AGGREGATION = ("per clip as above; per subset the mean over clips (cases without a reference image are "
+                "unscorable, not zero)")
+
+
 @register("id@dinov3-vitl16")
 class IdentityConsistency(Metric):
     key = "id@dinov3-vitl16"
     family = "ID"
     backend = "dinov3-vitl16"
     official = True
-    version = "1"
+    version = "2"  # v2: Verse-Bench's token [-2] of last_hidden_state (v1: the pooled CLS feature); refuses degenerate input
     outputs = (Output("ID", "higher"),)
     needs = ("every frame, native rate", "the case's reference image")
     weights = (manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)
     packages = ("transformers",)
     extra = "video"
+    token: int | None = VERSE_BENCH_TOKEN  # index into last_hidden_state; None: the pooled CLS output
     card = ProtocolCard(
-        model="DINOv3 ViT-L/16 (distilled, LVD-1689M), transformers DINOv3ViTModel, pooled output "
-              "(CLS token after the final norm)",
+        model="DINOv3 ViT-L/16 (distilled, LVD-1689M), transformers DINOv3ViTModel; feature = token -2 of "
+              "the final-norm last_hidden_state (a patch token near the bottom-right corner)",
         checkpoint=f"{manifest.DINOV3_WEIGHTS.name} (facebook/dinov3-vitl16-pretrain-lvd1689m, gated)",
-        preprocessing="reference image and every frame: bilinear antialiased resize of the float image "
-                      "to 224x224 (aspect not kept, as DINOv3ViTImageProcessorFast), /255, ImageNet "
-                      "mean/std normalisation",
+        preprocessing=_PREPROCESSING,
         formula="ID = mean over frames of cos(f(reference), f(frame))",
-        aggregation="per clip as above; per subset the mean over clips (cases without a reference "
-                    "image are unscorable, not zero)",
-        reference="paper appendix C.2; Verse-Bench's identity inferencer for the model variant",
-        differences="CLS/pooled feature where Verse-Bench indexes a patch token; the paper does not "
-                    "say which, so its exact values may differ.",
+        aggregation=_AGGREGATION,
+        reference="Dorniwang/Verse-Bench 5645a09 dino/dinov3_inferencer.py (DinoV3Inferencer.get_feature, "
+                  "infer_feature) and calculate_metrics.py evaluate_dinov3_video; paper appendix C.2",
+        differences="Follows Verse-Bench's token choice on purpose, as the paper's metric suite is Verse-Bench's "
+                    "(see the module docstring); that token describes one image region, not the whole image, "
+                    "so id@dinov3-vitl16-cls gives the image-level reading. Verse-Bench goes through "
+                    "transformers' pipeline with PIL frames; the same processor steps are applied to the "
+                    "decoded frames here.",
     )
 
     def load(self, paths: dict) -> None:
@@ -82,11 +97,33 @@ class IdentityConsistency(Metric):
         def run(batch: np.ndarray) -> np.ndarray:
             x = square_input(batch, self._side, "bilinear", IMAGENET_MEAN, IMAGENET_STD, self.device)
             with torch.inference_mode():
-                return self._model(pixel_values=x).pooler_output.float().cpu().numpy()
+                out = self._model(pixel_values=x)
+            feat = out.pooler_output if self.token is None else out.last_hidden_state[:, self.token]
+            return feat.float().cpu().numpy()
 
         return map_batches(run, images, BATCH)
 
     def score(self, clip: Clip, case: Case) -> Score:
         ref = self.features(read_reference_image(case)[None])[0]
-        value, cos = mean_cosine(ref, self.features(clip.frames))
+        value, cos = mean_cosine(ref, self.features(clip.stream()))
         return Score(values={"ID": value}, details={"frames": int(cos.size), "frame_min": float(cos.min())})
+
+
+@register("id@dinov3-vitl16-cls")
+class IdentityConsistencyCls(IdentityConsistency):
+    key = "id@dinov3-vitl16-cls"
+    backend = "dinov3-vitl16-cls"
+    official = False
+    version = "1"
+    token = None
+    card = ProtocolCard(
+        model="DINOv3 ViT-L/16 (distilled, LVD-1689M), transformers DINOv3ViTModel, pooled output (CLS token "
+              "after the final norm)",
+        checkpoint=IdentityConsistency.card.checkpoint,
+        preprocessing=_PREPROCESSING,
+        formula="ID = mean over frames of cos(f(reference), f(frame))",
+        aggregation=_AGGREGATION,
+        reference="paper appendix C.2 (its wording); Verse-Bench for the model variant",
+        differences="The image-level CLS feature instead of Verse-Bench's token -2, which the paper's values "
+                    "most likely used: numbers differ from id@dinov3-vitl16, never mix the two in one column.",
+    )

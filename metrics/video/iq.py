@@ -13,17 +13,17 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from metrics.base import Metric, Output, ProtocolCard, Score
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
-from metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
-from metrics.registry import register
+from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
+from harmony_bench.metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
+from harmony_bench.metrics.registry import register
 
 BATCH = 8
 
 
 def load_musiq(path, device: str):
-    from metrics.video.musiq import Musiq, MusiqConfig
+    from harmony_bench.metrics.video.musiq import Musiq, MusiqConfig
 
     state = load_state_dict(path)
     try:
@@ -40,9 +40,10 @@ def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int |
     import torch
 
     def run(batch: np.ndarray) -> np.ndarray:
+        # float 0-255 frames, as VBench's torch.Tensor(frames): the resize is never re-quantised
         x = torch.from_numpy(writable(batch)).to(device).permute(0, 3, 1, 2).float()
-        if longer_cap is not None:  # VBench resizes the uint8 video, so the result is re-quantised
-            x = cap_longer_side(x, longer_cap).round().clamp(0, 255)
+        if longer_cap is not None:
+            x = cap_longer_side(x, longer_cap)
         with torch.inference_mode():
             return model(x / 255.0).cpu().numpy()
 
@@ -51,7 +52,7 @@ def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int |
 
 class _ImagingQuality(Metric):
     family = "IQ"
-    version = "1"
+    version = "2"  # v2: cap without antialiasing, not re-quantised (v1: antialiased, rounded to uint8); refuses degenerate input
     outputs = (Output("IQ", "higher"),)
     needs = ("every frame, native rate",)
     checkpoint: WeightFile
@@ -62,7 +63,7 @@ class _ImagingQuality(Metric):
         self._model = load_musiq(paths[self.checkpoint.name], self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        s = musiq_frame_scores(self._model, clip.frames, self.device, self.longer_cap)
+        s = musiq_frame_scores(self._model, clip.stream(), self.device, self.longer_cap)
         return Score(values={"IQ": float(s.mean()) / 100.0},
                      details={"frames": int(s.size), "frame_min": float(s.min()) / 100.0,
                               "frame_max": float(s.max()) / 100.0, "checkpoint": self.checkpoint.name})
@@ -84,15 +85,18 @@ class ImagingQualitySpaq(_ImagingQuality):
     card = ProtocolCard(
         model=_MODEL,
         checkpoint=f"{manifest.MUSIQ_SPAQ.name} (pyiqa musiq_spaq_ckpt, as VBench)",
-        preprocessing="every frame; if the longer side > 512, bilinear antialiased resize so it is 512 "
-                      "(size int(s*h) x int(s*w)), re-quantised to uint8; /255; MUSIQ's own multi-scale "
-                      "patching (longer sides 224 and 384, bicubic, plus the frame itself, 32 px patches)",
+        preprocessing="every frame as float 0-255; if the longer side > 512, bilinear resize without "
+                      "antialiasing so it is 512 (size int(s*h) x int(s*w)), not re-quantised; /255; "
+                      "MUSIQ's own multi-scale patching (longer sides 224 and 384, bicubic, plus the frame "
+                      "itself, 32 px patches)",
         formula=_FORMULA,
         aggregation=_AGG,
-        reference="VBench vbench/imaging_quality.py (preprocess mode 'longer'); pyiqa musiq_arch.py",
-        differences="The cap uses antialiasing (torchvision >= 0.17 default; older torchvision resized "
-                    "tensors without it, a small difference on frames above 512 px). Frames decoded "
-                    "with PyAV rather than VBench's decord.",
+        reference="VBench 45e79ec vbench/imaging_quality.py (transform, preprocess mode 'longer': "
+                  "transforms.Resize(..., antialias=False) on load_video's float tensor, commit ee896a9 "
+                  "'add antialias in transform.Resize'); pyiqa musiq_arch.py",
+        differences="None in the pixels MUSIQ sees for the same decoded frames. Frames are decoded by the "
+                    "harness (PyAV) rather than VBench's decord, which can differ by a few levels on some "
+                    "streams.",
     )
 
 

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
-from metrics.video import manifest
-from metrics.video.flow import FlowFn, farneback_flow, interpolate_midpoint, load_raft, raft_flow_fn
-from metrics.video.frames import batches, pick_device, to_tensor
+from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.flow import FlowFn, farneback_flow, interpolate_midpoint, load_raft, raft_flow_fn
+from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, to_tensor
 
-PAIRS_PER_BATCH = 8  # bounds memory: each pair holds two float warps of a full frame
+PAIRS_PER_BATCH = 8  # bounds memory: each pair holds two float warps of a full frame (fewer for large frames)
 
 # (frames a, frames b) uint8 (B, H, W, 3) -> the uint8 frames halfway between them
 Interpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -33,19 +33,24 @@ def flow_warp(flow_fn: FlowFn) -> Interpolator:
     return partial(interpolate_midpoint, flow_fn=flow_fn)
 
 
-def motion_smoothness(frames: np.ndarray, interpolate: Interpolator) -> Score:
-    even, odd = frames[0::2], frames[1::2]
-    n = min(len(even) - 1, len(odd))
-    if n < 1:
-        raise NotScorable(f"{len(frames)} frame(s): motion smoothness needs at least 3")
+def motion_smoothness(frames: Iterable[np.ndarray], interpolate: Interpolator) -> Score:
+    """`frames` in one array or streamed: they go through in chunks of 2k + 1 frames (k pairs,
+    fewer for large frames), each chunk's last even frame starting the next."""
+    first, frames = peek(frames)
+    pairs = per_chunk(first, PAIRS_PER_BATCH) if first is not None else 1
     diffs = []
-    for s in batches(n, PAIRS_PER_BATCH):
-        pred = interpolate(even[s], even[s.start + 1 : s.stop + 1])
-        diffs.extend(np.abs(pred.astype(np.int16) - odd[s]).mean(axis=(1, 2, 3)).tolist())
+    for chunk in chunks(frames, 2 * pairs + 1, overlap=1):
+        even, odd = chunk[0::2], chunk[1::2]
+        n = min(len(even) - 1, len(odd))
+        if n:
+            pred = interpolate(even[:n], even[1 : n + 1])
+            diffs.extend(np.abs(pred.astype(np.int16) - odd[:n]).mean(axis=(1, 2, 3)).tolist())
+    if not diffs:
+        raise NotScorable("fewer than 3 frames: motion smoothness needs at least 3")
     # Frames share one size, so the mean of per-frame means is VBench's mean over everything.
     mad = float(np.mean(diffs))
     return Score(values={"MS": (255.0 - mad) / 255.0},
-                 details={"pairs": n, "mean_abs_diff": mad, "worst_pair": int(np.argmax(diffs))})
+                 details={"pairs": len(diffs), "mean_abs_diff": mad, "worst_pair": int(np.argmax(diffs))})
 
 
 _OUTPUTS = (Output("MS", "higher"),)
@@ -55,7 +60,7 @@ _PRE = ("all frames at native rate and resolution; even frames interpolated pair
         "rounded to uint8")
 _FORMULA = "MS = (255 - mean |interpolated - real odd frame|) / 255"
 _AGG = "per clip as above; per subset the mean over clips"
-_REF = "VBench vbench/motion_smoothness.py (MotionSmoothness.motion_score, vfi_score)"
+_REF = "VBench 45e79ec vbench/motion_smoothness.py (MotionSmoothness.motion_score, vfi_score; last changed in 24f9d2a)"
 
 
 @register("ms@raft")
@@ -64,7 +69,7 @@ class MotionSmoothnessRaft(Metric):
     family = "MS"
     backend = "raft"
     official = False  # the paper's number comes from AMT-S (through VBench)
-    version = "1"
+    version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
     weights = (manifest.RAFT_THINGS,)
@@ -87,7 +92,7 @@ class MotionSmoothnessRaft(Metric):
         self._flow = raft_flow_fn(load_raft(paths[manifest.RAFT_THINGS.name], self.device), self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return motion_smoothness(clip.frames, flow_warp(self._flow))
+        return motion_smoothness(clip.stream(), flow_warp(self._flow))
 
 
 @register("ms@farneback")
@@ -96,7 +101,7 @@ class MotionSmoothnessFarneback(Metric):
     family = "MS"
     backend = "farneback"
     official = False
-    version = "1"
+    version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
     card = ProtocolCard(
@@ -111,7 +116,7 @@ class MotionSmoothnessFarneback(Metric):
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return motion_smoothness(clip.frames, flow_warp(farneback_flow))
+        return motion_smoothness(clip.stream(), flow_warp(farneback_flow))
 
 
 # --- the official backend: AMT-S as VBench runs it (vbench/motion_smoothness.py) ---
@@ -177,7 +182,7 @@ class MotionSmoothnessAmt(Metric):
     family = "MS"
     backend = "amt-s"
     official = True
-    version = "1"
+    version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
     weights = (manifest.AMT_S,)
@@ -195,21 +200,20 @@ class MotionSmoothnessAmt(Metric):
                       "large frames on small GPUs); the scale used is stored per clip",
         formula=_FORMULA,
         aggregation=_AGG,
-        reference=_REF + "; vbench/third_party/amt (networks/AMT-S.py, utils/utils.py)",
+        reference=_REF + "; vbench/third_party/amt = MCG-NKU/AMT 70f988f (networks/AMT-S.py, utils/utils.py)",
         differences="Frames are decoded with PyAV (VBench: OpenCV; both FFmpeg). Sides under 8 x 16 px "
                     "(128 at scale 1) are replicate-padded up to it, where VBench's AMT-S returns NaN. "
                     "Otherwise none: same network, weights, padding, scale rule, t, quantisation and formula.",
     )
 
     def load(self, paths: dict) -> None:
-        from metrics.video.amt import load_amt
+        from harmony_bench.metrics.video.amt import load_amt
 
         self.device = pick_device(self.device)
         self._model = load_amt(Path(paths[manifest.AMT_S.name]), self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        h, w = clip.frames.shape[1:3]
-        scale, divisor = vbench_scale(h, w, gpu_memory(self.device))
-        score = motion_smoothness(clip.frames, amt_interpolator(self._model, self.device, scale, divisor))
+        scale, divisor = vbench_scale(clip.height, clip.width, gpu_memory(self.device))
+        score = motion_smoothness(clip.stream(), amt_interpolator(self._model, self.device, scale, divisor))
         score.details["scale"] = scale
         return score

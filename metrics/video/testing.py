@@ -2,18 +2,26 @@
 
 `write_random_weights(folder)` fills a weights folder with every file the official video backends
 need: RAFT and AMT-S at their real (fixed) sizes, the others as tiny configurations in the same
-file types and key names (the loaders read sizes from the config or checkpoint). Numbers computed with these
+file types and key names (the loaders read sizes from the config or checkpoint). Each file copies
+its publisher's container, read from the saving code: torchvision's RAFT and pyiqa's MUSIQ are
+bare float32 state dicts; the aesthetic head is a bare state dict of 10 bfloat16 tensors (as the
+committed aesthetic_predictor_v2_5.pth); AMT-S is the AMT trainer's OrderedDict(epoch=...,
+state_dict=...) without the optimiser (MCG-NKU/AMT trainers/base_trainer.py `save`; the 12.0 MB
+published file is the size of the float32 weights alone); SigLIP and DINOv3 are transformers'
+save_pretrained folders. Numbers computed with these
 files are meaningless; the harness stamps the loaded hashes on them, so they never pass as real.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 from harmony_bench.weights import sha256_of
-from metrics.video import manifest
+from harmony_bench.metrics.video import manifest
 
 TINY_VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+AMT_EPOCH = 299  # an int beside the weights, as the AMT trainer saves its last epoch
 
 
 def _raft(path: Path) -> None:
@@ -26,7 +34,7 @@ def _raft(path: Path) -> None:
 def _musiq(path: Path) -> None:
     import torch
 
-    from metrics.video.musiq import Musiq, MusiqConfig
+    from harmony_bench.metrics.video.musiq import Musiq, MusiqConfig
 
     torch.save(Musiq(MusiqConfig(hidden=48, mlp_dim=96, layers=2)).state_dict(), path)
 
@@ -42,22 +50,23 @@ def _siglip(folder: Path) -> None:
 def _aesthetic_head(path: Path) -> None:
     import torch
 
-    from metrics.video.aq import HEAD_LINEAR_INDICES
+    from harmony_bench.metrics.video.aq import HEAD_LINEAR_INDICES
 
     sizes = [TINY_VIT["hidden_size"], 1024, 128, 64, 16, 1]  # the reference head's widths
     state = {}
     for i, (d_in, d_out) in zip(HEAD_LINEAR_INDICES, zip(sizes, sizes[1:])):
         layer = torch.nn.Linear(d_in, d_out)
-        state[f"scoring_head.{i}.weight"], state[f"scoring_head.{i}.bias"] = layer.weight.data, layer.bias.data
+        state[f"scoring_head.{i}.weight"] = layer.weight.data.to(torch.bfloat16)
+        state[f"scoring_head.{i}.bias"] = layer.bias.data.to(torch.bfloat16)
     torch.save(state, path)
 
 
 def _amt(path: Path) -> None:
     import torch
 
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
-    torch.save({"state_dict": seeded_state_dict(AMT())}, path)  # the authors' checkpoint layout
+    torch.save(OrderedDict(epoch=AMT_EPOCH, state_dict=seeded_state_dict(AMT())), path)
 
 
 def _dinov3(folder: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from metrics.base import ALL_SUBSETS, SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
-from metrics.registry import register
+from harmony_bench.metrics.base import ALL_SUBSETS, SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register
 
 _CARD = ProtocolCard("none", "none", "none", "see code", "mean", "test only", "test only")
 

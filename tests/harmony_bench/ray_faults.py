@@ -16,8 +16,8 @@ from pathlib import Path
 
 from harmony_bench.models import register_model
 from harmony_bench.models.baselines import NoiseModel
-from metrics.base import ALL_SUBSETS, Metric, Output, ProtocolCard, Score
-from metrics.registry import register as register_metric
+from harmony_bench.metrics.base import ALL_SUBSETS, Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.registry import register as register_metric
 
 
 def register() -> None:

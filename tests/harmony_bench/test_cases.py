@@ -15,6 +15,7 @@ import soundfile as sf
 from PIL import Image
 
 from harmony_bench.case_validation import json_schema, validate_case, validate_dir
+from harmony_bench.case_validation import main as case_validation_main
 from harmony_bench.cases import DEFAULT_CASES_DIR, CaseError, load_cases
 
 CASES = DEFAULT_CASES_DIR
@@ -146,6 +147,12 @@ BROKEN_LINES = {  # mutation of a valid speech (zh) line -> field the validator 
                            "setting": "home kitchen"}}, "tags.language"),
     "tag disagrees": ({"tags": {"language": "en", "source": "real-world", "event_types": ["speech"], "speakers": 1,
                                 "setting": "home kitchen"}}, "tags.language"),
+    "NUL in a transcript": ({"spoken_word_zh": "今天\u0000天气很好"}, "spoken_word_zh"),
+    "bell in a tag": ({"tags": {"language": "zh", "source": "real-world", "event_types": ["speech"], "speakers": 1,
+                                "setting": "home\u0007kitchen"}}, "tags.setting"),
+    "line separator": ({"video_caption": "a woman\u2028is speaking"}, "video_caption"),
+    "over-long transcript": ({"spoken_word_zh": "今" * 4097}, "spoken_word_zh"),
+    "lone surrogate": ({"spoken_word_zh": "今天\ud800"}, "spoken_word_zh"),
 }
 
 
@@ -160,7 +167,7 @@ def test_field_rules_give_one_message_and_agree_with_json_schema(name):
     schema = jsonschema.Draft202012Validator(json_schema())
     # word counts and cross-field tag checks are Python-only; Python's jsonschema lets `$` match
     # before a final newline, which ECMA regexes (the schema's dialect) do not
-    python_only = ("long caption", "tag disagrees", "id with newline")
+    python_only = ("long caption", "tag disagrees", "id with newline", "lone surrogate")
     assert schema.is_valid(row) == (name in python_only)
 
 
@@ -262,3 +269,49 @@ def test_an_empty_or_missing_folder_is_reported(tmp_path):
     assert "missing" in validate_dir(tmp_path)[0]
     (tmp_path / "cases.jsonl").write_text("\n", encoding="utf-8")
     assert validate_dir(tmp_path) == ["cases.jsonl: no cases"]
+
+
+# ---------------------------------------------------------------------------- text and encoding
+
+def test_bad_bytes_and_bad_text_are_all_reported_with_their_lines(tmp_path):
+    """A bad byte no longer hides the other problems, and NUL or a 10 MB caption no longer pass."""
+    root, rows = _copy(tmp_path / "cases")
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]
+    lines[0] = lines[0].replace(b"A ", b"A \xff", 1)  # not UTF-8
+    lines[1] = lines[1].replace(b"a man", b"a \x00man", 1)  # a raw NUL byte inside the caption
+    rows[2]["spoken_word_zh"] += "\u0000"  # the same, written as a JSON escape
+    lines[2] = json.dumps(rows[2]).encode()
+    rows[3]["audio_caption"] = "x" * 10_000_000
+    lines[3] = json.dumps(rows[3]).encode()
+    (root / "cases.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    problems = validate_dir(root)
+    assert len(problems) == 4, [p[:200] for p in problems]
+    assert problems[0].startswith("cases.jsonl:1: invalid UTF-8 at byte ") and "(ff)" in problems[0]
+    assert problems[1] == ("cases.jsonl:2: case 'sp-001': field 'video_caption': control character U+0000 at "
+                           "character 3; text must be one printable line")
+    assert problems[2].startswith("cases.jsonl:3: case 'sp-003': field 'spoken_word_zh': control character U+0000")
+    assert problems[3] == ("cases.jsonl:4: case 'cx-001': field 'audio_caption': 10000000 characters, "
+                           "more than 4096")
+    with pytest.raises(CaseError, match="4 problem"):
+        load_cases(root)
+    assert case_validation_main([str(root)]) == 1
+
+
+def test_a_huge_id_gives_a_short_message(tmp_path):
+    root, rows = _copy(tmp_path / "cases", ids=("amb-001",))
+    rows[0]["id"] = "a" * 1_000_000
+    _write(root, rows)
+    [problem] = validate_dir(root)
+    assert "1000000 characters" in problem and len(problem) < 250
+
+
+def test_windows_line_endings_and_separators_inside_strings_do_not_split_cases(tmp_path):
+    root, rows = _copy(tmp_path / "cases")
+    text = "\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n"
+    (root / "cases.jsonl").write_bytes(text.encode())
+    assert validate_dir(root) == []
+    rows[0]["audio_caption"] += "\x0c\u2029"  # str.splitlines() would cut this line in three
+    _write(root, rows)
+    [problem] = validate_dir(root)
+    assert problem.startswith("cases.jsonl:1: case 'amb-001': field 'audio_caption': control character U+000C")
+    assert [c.id for c in load_cases(root, validate=False)] == [r["id"] for r in rows]

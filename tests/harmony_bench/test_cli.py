@@ -38,7 +38,7 @@ def test_weights_lists_sources_and_detects_a_bad_file(tmp_path, monkeypatch, cap
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path) in out and "MISSING" in out and "licence" in out
-    from metrics.registry import all_metric_keys, get_metric
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
     wf = next(w for k in all_metric_keys() for w in get_metric(k).weights)
     (tmp_path / wf.name).parent.mkdir(parents=True, exist_ok=True)
@@ -60,3 +60,52 @@ def test_unknown_subset_and_bad_shard_are_usage_errors(tiny_cases, tmp_path, cap
     assert main(["run", "--model", "no-such-model", "--cases", str(tiny_cases), "--out", str(tmp_path / "r")]) == 2
     assert "unknown model" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "r", ignore_errors=True)
+
+
+def _actions(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                if name != "train":  # handed to harmony_model.train, which has its own help
+                    yield from _actions(sub)
+        else:
+            yield parser.prog, action
+
+
+def test_every_command_and_argument_has_help():
+    from harmony_bench.cli import build_parser
+
+    missing = [f"{prog} {a.dest}" for prog, a in _actions(build_parser()) if not a.help]
+    assert not missing, missing
+
+
+def test_listings_fit_100_columns_and_version_prints(capsys):
+    import pytest
+
+    for argv in (["metrics"], ["models"], ["--help"], ["run", "--help"], ["evaluate", "--help"]):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+        out = capsys.readouterr().out
+        assert out and max(map(len, out.splitlines())) <= 100, argv
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("harmony-bench ")
+
+
+def test_models_lists_the_builtins(capsys):
+    assert main(["models", "--json"]) == 0
+    names = {r["name"] for r in json.loads(capsys.readouterr().out)}
+    assert {"harmony", "static", "noise", "dir", "cmd"} <= names
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m harmony_bench.cli metrics | head -1", shell=True,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -69,7 +69,7 @@ def test_cli_reproduction_two_cmd_models_never_share_clips(tiny_cases, tmp_path,
                      "--metrics", "brightness@test", "--quiet", "--limit", "1", "--device", "cpu"])
         out = capsys.readouterr().out
         assert code == 0 and "3 generated, 0 reused" in out
-        outs.append(Path(out.strip().splitlines()[-1].split(": ", 1)[1]))
+        outs.append(Path(next(l for l in out.splitlines() if l.startswith("run folder: ")).split(": ", 1)[1]))
     assert outs[0] != outs[1]
     b = [load_results(o) for o in outs]
     assert b[0].value[b[0].output == "Brightness"].max() < 0.2 < b[1].value[b[1].output == "Brightness"].min()

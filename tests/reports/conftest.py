@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import reports.runs
+import harmony_bench.reports.runs
 from harmony_bench.media import write_clip
 from harmony_bench.store import ClipRow, ResultRow, Store
 from harmony_bench.weights import WeightFile
@@ -50,6 +50,8 @@ OUTPUTS = {
 }
 
 HOSTILE = 'A cat <script>alert("x")</script> & a "door" slams'
+HOSTILE_MODEL = '<script>alert("model")</script>*m*'
+HOSTILE_REASON = 'no face <script>alert("reason")</script> | found'
 
 CASES = (
     [{"id": f"amb-00{i}", "subset": "ambient", "video_caption": f"A ball bounces {i} times.",
@@ -72,12 +74,12 @@ def fake_metric_class(key: str):
     return SimpleNamespace(version=version, weights=tuple(WeightFile(n, s, "test", "test") for n, s in weights.items()))
 
 
-REAL_METRIC_CLASS = reports.runs.metric_class
+REAL_METRIC_CLASS = harmony_bench.reports.runs.metric_class
 
 
 @pytest.fixture(autouse=True)
 def fake_manifest(monkeypatch):
-    monkeypatch.setattr("reports.runs.metric_class", fake_metric_class)
+    monkeypatch.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
 
 
 def case_value(key: str, output: str, case_id: str, shift: float) -> float:
@@ -94,10 +96,11 @@ def edit_counts(case_id: str) -> dict:
 
 
 def make_run(root: Path, name: str, model: str = "tiny", shift: float = 0.0, weights_hash: str = PINNED,
-             cases=CASES, clips: bool = True) -> Path:
+             cases=CASES, clips: bool = True, reason: str = "no face found") -> Path:
     """A run folder: case set, clips, run.json and results.sqlite with the fake metrics' rows.
 
-    `shift` is added to every AQ value; `weights_hash` is what the AQ backend "loaded".
+    `shift` is added to every AQ value; `weights_hash` is what the AQ backend "loaded"; `reason`
+    is why Sync could not score cx-004.
     """
     case_dir = write_case_set(root / f"{name}-cases", cases=cases)
     run_dir = root / name
@@ -110,7 +113,7 @@ def make_run(root: Path, name: str, model: str = "tiny", shift: float = 0.0, wei
         store.set_meta("model_name", model)
         for case in cases:
             clip = _clip(run_dir, name, model, case) if clips else None
-            store.write_case(_rows(name, model, case, shift, weights_hash), clip)
+            store.write_case(_rows(name, model, case, shift, weights_hash, reason), clip)
     return run_dir
 
 
@@ -122,7 +125,7 @@ def _clip(run_dir: Path, run_id: str, model: str, case: dict) -> ClipRow:
     return ClipRow(run_id, model, case["id"], case["subset"], str(video), str(video.with_suffix(".wav")), "ok")
 
 
-def _rows(run_id: str, model: str, case: dict, shift: float, weights_hash: str) -> list[ResultRow]:
+def _rows(run_id: str, model: str, case: dict, shift: float, weights_hash: str, reason: str) -> list[ResultRow]:
     rows = []
     for key, outputs in OUTPUTS.items():
         official, version, weights = MANIFEST[key]
@@ -140,7 +143,7 @@ def _rows(run_id: str, model: str, case: dict, shift: float, weights_hash: str) 
                 errors = details["substitutions"] + details["deletions"] + details["insertions"]
                 value = errors / details["reference_units"]
             if key == "sync@syncnet" and case["id"] == "cx-004":
-                status, value, error = "unscorable", None, "no face found"
+                status, value, error = "unscorable", None, reason
             rows.append(ResultRow(run_id, model, case["id"], case["subset"], key, output, output, paper, direction,
                                   key.split("@")[1], official, version, stamp, value, status, error, details, seed=0))
     return rows

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reports import write_run_report
+from harmony_bench.reports import write_run_report
 from tests.reports.conftest import CASES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,7 +39,7 @@ def page(run_pair) -> Path:
     mp = pytest.MonkeyPatch()
     from tests.reports.conftest import fake_metric_class
 
-    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
     try:
         return next(p for p in write_run_report(run_pair[0]) if p.name == "report.html")
     finally:
@@ -80,9 +80,9 @@ def test_console_check_catches_a_broken_page(tmp_path):
 
 
 def test_leaderboard_page_renders_without_console_errors(run_pair, tmp_path, monkeypatch):
-    from reports import write_leaderboard
+    from harmony_bench.reports import write_leaderboard
 
     board = next(p for p in write_leaderboard(list(run_pair), tmp_path / "board") if p.suffix == ".html")
     done = chromium(board.as_uri(), tmp_path / "profile", "--dump-dom")
     assert console_lines(done.stderr) == []
-    assert 'id="table2_overall"' in done.stdout and "model-b (run-b)" in done.stdout
+    assert 'id="table2_overall"' in done.stdout and "model-b" in done.stdout

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from reports.html import Bar, GalleryItem, bar_chart_svg, gallery_html, normalised, tag_tokens, waveform_envelope
-from reports.paper import COLUMNS_BY_NAME
-from reports.tables import Cell, Row, Table
+from harmony_bench.media import write_clip
+from harmony_bench.reports.html import (Bar, GalleryItem, bar_chart_svg, chart_figure, gallery_html, normalised, poster_jpeg,
+                          radar_svg, tag_tokens, waveform_envelope)
+from harmony_bench.reports.paper import COLUMNS_BY_NAME
+from harmony_bench.reports.tables import Cell, Row, Table
 
 
 def test_radar_normalisation_flips_lower_is_better_columns():
@@ -49,3 +52,34 @@ def test_waveform_envelope_follows_the_signal(tmp_path):
     assert env.shape == (10, 2)
     assert env[:5, 1].min() > 0.7 and env[5:, 1].max() < 0.15
     assert waveform_envelope(tmp_path / "missing.wav") is None
+
+
+def test_a_chart_names_every_model_without_a_bar_and_why():
+    groups = [("Overall", [Bar("paper-x", 0.4)]), ("Speech", [Bar("paper-x", 0.5)])]
+    fig = chart_figure("IB ↑", groups, ["paper-x", "paper-y", "mine"], {"mine": "3 unavailable (no weights)"})
+    assert "<svg" in fig and fig.count("<li>") == 2
+    assert "<li>no bar for paper-y: not reported in the paper</li>" in fig
+    assert "<li>no bar for mine: 3 unavailable (no weights)</li>" in fig
+    empty = chart_figure("IB ↑", [("Overall", [])], ["mine"], {"mine": "not run"})
+    assert "<svg" not in empty and "no number to draw: mine: not run" in empty and "IB ↑" in empty
+
+
+def test_an_empty_radar_says_why():
+    scores = {"AQ": None, "IQ": None, "DD": None}
+    empty = radar_svg("mine", scores, "#000", "no number under the paper's protocol")
+    assert "<polygon points=\"\"" not in empty and 'fill-opacity' not in empty
+    assert '<figcaption class="why">no number under the paper&#x27;s protocol</figcaption>' in empty
+    drawn = radar_svg("mine", {**scores, "AQ": 0.5}, "#000", "unused")
+    assert "fill-opacity" in drawn and "unused" not in drawn
+
+
+def test_poster_is_the_middle_frame_of_the_clip(tmp_path):
+    from PIL import Image
+
+    frames = np.repeat(np.arange(40, dtype=np.uint8)[:, None, None, None] * 6, 48 * 64 * 3).reshape(40, 48, 64, 3)
+    video = write_clip(tmp_path / "ramp.mp4", frames, 8, np.zeros(40000, np.float32), 8000)  # frame i is grey 6*i
+    jpeg = poster_jpeg(video)
+    assert jpeg[:2] == b"\xff\xd8" and len(jpeg) < 4000
+    assert abs(np.asarray(Image.open(io.BytesIO(jpeg))).mean() - 6 * 20) <= 8  # frame 20 of 40
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    assert poster_jpeg(tmp_path / "junk.mp4") is None

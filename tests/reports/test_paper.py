@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from reports.paper import PAPER_COLUMNS, PAPER_TABLES, load_baseline
-from reports.stats import round_half_up
-from reports.tables import overall_from_subsets, paper_table, ranks, subset_tables_from_baselines
+from harmony_bench.reports.paper import PAPER_COLUMNS, PAPER_TABLES, load_baseline
+from harmony_bench.reports.stats import round_half_up
+from harmony_bench.reports.tables import overall_from_subsets, paper_table, ranks, subset_tables_from_baselines
 
 # Cells underlined (second best) in the paper's Table 2, read off the paper's own text.
 TABLE2_UNDERLINED = {

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from harmony_bench.store import load_results
-from reports import compare_runs, write_leaderboard, write_run_report
-from tests.reports.conftest import CASES, HOSTILE, OTHER, make_run
+from harmony_bench.reports import compare_runs, write_leaderboard, write_run_report
+from harmony_bench.reports.html import esc
+from tests.reports.conftest import CASES, HOSTILE, HOSTILE_MODEL, HOSTILE_REASON, OTHER, make_run
 
 TABLES = ["table2_overall", "table4_speech", "table5_ambient", "table6_complex", "table7_zh"]
 
@@ -21,7 +22,7 @@ def report_a(run_pair, tmp_path_factory) -> tuple[Path, list[Path]]:
     mp = pytest.MonkeyPatch()  # the autouse manifest fixture is function-scoped
     from tests.reports.conftest import fake_metric_class
 
-    mp.setattr("reports.runs.metric_class", fake_metric_class)
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
     try:
         return run_pair[0], write_run_report(run_pair[0])
     finally:
@@ -66,6 +67,79 @@ def test_html_is_escaped_and_self_contained(report_a):
     assert page.count("data:image/png;base64,") == len(CASES) and page.count('class="wave"') == len(CASES)
     assert page.count('class="radar"') == 6 and 'class="chart"' in page  # five published models + the run
     assert "no face found" in page
+    assert page.count('poster="data:image/jpeg;base64,') == len(CASES)
+
+
+def test_html_charts_say_why_a_bar_is_missing_and_chart_the_other_numbers_apart(report_a):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    run_dir, _ = report_a
+    page = (run_dir / "report" / "report.html").read_text()
+    charts = re.search(r'<section id="charts">.*?</section>', page).group(0)
+    assert "<li>no bar for model-a: not run</li>" in charts  # IQ: no metric ran
+    assert ("<li>no bar for model-a: measured only outside the paper&#x27;s protocol (ib@imagebind: imagebind.pth "
+            "is not the manifest&#x27;s file") in charts
+    assert "<li>no bar for MM-Diffusion: not reported in the paper</li>" in charts  # its ID is "-"
+    apart = re.search(r'<section id="variant-charts">.*?</section>', page).group(0)
+    assert "<h2>Charts: your numbers not comparable with the paper</h2>" in apart
+    ib = re.search(r'<svg class="chart"[^>]*><text[^>]*>IB \[ib@imagebind\] ↑</text>.*?</svg>', apart).group(0)
+    assert ib.count("<rect") == 5  # model-a over the five scopes
+    assert "Harmony" not in apart and "Ovi" not in apart  # no published row among these bars
+    poster = re.search(r'poster="data:image/jpeg;base64,([^"]+)"', page).group(1)
+    grey = np.asarray(Image.open(io.BytesIO(base64.b64decode(poster)))).mean()
+    assert abs(grey - 90) < 6  # the fixture's clips are grey 90
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Path:
+    """A run whose model name and failure reason carry markup: every output must show it inert."""
+    mp = pytest.MonkeyPatch()
+    from tests.reports.conftest import fake_metric_class
+
+    mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
+    try:
+        run = make_run(tmp_path_factory.mktemp("hostile"), "hostile", HOSTILE_MODEL, reason=HOSTILE_REASON)
+        write_run_report(run)
+        return run
+    finally:
+        mp.undo()
+
+
+def test_html_title_and_heading_escape_the_model_name(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    title = esc(f"Harmony-Bench report: hostile ({HOSTILE_MODEL})")
+    assert re.search("<title>(.*?)</title>", page).group(1) == title
+    assert re.search("<h1>(.*?)</h1>", page).group(1) == title
+
+
+def test_html_row_labels_escape_the_model_name(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    assert page.count(f'<tr class="run"><th>{esc(HOSTILE_MODEL)} <span class="tag">this suite</span>') >= len(TABLES)
+
+
+def test_html_gallery_values_and_coverage_escape_error_messages(hostile):
+    page = (hostile / "report" / "report.html").read_text()
+    card = re.search(r'<article class="card"[^>]*><h3>cx-004 .*?</article>', page).group(0)
+    assert f"<td>unscorable: {esc(HOSTILE_REASON)}</td>" in card
+    coverage = re.search(r'<section id="status">.*?</section>', page).group(0)
+    assert f"<td>{esc(HOSTILE_REASON)}</td>" in coverage
+
+
+def test_no_output_carries_raw_markup_from_names_reasons_or_cases(hostile, tmp_path):
+    write_leaderboard([hostile], tmp_path / "board")
+    files = [hostile / "report" / f"report.{ext}" for ext in ("html", "md")] + [hostile / "report" / "table2_overall.md"]
+    files += [tmp_path / "board" / f"leaderboard.{ext}" for ext in ("html", "md")]
+    for path in files:
+        text = path.read_text()
+        assert "<script>alert" not in text and "&lt;script&gt;alert(" in text, path.name
+    md = (hostile / "report" / "report.md").read_text()
+    assert f"# Harmony-Bench report: hostile (&lt;script&gt;alert(\"model\")&lt;/script&gt;\\*m\\*)" in md
+    assert "no face &lt;script&gt;alert(\"reason\")&lt;/script&gt; \\| found" in md  # the coverage table's reason
+    assert "| &lt;script&gt;alert(\"model\")&lt;/script&gt;\\*m\\* (this suite) |" in md
 
 
 def test_leaderboard_flags_a_run_on_another_case_set_and_weights(run_pair, tmp_path):
@@ -75,12 +149,38 @@ def test_leaderboard_flags_a_run_on_another_case_set_and_weights(run_pair, tmp_p
     doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     flags = {r["run_id"]: r["flags"] for r in doc["runs"]}
     assert flags["run-a"] == [] and flags["run-b"] == []
-    assert "case set differs" in flags["run-c"] and "AQ protocol differs" in flags["run-c"]
+    assert flags["run-c"] == ["case set differs", f"n differs: 9 cases, most runs {len(CASES)}",
+                              "AQ protocol differs"]
     rows = {r["method"]: r for r in doc["tables"][0]["rows"]}
-    assert rows["model-c (run-c)"]["cells"]["AQ"]["value"] is None  # other AQ weights: not in the paper column
-    assert rows["model-b (run-b)"]["cells"]["AQ"]["rank"] == 1
+    assert rows["model-c"]["cells"]["AQ"]["value"] is None  # other AQ weights: not in the paper column
+    assert rows["model-b"]["cells"]["AQ"]["rank"] == 1
     assert "⚠ case set differs" in (tmp_path / "board" / "leaderboard.md").read_text()
     assert "AQ [aq@official]" in [c["name"] for c in doc["variants"][0]["columns"]]
+
+
+def test_leaderboard_flags_fewer_cases_of_the_same_case_set(run_pair, tmp_path):
+    """Same case set, but one run scored 3 cases where the others scored all: flagged, and each
+    cell still shows its own n."""
+    small = make_run(tmp_path, "run-small", "model-s", cases=CASES[:3], clips=False)
+    (small / "run.json").write_text((run_pair[0] / "run.json").read_text().replace('"run-a"', '"run-small"'))
+    write_leaderboard([*run_pair, small], tmp_path / "board")
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    flag = f"n differs: 3 cases, most runs {len(CASES)}"
+    assert {r["run_id"]: r["flags"] for r in doc["runs"]}["run-small"] == [flag]
+    assert f"| model-s (this suite) ⚠ {flag} |" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_row_labels_name_the_model_once_and_stay_distinct(tmp_path):
+    runs = [make_run(tmp_path, "myplugin", "myplugin", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "myplugin-2", "myplugin", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "ovi-run", "Ovi", cases=CASES[:4], clips=False),
+            make_run(tmp_path, "Harmony", "Harmony", cases=CASES[:4], clips=False)]
+    write_leaderboard(runs, tmp_path / "board")
+    doc = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    labels = [r["method"] for r in doc["tables"][0]["rows"] if r["source"] == "run"]
+    assert labels == ["myplugin", "myplugin (myplugin-2)", "Ovi (ovi-run)", "Harmony'"]
+    md = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| myplugin (this suite) |" in md and "(myplugin) (this suite)" not in md
 
 
 def test_compare_runs_pairs_cases_and_tests_the_difference(run_pair):
@@ -132,3 +232,29 @@ def test_a_run_without_results_still_gets_a_report_that_says_so(tmp_path):
     names = {p.name for p in write_run_report(tmp_path / "fresh")}
     assert "report.html" in names and not any(n.startswith("variants_") for n in names)
     assert "static: no number under the paper's protocol" in (tmp_path / "fresh" / "report" / "report.md").read_text()
+    page = (tmp_path / "fresh" / "report" / "report.html").read_text()
+    assert ('<figcaption class="why">no number under the paper&#x27;s protocol: see the coverage table</figcaption>'
+            in page)
+
+
+def test_hb_tables_gives_the_paper_tables_as_dataframes(report_a):
+    import harmony_bench as hb
+
+    run_dir, _ = report_a
+    frames = hb.tables(run_dir)
+    assert list(frames) == TABLES and "tables" in hb.__all__
+    overall = frames["table2_overall"]
+    assert list(overall.columns[:3]) == ["source", "AQ", "IQ"] and overall.attrs["title"].startswith("Table 2.")
+    assert list(overall["source"]) == ["paper"] * 5 + ["run"]
+    assert overall.loc["Harmony", "Sync-C"] == 5.61 and pd.isna(overall.loc["MM-Diffusion", "ID"])
+    doc = json.loads((run_dir / "report" / "report.json").read_text())
+    for table, frame in zip(doc["tables"], frames.values()):
+        mine = table["rows"][-1]["cells"]
+        for name, cell in mine.items():
+            got = frame.loc["model-a", name]
+            assert (pd.isna(got) and cell["value"] is None) or got == pytest.approx(cell["value"]), (table["key"], name)
+    assert list(frames["table7_zh"].columns) == ["source", "WER", "Sync-C", "Sync-D", "IB"]
+    detail = hb.tables(run_dir, detail=True)["table4_speech"]
+    assert detail.loc["model-a", "WER_n"] == 3 and pd.isna(detail.loc["Harmony", "WER_n"])
+    lo, hi = detail.loc["model-a", ["AQ_ci_low", "AQ_ci_high"]]
+    assert lo < detail.loc["model-a", "AQ"] < hi

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from reports.stats import EXACT_MAX_N, bootstrap_ci, mean_of_subset_means, paired_comparison, round_half_up
+from harmony_bench.reports.stats import EXACT_MAX_N, bootstrap_ci, mean_of_subset_means, paired_comparison, round_half_up
 
 
 @pytest.mark.parametrize("x,expected", [(2.675, "2.68"), (0.585, "0.59"), (-0.125, "-0.13"), (Decimal("4.035"), "4.04"),
@@ -42,6 +42,24 @@ def test_stratified_ci_is_centred_on_the_mean_of_group_means():
     assert lo < centre < hi
     pooled = np.concatenate([small, big]).mean()
     assert not lo < pooled < hi  # a pooled mean would weight the big subset ten times more
+
+
+def test_overall_ci_is_stratified_known_answer():
+    """No spread inside a subset: a stratified bootstrap has nothing to resample, so the CI of the
+    mean of subset means is that mean exactly; a pooled bootstrap would move and widen it."""
+    groups = [np.zeros(3), np.full(20, 3.0), np.full(3, 9.0)]
+    assert bootstrap_ci(groups) == (4.0, 4.0)  # pooled: about [2.5, 4.3] around the pooled mean 3.35
+
+
+def test_stratified_ci_width_matches_the_per_subset_normal_theory():
+    rng = np.random.default_rng(6)
+    groups = [rng.normal(0, 1, 40), rng.normal(5, 3, 160), rng.normal(1, 0.5, 20)]
+    lo, hi = bootstrap_ci(groups, n_boot=8000)
+    # var(mean of G means) = sum(var_g / n_g) / G^2, with the bootstrap's ddof=0 variances
+    sd = np.sqrt(sum(g.var() / len(g) for g in groups)) / len(groups)
+    assert (hi - lo) == pytest.approx(2 * 1.96 * sd, rel=0.06)
+    pooled = np.concatenate(groups)
+    assert 2 * 1.96 * pooled.std() / np.sqrt(len(pooled)) > 1.5 * (hi - lo)  # what pooling would give
 
 
 def test_a_single_case_gives_no_interval():

@@ -6,8 +6,15 @@ import csv
 import io
 import json
 
-from reports.paper import Column
-from reports.tables import Cell, Row, ablation_table, paper_table, to_csv, to_json, to_latex, to_markdown
+from decimal import Decimal
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harmony_bench.reports.paper import PAPER_COLUMNS, Column
+from harmony_bench.reports.tables import (Cell, Row, ablation_table, md_escape, overall_from_subsets, paper_table, to_csv, to_json,
+                            to_latex, to_markdown)
 
 RUN = Row("my_model & co", {"AQ": Cell(0.6149, (0.58, 0.65), 50), "DD": Cell(0.1, (0.05, 0.2), 50, "unpinned weights"),
                             "WER": Cell(None)}, "run")
@@ -21,7 +28,7 @@ def test_markdown_marks_best_and_second_and_shows_cis():
     assert "<u>0.59</u>" in md  # Harmony's AQ drops to second
     assert "[0.58, 0.65]" in md and "| ↳ cases | 50 |" in md
     assert "<sup>a</sup> unpinned weights" in md
-    assert "my\\_model & co (this suite)" in row
+    assert "my\\_model &amp; co (this suite)" in row
 
 
 def test_latex_is_booktabs_with_escaped_labels_and_marks():
@@ -74,3 +81,57 @@ def test_ablation_layout_with_the_suites_own_measures():
     md = to_markdown(table)
     assert "| +GLDI (this suite) | ✓ |  |  |  | **0.01** | **0.40** |" in md
     assert "[0.00, 0.01]" in md and "| ↳ cases |  |  |  |  | 256 |  |" in md
+
+
+def test_markdown_escape_makes_html_and_markup_inert():
+    assert md_escape('<img src=x onerror="alert(1)">') == '&lt;img src=x onerror="alert(1)"&gt;'
+    assert md_escape("a & b") == "a &amp; b" and md_escape("&lt;") == "&amp;lt;"  # shown as written
+    assert md_escape("*x* _y_ [l](u) `c` a|b ~~s~~ \\") == "\\*x\\* \\_y\\_ \\[l\\](u) \\`c\\` a\\|b \\~\\~s\\~\\~ \\\\"
+    assert md_escape("two\nlines\r\n| row") == "two lines \\| row" and md_escape(None) == ""
+
+
+# ---------------------------------------------------------------------------- Table 2 aggregation, properties
+
+METHODS = ("m1", "m2", "m3")
+SUBSETS = ("speech", "ambient", "complex")
+CELL = st.one_of(st.none(), st.decimals(min_value=-100, max_value=100, places=2, allow_nan=False))
+
+
+@st.composite
+def subset_frames(draw):
+    """Tables 4-6 as published: per subset, methods x paper columns, cells Decimal or None ("-")."""
+    names = [c.name for c in PAPER_COLUMNS]
+    return {s: pd.DataFrame([[draw(CELL) for _ in names] for _ in METHODS], index=list(METHODS), columns=names,
+                            dtype=object) for s in SUBSETS}
+
+
+@settings(max_examples=25, deadline=None)
+@given(subset_frames())
+def test_overall_is_the_unweighted_mean_of_the_defined_subset_means(frames):
+    overall = overall_from_subsets(frames)
+    for method in METHODS:
+        for col in PAPER_COLUMNS:
+            present = [frames[s].loc[method, col.name] for s in SUBSETS
+                       if s in col.subsets and frames[s].loc[method, col.name] is not None]
+            expected = sum(present, Decimal(0)) / len(present) if present else None
+            assert overall.loc[method, col.name] == expected, (method, col.name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(subset_frames(), st.randoms(use_true_random=False))
+def test_overall_ignores_the_order_of_methods_and_subsets(frames, rnd):
+    subsets = list(SUBSETS)
+    rnd.shuffle(subsets)
+    methods = list(METHODS)
+    rnd.shuffle(methods)
+    shuffled = {s: frames[s].loc[methods] for s in subsets}
+    assert overall_from_subsets(shuffled).loc[list(METHODS)].equals(overall_from_subsets(frames))
+
+
+@settings(max_examples=25, deadline=None)
+@given(subset_frames(), st.sampled_from(SUBSETS))
+def test_a_subset_without_a_value_leaves_the_mean_of_the_others(frames, gone):
+    """A cell missing in one subset (or a subset table without the method) is skipped, never a zero."""
+    without = {**frames, gone: frames[gone].assign(**{c.name: None for c in PAPER_COLUMNS})}
+    dropped = {s: f for s, f in frames.items() if s != gone}
+    assert overall_from_subsets(without).equals(overall_from_subsets(dropped).reindex(list(METHODS)))

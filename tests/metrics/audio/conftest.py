@@ -1,5 +1,5 @@
 """Fixtures for the audio metric tests: synthetic clips, cases, and a folder of tiny random weights
-in the official checkpoint formats (metrics.audio.testing)."""
+in the official checkpoint formats (harmony_bench.metrics.audio.testing)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,16 @@ def tone_clip(seconds: float = 5.0, sample_rate: int = 16_000, channels: int = 1
 
 
 def make_case(subset: str = "speech", **fields) -> Case:
+    # 1 s: the test clips are 1-2 s long, and the base refuses clips much shorter than their case
     base = {"id": f"{subset}-test", "subset": subset, "video_caption": "a man is speaking",
-            "reference_image": "ref.png", "reference_audio": "ref.wav"}
+            "reference_image": "ref.png", "reference_audio": "ref.wav", "duration": 1.0}
     return Case(**{**base, **fields})
 
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory):
     """(folder, manifest path) holding tiny random weights for every official audio backend."""
-    from metrics.audio.testing import write_random_weights
+    from harmony_bench.metrics.audio.testing import write_random_weights
 
     folder = tmp_path_factory.mktemp("audio-weights")
     manifest = folder / "manifest.json"

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from metrics.audio.audiobox import windows
-from metrics.base import ALL_SUBSETS, SPEECH_SUBSETS
-from metrics.registry import get_metric
+from harmony_bench.metrics.audio.audiobox import windows
+from harmony_bench.metrics.base import ALL_SUBSETS, SPEECH_SUBSETS
+from harmony_bench.metrics.registry import get_metric
 
 SR = 16_000
 
@@ -38,9 +38,9 @@ def test_window_count_after_resampling(tone_clip):
 
 @pytest.mark.parametrize("key, outputs, subsets, official", [
     ("audiobox@aesthetics", ["PQ", "PC", "CE", "CU"], ALL_SUBSETS, True),
-    ("wer@whisper-large-v3", ["WER"], SPEECH_SUBSETS, True),
-    ("wer@whisper-large-v3+whisper-norm", ["WER"], SPEECH_SUBSETS, True),
-    ("wer@faster-whisper-tiny.en", ["WER"], SPEECH_SUBSETS, False),
+    ("wer@whisper-large-v3", ["WER", "WER-words"], SPEECH_SUBSETS, True),
+    ("wer@whisper-large-v3+whisper-norm", ["WER", "WER-words"], SPEECH_SUBSETS, True),
+    ("wer@faster-whisper-tiny.en", ["WER", "WER-words"], SPEECH_SUBSETS, False),
     ("ib@imagebind-huge", ["IB-A", "IB"], ALL_SUBSETS, True),
 ])
 def test_registered_metrics(key, outputs, subsets, official):
@@ -51,7 +51,7 @@ def test_registered_metrics(key, outputs, subsets, official):
 
 
 def test_listing_imports_no_heavy_package():
-    code = ("import sys, metrics.audio; "
+    code = ("import sys, harmony_bench.metrics.audio; "
             "print(sorted(m for m in ('torch', 'whisper', 'imagebind', 'audiobox_aesthetics', "
             "'faster_whisper', 'jiwer', 'zhconv') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -61,7 +61,7 @@ def test_listing_imports_no_heavy_package():
 def test_random_weights_cover_every_official_audio_backend(random_weights):
     import json
 
-    from metrics.registry import METRICS
+    from harmony_bench.metrics.registry import METRICS
 
     folder, manifest = random_weights
     table = json.loads(manifest.read_text())

@@ -2,9 +2,9 @@
 
 import pytest
 
-from metrics.audio.text import EditCounts, corpus_rate, edit_counts, units
-from metrics.audio.wer import score_transcription
-from metrics.base import NotScorable
+from harmony_bench.metrics.audio.text import EditCounts, corpus_rate, edit_counts, units
+from harmony_bench.metrics.audio.wer import score_transcription
+from harmony_bench.metrics.base import NotScorable
 
 REF = "The cat sat on the mat."
 
@@ -73,6 +73,49 @@ def test_cer_counts_chinese_characters_after_simplification(wer):
     assert exact.details["reference_units"] == 6
     assert wer("今天天气不好！", ref=ref, language="zh").values["WER"] == pytest.approx(1 / 6)
     assert wer("今 天 天 气 很 好", ref=ref, language="zh").values["WER"] == 0.0  # spaces are not units
+
+
+# Chinese known answers: reference 今天天气很好。 (6 characters; one whitespace token once the full
+# stop is stripped) against hypotheses with known edits. (CER, whitespace-word rate)
+ZH_REF = "今天天气很好。"
+
+
+@pytest.mark.parametrize("hyp, cer, words, counts", [
+    ("今天天气很好", 0.0, 0.0, (0, 0, 0, 6)),  # exact, punctuation aside
+    ("今天天氣很好！", 0.0, 0.0, (0, 0, 0, 6)),  # traditional 氣 is simplified 气
+    ("今天天气不好", 1 / 6, 1.0, (1, 0, 0, 6)),  # 1 substitution: the single token is wrong
+    ("今天天气好", 1 / 6, 1.0, (0, 1, 0, 6)),  # 1 deletion
+    ("今天的天气很好", 1 / 6, 1.0, (0, 0, 1, 6)),  # 1 insertion
+    ("今天 天气 很好", 0.0, 3.0, (0, 0, 0, 6)),  # right characters, but 3 tokens: 1 S + 2 I
+    ("今天，天气很好，明天下雨。", 4 / 6, 1.0, (0, 0, 4, 6)),  # commas vanish without a space
+    ("", 1.0, 1.0, (0, 6, 0, 6)),  # silence: every character deleted
+    # an English transcription: its 17 letters are 6 S + 11 I as characters; 6 words are 1 S + 5 I
+    ("it is a fine day today", 17 / 6, 6.0, (6, 0, 11, 6)),
+])
+def test_chinese_cer_and_paper_compatible_words_known_answers(wer, hyp, cer, words, counts):
+    s = wer(hyp, ref=ZH_REF, language="zh")
+    assert s.values["WER"] == pytest.approx(cer)
+    assert s.values["WER-words"] == pytest.approx(words)
+    d = s.details
+    assert (d["substitutions"], d["deletions"], d["insertions"], d["reference_units"]) == counts
+    assert d["words"]["reference_units"] == 1
+
+
+def test_paper_scale_of_table_7_is_reached_by_whitespace_words_not_by_cer(wer):
+    # 12 clips: 11 transcribed with one wrong character, 1 exactly: the subset means are
+    # 11/12 = 0.92 on whitespace words (Harmony's Table 7 value) but 0.15 as CER; a model whose
+    # transcriptions come back as 9 space-separated runs scores 9 (Ovi's 9.10) and at most ~1 as CER
+    near = [wer(hyp, ref=ZH_REF, language="zh") for hyp in ["今天天气不好"] * 11 + ["今天天气很好"]]
+    assert sum(s.values["WER-words"] for s in near) / 12 == pytest.approx(0.92, abs=0.005)
+    assert sum(s.values["WER"] for s in near) / 12 == pytest.approx(11 / 72)
+    runs = wer("今 天 天 气 不 好 明 天 见", ref=ZH_REF, language="zh")
+    assert runs.values["WER-words"] == 9.0 and runs.values["WER"] == pytest.approx(4 / 6)
+
+
+def test_english_whitespace_words_equal_wer(wer):
+    for hyp in ("the cat sat on a mat", "", "the cat sat on the big mat"):
+        s = wer(hyp)
+        assert s.values["WER-words"] == s.values["WER"]
 
 
 def test_details_carry_what_corpus_wer_needs(wer):

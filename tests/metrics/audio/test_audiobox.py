@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from metrics.audio.audiobox import AXES, AudioboxAesthetics, Window, load_aesthetics, weighted_mean, windows
-from metrics.base import MetricUnavailable, NotScorable
+from harmony_bench.metrics.audio.audiobox import AXES, AudioboxAesthetics, Window, load_aesthetics, weighted_mean, windows
+from harmony_bench.metrics.base import MetricUnavailable, NotScorable
 
 SR = 16_000
 

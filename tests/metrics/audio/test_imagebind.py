@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from metrics.audio.imagebind import (FBANK_MEAN, FBANK_STD, ImageBindScores, audio_clip_spans, audio_input,
-                                     caption_for_ib_a, fbank, load_imagebind, video_input)
-from metrics.base import NotScorable
+from harmony_bench.metrics.audio.imagebind import (FBANK_MEAN, FBANK_STD, ImageBindScores, audio_clip_spans, audio_input,
+                                     caption_for_ib_a, crop_offsets, fbank, load_imagebind,
+                                     video_input)
+from harmony_bench.metrics.base import NotScorable
 
 SR = 16_000
 
@@ -57,9 +58,35 @@ def test_audio_input_shape_and_minimum_length():
 
 
 @pytest.mark.parametrize("seconds, pairs", [(5.0, 1), (9.0, 3), (4.0, 1)])
-def test_video_frames_at_half_fps_in_pairs(tone_clip, seconds, pairs):
+def test_video_frames_at_half_fps_in_pairs_times_three_crops(tone_clip, seconds, pairs):
     frames = tone_clip(seconds=seconds, size=(48, 64)).video_at(0.5)
-    assert tuple(video_input(frames).shape) == (pairs, 3, 2, 224, 224)
+    assert tuple(video_input(frames).shape) == (3 * pairs, 3, 2, 224, 224)
+
+
+@pytest.mark.parametrize("hw, offsets", [
+    ((224, 448), [(0, 0), (0, 112), (0, 224)]),  # landscape: left, centre, right
+    ((448, 224), [(0, 0), (112, 0), (224, 0)]),  # portrait: top, centre, bottom
+    ((224, 225), [(0, 0), (0, 1), (0, 1)]),  # centre offset ceil(1 / 2) = 1, as ImageBind's uniform_crop
+    ((224, 224), [(0, 0)] * 3),
+])
+def test_crop_offsets_known_answers(hw, offsets):
+    assert crop_offsets(*hw) == offsets
+
+
+def test_three_crops_known_answer():
+    # 224 x 448 frames need no resize; red encodes the column, green the frame, so each crop and
+    # pair of the input can be read back: crop k starts at column 112 k, pair i holds frames i, i+1
+    frames = np.zeros((3, 224, 448, 3), np.uint8)
+    frames[..., 0] = (np.arange(448) // 2)[None, None, :]
+    frames[..., 1] = np.arange(3)[:, None, None] * 50
+    x = video_input(frames).numpy()
+    assert x.shape == (6, 3, 2, 224, 224)  # 3 crops x 2 pairs, crop-major
+    unnorm = lambda c, v: v * (0.26862954, 0.26130258, 0.27577711)[c] + (0.48145466, 0.4578275, 0.40821073)[c]  # noqa: E731
+    for k in range(3):
+        for i in range(2):
+            clip = x[2 * k + i]
+            assert np.allclose(unnorm(0, clip[0, 0, 5]) * 255, (112 * k + np.arange(224)) // 2, atol=1e-3)
+            assert np.allclose(unnorm(1, clip[1, :, 7, 9]) * 255, [50 * i, 50 * (i + 1)], atol=1e-3)
 
 
 def test_video_shorter_than_4s_is_not_scorable(tone_clip):
@@ -70,11 +97,14 @@ def test_video_shorter_than_4s_is_not_scorable(tone_clip):
 def test_video_resize_crop_and_normalisation_known_answer():
     frames = np.zeros((2, 90, 160, 3), np.uint8)
     frames[..., 0], frames[..., 1], frames[..., 2] = 200, 100, 50
-    frames[:, :, :10] = 0  # a dark stripe on the left edge: cropped away by the centre crop
+    frames[:, :, :10] = 0  # a dark stripe on the left edge: in the left crop only
     x = video_input(frames).numpy()
+    # 90 x 160 -> 224 x 398 (torchvision floors the long side); crops at columns 0, 87, 174
     for c, v in enumerate((200, 100, 50)):
         mean, std = (0.48145466, 0.4578275, 0.40821073)[c], (0.26862954, 0.26130258, 0.27577711)[c]
-        assert np.allclose(x[0, c], (v / 255 - mean) / std, atol=1e-4)
+        assert np.allclose(x[1:, c], (v / 255 - mean) / std, atol=1e-4)
+        assert np.allclose(x[0, c, :, :, 40:], (v / 255 - mean) / std, atol=1e-4)
+        assert np.allclose(x[0, c, :, :, :20], (0 - mean) / std, atol=1e-4)
 
 
 def test_ib_a_text_choice(make_case):
@@ -98,7 +128,7 @@ def test_scores_are_cosines_of_one_forward_pass(weights_env, tone_clip, make_cas
     case = make_case(subset="complex", audio_caption="a door slams", spoken_word_en="Hi.")
     s = metric.score(clip, case)
     assert calls == [["audio", "text", "vision"]]  # one audio pass serves IB-A and IB
-    assert s.details == {"ib_a_text_field": "audio_caption", "video_clips": 1}
+    assert s.details == {"ib_a_text_field": "audio_caption", "video_clips": 3}  # 1 pair x 3 crops
 
     with torch.inference_mode():  # independent recomputation
         emb = forward({"audio": audio_input(clip.audio_at(SR))[None],
@@ -108,6 +138,13 @@ def test_scores_are_cosines_of_one_forward_pass(weights_env, tone_clip, make_cas
     cos = lambda p, q: p @ q / np.linalg.norm(p) / np.linalg.norm(q)  # noqa: E731
     assert s.values["IB-A"] == pytest.approx(cos(a, t), abs=1e-5)
     assert s.values["IB"] == pytest.approx(cos(a, v), abs=1e-5)
+    # the reference's averaging: each (pair, crop) clip embedded alone, L2-normalised by the model's
+    # postprocessor, then the plain mean of the three (extract_video.py feeds them as one batch row)
+    with torch.inference_mode():
+        each = [forward({"vision": c[None, None]})["vision"][0].numpy().astype(np.float64)
+                for c in video_input(clip.video_at(0.5))]
+    assert all(np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5) for e in each)
+    assert s.values["IB"] == pytest.approx(cos(a, np.mean(each, axis=0)), abs=1e-5)
     assert all(isinstance(x, float) and -1 <= x <= 1 for x in s.values.values())
 
 

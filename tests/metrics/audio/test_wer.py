@@ -9,16 +9,22 @@ import numpy as np
 import pytest
 
 from harmony_bench.weights import WeightsMismatch
-from metrics.audio.testing import TINY_WHISPER, write_whisper
-from metrics.audio.wer import (FasterWhisperTinyEnWer, WhisperLargeV3Wer, WhisperLargeV3WhisperNormWer,
+from harmony_bench.metrics.audio.testing import TINY_WHISPER, write_whisper
+from harmony_bench.metrics.audio.wer import (FasterWhisperTinyEnWer, WhisperLargeV3Wer, WhisperLargeV3WhisperNormWer,
                                case_language, load_whisper)
-from metrics.base import MetricUnavailable, NotScorable
+from harmony_bench.metrics.base import MetricUnavailable, NotScorable
 
 
 def test_loader_reads_the_official_format(tmp_path):
     path = tmp_path / "large-v3.pt"
     write_whisper(path)
+    import torch
+
+    checkpoint = torch.load(path, weights_only=True)
+    assert {v.dtype for v in checkpoint["model_state_dict"].values()} == {torch.float16}  # as released
+    assert all(type(v) is int for v in checkpoint["dims"].values())
     model = load_whisper(path)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # cast on load, decoded in fp32
     assert model.dims.n_audio_state == TINY_WHISPER["n_audio_state"]
     assert model.is_multilingual and model.num_languages == 100  # large-v3's vocabulary
 
@@ -69,20 +75,67 @@ def test_tiny_random_whisper_runs_end_to_end(weights_env, tone_clip, make_case):
     assert isinstance(s.details["transcription"], str)
 
 
-def test_language_is_forced_from_the_case(weights_env, tone_clip, make_case, monkeypatch):
+def test_decoding_is_seed_tts_evals_single_window_without_timestamps_in_fp32(weights_env, tone_clip, make_case,
+                                                                              monkeypatch):
+    import whisper
+
     metric = WhisperLargeV3WhisperNormWer()
     metric.setup()
     seen = {}
 
-    def fake_transcribe(audio, **options):
-        seen.update(options, samples=audio.shape[0], dtype=audio.dtype)
-        return {"text": " 今天天气很好"}
+    def fake_decode(model, mel, options):
+        from whisper.tokenizer import get_tokenizer
 
-    monkeypatch.setattr(metric.model, "transcribe", fake_transcribe)
+        seen.update(mel_shape=tuple(mel.shape), options=options)
+        tok = get_tokenizer(True, num_languages=model.num_languages, language="zh", task="transcribe")
+        return whisper.decoding.DecodingResult(audio_features=None, language="zh",
+                                               tokens=[tok.no_timestamps, *tok.encode(" 今天天气很好")])
+
+    monkeypatch.setattr(whisper, "decode", fake_decode)
     s = metric.score(tone_clip(seconds=2.0, sample_rate=48_000), make_case(spoken_word_zh="今天天气很好。"))
-    assert seen["language"] == "zh" and seen["task"] == "transcribe" and seen["temperature"] == 0.0
-    assert seen["samples"] == 32_000 and seen["dtype"] == np.float32  # 16 kHz mono
-    assert s.values["WER"] == 0.0 and s.details["normaliser"] == "whisper"
+    o = seen["options"]
+    assert (o.language, o.task, o.temperature, o.without_timestamps, o.fp16) == ("zh", "transcribe", 0.0, True, False)
+    assert o.beam_size is None and o.best_of is None  # greedy, as generate() by default
+    assert o.sample_len == 448 - 4  # generate()'s max_length 448 includes the 4 prompt tokens
+    assert seen["mel_shape"] == (128, 3000)  # one zero-padded 30 s window of large-v3's 128 mel bins
+    assert s.values["WER"] == 0.0 and s.values["WER-words"] == 0.0 and s.details["normaliser"] == "whisper"
+
+
+def test_decoding_matches_the_step_by_step_greedy_reference(tone_clip):
+    """The reference's generate(): the prompt <|startoftranscript|><|en|><|transcribe|><|notimestamps|>,
+    then the argmax token each step (the generation config's non-speech tokens always masked, blank
+    and <|endoftext|> at the first step) until <|endoftext|> or 448 tokens in all, decoded with the
+    special tokens skipped. Re-done here token by token on a tiny seeded random model with a
+    64-token context (it never stops early, so the length limit n_ctx is exercised too);
+    decode_window must give the same text."""
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+    from whisper.tokenizer import get_tokenizer
+
+    from harmony_bench.metrics.audio.wer import decode_window
+
+    torch.manual_seed(0)
+    model = Whisper(ModelDimensions(**{**TINY_WHISPER, "n_text_ctx": 64})).eval()
+    audio = tone_clip(seconds=1.5).audio_at(16_000)
+    tok = get_tokenizer(True, num_languages=model.num_languages, language="en", task="transcribe")
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio)), n_mels=model.dims.n_mels)
+    tokens = list(tok.sot_sequence_including_notimestamps)
+    suppress = [tok.transcribe, tok.translate, tok.sot, tok.sot_prev, tok.sot_lm, tok.no_speech, *tok.non_speech_tokens]
+    with torch.no_grad():
+        features = model.embed_audio(mel[None])
+        for step in range(model.dims.n_text_ctx - len(tokens)):
+            logits = model.logits(torch.tensor([tokens]), features)[0, -1]
+            logits[suppress] = -float("inf")
+            logits[tok.timestamp_begin:] = -float("inf")  # no timestamps
+            if step == 0:
+                logits[tok.encode(" ") + [tok.eot]] = -float("inf")  # suppress_blank
+            nxt = int(logits.argmax())
+            if nxt == tok.eot:
+                break
+            tokens.append(nxt)
+    expected = tok.decode([t for t in tokens[len(tok.sot_sequence_including_notimestamps):] if t < tok.eot]).strip()
+    assert decode_window(model, audio, "en") == expected
 
 
 def test_case_language_falls_back_to_the_transcript_field(make_case):

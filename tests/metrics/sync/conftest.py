@@ -101,6 +101,26 @@ def flash_clip(shift_s: float = 0.0, seconds: float = 4.0, seed: int = 0, static
     return Clip(frames=np.stack(frames), fps=FPS, audio=audio, sample_rate=SR, source=f"flash shift={shift_s}")
 
 
+def short_flash_clip(shift_frames: int, flash_frames: int, seconds: float = 4.0, seed: int = 0) -> Clip:
+    """A lamp switched fully on for `flash_frames` frames then off, at irregular frames, each
+    switch-on with a click `shift_frames` frames later (> 0: audio late)."""
+    from harmony_model.synthav import render
+
+    rng = np.random.default_rng(seed)
+    frames_n, n = int(round(seconds * FPS)), int(seconds * SR)
+    events = np.array([s + int(rng.integers(0, 6)) for s in range(1, frames_n - 6, 8)])
+    background = render.canvas(128)
+    lit = np.zeros(frames_n, bool)
+    for e in events:
+        lit[e : e + flash_frames] = True
+    frames = np.stack([render.draw_lamp(background.copy(), (0.5, 0.4), 0.12, float(on)) for on in lit])
+    audio = np.zeros(n, np.float32)
+    for e in events:
+        audio += place(click(rng), (e + shift_frames) / FPS, n)
+    return Clip(frames=frames, fps=FPS, audio=audio, sample_rate=SR,
+                source=f"{flash_frames}-frame flashes, shift={shift_frames} frames")
+
+
 @pytest.fixture(scope="session")
 def make_speech_clip():
     return functools.lru_cache(maxsize=32)(speech_clip)
@@ -109,3 +129,8 @@ def make_speech_clip():
 @pytest.fixture(scope="session")
 def make_flash_clip():
     return functools.lru_cache(maxsize=32)(flash_clip)
+
+
+@pytest.fixture(scope="session")
+def make_short_flash_clip():
+    return short_flash_clip

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from metrics.base import NotScorable
-from metrics.sync.avoffset import AVOffsetMetric
-from metrics.sync.signals import loudness_db, motion_energy, onset_strength
+from harmony_bench.media import Clip
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync.avoffset import AVOffsetMetric
+from harmony_bench.metrics.sync.signals import brightening, loudness_db, onset_strength
 
 SHIFTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
 
@@ -32,6 +33,15 @@ def test_confidence_falls_as_the_shift_grows(scores):
     assert conf[0.0] > conf[-0.2] > conf[-0.5]
 
 
+@pytest.mark.parametrize("flash_frames", [1, 2, 3])
+def test_short_flashes_at_both_signs_within_one_frame(metric, make_short_flash_clip, flash_frames):
+    # v1 counted the switch-off as an event too: two equal peaks per click, and the tie went to
+    # the smaller lag, so a 2-frame flash came out 2 frames short
+    for shift in range(-6, 7):
+        score = metric.score(make_short_flash_clip(shift, flash_frames), None)
+        assert abs(score.details["offset_s"] * 25 - shift) <= 1.0 + 1e-9, (flash_frames, shift, score.details)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_other_event_patterns(metric, make_flash_clip, seed):
     score = metric.score(make_flash_clip(0.28, seed=seed), None)
@@ -39,10 +49,18 @@ def test_other_event_patterns(metric, make_flash_clip, seed):
 
 
 def test_static_picture_or_silence_get_no_number(metric, make_flash_clip):
-    with pytest.raises(NotScorable, match="no visual events"):
+    with pytest.raises(NotScorable, match="frozen picture"):
         metric.score(make_flash_clip(0.0, static=True), None)
-    with pytest.raises(NotScorable, match="no audio events"):
+    with pytest.raises(NotScorable, match="silent audio"):
         metric.score(make_flash_clip(0.0, mute=True), None)
+
+
+def test_a_moving_picture_whose_events_are_too_faint_gets_no_number(metric, make_flash_clip):
+    clip = make_flash_clip(0.0)
+    faint = Clip(frames=(clip.frames // 32 + 100).astype(np.uint8), fps=clip.fps, audio=clip.audio,
+                 sample_rate=clip.sample_rate)  # the picture moves, but the lamp brightens by a few levels
+    with pytest.raises(NotScorable, match="no visual events"):
+        metric.score(faint, None)
 
 
 def test_signals_put_an_event_on_its_own_frame():
@@ -52,8 +70,9 @@ def test_signals_put_an_event_on_its_own_frame():
     assert int(np.argmax(onset_strength(audio, sr, fps, 25))) == 10
     assert int(np.argmax(loudness_db(audio, sr, fps, 25))) == 10
     frames = np.zeros((25, 32, 32, 3), np.uint8)
-    frames[7:] = 200  # the picture changes at frame 7
-    assert int(np.argmax(motion_energy(frames))) == 7
+    frames[7:9] = 200  # a two-frame flash: on at frame 7, off at frame 9
+    rise = brightening(iter(frames))
+    assert int(np.argmax(rise)) == 7 and rise[9] == 0  # only the switch-on is an onset
 
 
 def test_declared_as_an_offline_variant_with_its_own_family():

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from harmony_bench.media import Clip
-from metrics.base import NotScorable
-from metrics.sync import desync
-from metrics.sync.desync import DeSyncMetric, audio_segments, video_segments
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.sync import desync
+from harmony_bench.metrics.sync.desync import DeSyncMetric, audio_segments, video_segments
 
 
 class TinySync(torch.nn.Module):
@@ -42,7 +42,8 @@ class TinySync(torch.nn.Module):
 
 def clip_of(seconds: float, fps: float = 25, size=(64, 96)) -> Clip:
     n = int(round(seconds * fps))
-    frames = np.broadcast_to((np.arange(n) % 256).astype(np.uint8)[:, None, None, None], (n, *size, 3)).copy()
+    # a flat picture stepping 3 grey levels a frame: not frozen (the base refuses frozen pictures)
+    frames = np.broadcast_to((np.arange(n) * 3 % 256).astype(np.uint8)[:, None, None, None], (n, *size, 3)).copy()
     audio = np.random.default_rng(0).normal(0, 0.1, int(seconds * 16000)).astype(np.float32)
     return Clip(frames=frames, fps=fps, audio=audio, sample_rate=16000)
 
@@ -128,7 +129,7 @@ def test_says_what_is_missing(tmp_path, monkeypatch):
 def test_native_network_scores_through_setup(tmp_path, monkeypatch):
     """No av-benchmark needed: the tiny random-weight file and its override load into the native
     Synchformer, both hashes are recorded, and the offsets come from the 21-class grid."""
-    from metrics.sync.testing import write_random_weights
+    from harmony_bench.metrics.sync.testing import write_random_weights
 
     written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
     (tmp_path / "manifest.json").write_text(json.dumps(written))

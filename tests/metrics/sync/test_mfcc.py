@@ -1,6 +1,6 @@
 import numpy as np
 
-from metrics.sync.mfcc import mel_filterbank, mfcc, to_int16_scale
+from harmony_bench.metrics.sync.mfcc import mel_filterbank, mfcc, to_int16_scale
 
 # python_speech_features 0.6 `mfcc(sig, 16000)` of the chirp below, rows 0, 5 and 10 (generated
 # once with that library, the one syncnet_python uses; rounded to 1e-8).

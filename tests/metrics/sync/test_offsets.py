@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from metrics.sync.offsets import (correlation_search, distance_table, lagged_correlation, search_distances,
+from harmony_bench.metrics.sync.offsets import (correlation_search, distance_table, lagged_correlation, search_distances,
                                   standardise)
 
 

@@ -56,14 +56,15 @@ def case_with_reference(tmp_path) -> Case:
     from PIL import Image
 
     Image.fromarray(texture()).save(tmp_path / "ref.png")
+    # the clips here are a few frames long: a case of two frames' duration, or the base refuses them as too short
     return Case(id="t-001", subset="ambient", video_caption="a texture", reference_image="ref.png",
-                reference_audio="ref.wav", root=tmp_path)
+                reference_audio="ref.wav", duration=2 / FPS, root=tmp_path)
 
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> tuple[Path, Path]:
     """(weights folder, manifest JSON) holding random-weight files for every official backend."""
-    from metrics.video.testing import write_random_weights
+    from harmony_bench.metrics.video.testing import write_random_weights
 
     folder = tmp_path_factory.mktemp("weights")
     manifest = folder / "manifest.json"

@@ -4,7 +4,7 @@
 
 The reference code is read from a local checkout (not part of this repository; VBench vendors
 the same files under vbench/third_party/amt). Both networks get one seeded random state dict
-(metrics.video.testing.seeded_state_dict, strict loads); the fixture keeps the inputs, the
+(harmony_bench.metrics.video.testing.seeded_state_dict, strict loads); the fixture keeps the inputs, the
 reference's outputs and its parameter names and shapes, and test_amt.py checks the native port
 against them. The script also prints the native port's measured agreement.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from metrics.video.amt import AMT
-from metrics.video.ms import amt_interpolator, motion_smoothness
-from metrics.video.testing import seeded_state_dict
+from harmony_bench.metrics.video.amt import AMT
+from harmony_bench.metrics.video.ms import amt_interpolator, motion_smoothness
+from harmony_bench.metrics.video.testing import seeded_state_dict
 
 OUT = Path(__file__).parent / "data" / "amt_s_reference.npz"
 SHIFT, WIDTH, N_FRAMES = 3, 136, 5  # a 116 x 136 clip panning 3 px per frame

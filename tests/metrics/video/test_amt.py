@@ -4,7 +4,9 @@ data/amt_s_reference.npz was written by make_amt_fixture.py from MCG-NKU/AMT (co
 the code VBench vendors) with one seeded random checkpoint loaded strictly into both networks.
 Measured when it was written (CPU, float32): max |native - reference| = 0 at scale 1 and at
 scale 0.5, and the VBench pipeline's MS agreed to 2e-7 (float noise flipping the uint8
-truncation of 4 of 94656 values).
+truncation of 4 of 94656 values). With torch 2.14.1 the native outputs differ from the stored
+ones by up to 3.1e-5 (scale 1) and 1.2e-5 (scale 0.5): summation order, well under one uint8
+level, so the tolerances are 1e-4.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.video.amt import AMT, load_amt
-from metrics.video.checkpoints import CheckpointError
-from metrics.video.ms import amt_interpolator, amt_padding, motion_smoothness, vbench_scale
-from metrics.video.testing import seeded_state_dict
+from harmony_bench.metrics.video.amt import AMT, load_amt
+from harmony_bench.metrics.video.checkpoints import CheckpointError
+from harmony_bench.metrics.video.ms import amt_interpolator, amt_padding, motion_smoothness, vbench_scale
+from harmony_bench.metrics.video.testing import seeded_state_dict
 
 FIXTURE = Path(__file__).parent / "data" / "amt_s_reference.npz"
 SHIFT, WIDTH, N_FRAMES = 3, 136, 5  # as make_amt_fixture.py
@@ -66,7 +68,9 @@ def test_seeded_checkpoint_reproduces_the_reference_at_scale_1(ref, seeded):
         pred = seeded(a, b)
         mean = seeded._centre(a, b)
         fields = seeded.fields(a - mean, b - mean, torch.full((1, 1, 1, 1), 0.5))
-    assert np.abs(pred.numpy() - ref["pred0"]).max() < 1e-5
+    # 3.1e-5 at most (0.06% of values above 1e-5) with torch 2.14.1 against the fixture's torch:
+    # float summation order through the correlation pyramid, far below one uint8 level (3.9e-3)
+    assert np.abs(pred.numpy() - ref["pred0"]).max() < 1e-4
     flow0 = fields.flow0.reshape(1, 3, 2, *a.shape[2:]).numpy()[SUB]
     assert np.abs(flow0 - ref["flow0"]).max() < 1e-4
 
@@ -76,7 +80,7 @@ def test_seeded_checkpoint_reproduces_the_reference_at_scale_half(ref, seeded):
     a, b = (as_input(big[:, d : d + 2 * WIDTH], 32) for d in (0, 2 * SHIFT))
     with torch.inference_mode():
         pred = seeded(a, b, 0.5, 0.5)
-    assert np.abs(pred.numpy()[SUB] - ref["half_pred"]).max() < 1e-5
+    assert np.abs(pred.numpy()[SUB] - ref["half_pred"]).max() < 1e-4  # 1.2e-5 with torch 2.14.1
 
 
 def test_vbench_pipeline_reproduces_the_reference_frames_and_ms(ref, seeded):
@@ -123,3 +127,20 @@ def test_checkpoint_without_state_dict_entry_is_refused(tmp_path):
     torch.save(AMT().state_dict(), path)  # bare weights, not the authors' {"state_dict": ...}
     with pytest.raises(CheckpointError, match="amt-s.pth: no 'state_dict'"):
         load_amt(path)
+
+
+def test_loader_accepts_the_amt_trainers_whole_container(tmp_path):
+    """MCG-NKU/AMT trainers/base_trainer.py saves OrderedDict(epoch=int, state_dict=..., optim=...);
+    the published amt-s.pth keeps the weights (its 12.0 MB is their float32 size) and may keep the
+    rest. Every such entry is plain data, so the file loads with weights_only=True."""
+    from collections import OrderedDict
+
+    model = AMT()
+    optim = torch.optim.AdamW(model.parameters(), lr=2e-4)
+    for p in model.parameters():  # one step fills the optimiser state (exp_avg, exp_avg_sq, step)
+        p.grad = torch.full_like(p, 1e-3)
+    optim.step()
+    path = tmp_path / "amt-s.pth"
+    torch.save(OrderedDict(epoch=299, state_dict=model.state_dict(), optim=optim.state_dict()), path)
+    loaded = load_amt(path)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))

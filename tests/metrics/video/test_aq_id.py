@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.base import NotScorable
-from metrics.registry import get_metric
-from metrics.video.identity import mean_cosine
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video.identity import mean_cosine
 
 
 def test_aq_is_mean_of_frame_scores_over_10(weights_env, synth):
@@ -42,3 +42,33 @@ def test_mean_cosine_matches_hand_computation():
     value, cos = mean_cosine(ref, frames)
     assert cos.tolist() == pytest.approx([1.0, 0.0, 2 ** -0.5])
     assert value == pytest.approx((1.0 + 0.0 + 2 ** -0.5) / 3)
+
+
+def test_id_features_match_verse_benchs_pipeline_token(weights_env, synth, tmp_path):
+    """The reference's own code path: transformers' image-feature-extraction pipeline on the
+    DINOv3 folder (with the release's preprocessor settings: 224 -> here the tiny model's 64 px,
+    bilinear, rescale, ImageNet mean/std), output[0][-2], as Verse-Bench's DinoV3Inferencer; same
+    seeded random weights, same image. The CLS variant must match the pipeline's pooled output."""
+    import json
+    import shutil
+
+    from PIL import Image
+    from transformers import pipeline
+
+    folder = tmp_path / "dinov3"
+    shutil.copytree(weights_env / "dinov3-vitl16-pretrain-lvd1689m", folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "DINOv3ViTImageProcessorFast", "do_resize": True, "size": {"height": 64, "width": 64},
+        "resample": 2, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+        "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}))
+    extractor = pipeline(model=str(folder), task="image-feature-extraction")
+    image = synth.texture()  # 64 x 96: the resize to 64 x 64 is exercised
+    reference = np.array(extractor(Image.fromarray(image))[0][-2])
+    pooled = np.array(extractor(Image.fromarray(image), pool=True)[0])
+
+    official, cls = get_metric("id@dinov3-vitl16")(), get_metric("id@dinov3-vitl16-cls")()
+    official.setup(), cls.setup()
+    assert official.official and not cls.official
+    assert np.allclose(official.features(image[None])[0], reference, atol=1e-4)
+    assert np.allclose(cls.features(image[None])[0], pooled, atol=1e-4)
+    assert not np.allclose(reference, pooled, atol=1e-2)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.registry import get_metric
-from metrics.video.frames import cap_longer_side
-from metrics.video.iq import musiq_frame_scores
-from metrics.video.musiq import Encoder, Musiq, MusiqConfig, hashed_positions, multiscale_patches, same_pad
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video.frames import cap_longer_side
+from harmony_bench.metrics.video.iq import musiq_frame_scores
+from harmony_bench.metrics.video.musiq import Encoder, Musiq, MusiqConfig, hashed_positions, multiscale_patches, same_pad
 
 
 @pytest.mark.parametrize("size, kernel, stride, pads", [(7, 3, 2, (1, 1)), (8, 3, 2, (0, 1)), (64, 32, 32, (0, 0)),
@@ -81,3 +81,39 @@ def test_native_musiq_matches_pyiqa_on_a_seeded_checkpoint():
         got = [model.eval()(x).tolist() for x in images]
     assert got[0] == pytest.approx([0.6774023771286011, 0.6715357303619385], abs=1e-5)
     assert got[1] == pytest.approx([0.6681166291236877], abs=1e-5)
+
+
+class Recorder(torch.nn.Module):
+    """Stands in for MUSIQ: keeps the image it is given, scores it 50."""
+
+    def forward(self, x):
+        self.seen = x.clone()
+        return torch.full((x.shape[0],), 50.0)
+
+
+def test_vbench_longer_cap_known_answer_against_torchvision_resize():
+    # VBench 45e79ec imaging_quality.transform('longer'): torch.Tensor(frames) (float 0-255), then
+    # transforms.Resize((int(s*h), int(s*w)), antialias=False), then / 255. Reproduced with the
+    # reference's own torchvision call on the same frame.
+    from torchvision import transforms
+
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (600, 1000, 3), dtype=np.uint8)
+    model = Recorder()
+    musiq_frame_scores(model, frame[None], "cpu", 512)
+    ref = transforms.Resize(size=(int(512 / 1000 * 600), int(512 / 1000 * 1000)), antialias=False)(
+        torch.Tensor(frame[None]).permute(0, 3, 1, 2)) / 255.0
+    assert model.seen.shape == ref.shape == (1, 3, 307, 512)
+    assert torch.allclose(model.seen, ref, atol=1e-6)
+    # not re-quantised: most values fall between uint8 levels
+    assert (model.seen * 255 - (model.seen * 255).round()).abs().gt(1e-3).float().mean() > 0.5
+    # and not antialiased: the antialiased resize differs visibly on this noise
+    smooth = transforms.Resize(size=(307, 512), antialias=True)(torch.Tensor(frame[None]).permute(0, 3, 1, 2)) / 255.0
+    assert (model.seen - smooth).abs().mean() > 0.02
+
+
+def test_frames_at_or_under_the_cap_reach_musiq_unchanged():
+    frame = np.random.default_rng(4).integers(0, 256, (512, 300, 3), dtype=np.uint8)
+    model = Recorder()
+    musiq_frame_scores(model, frame[None], "cpu", 512)
+    assert torch.equal(model.seen, torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.base import NotScorable
-from metrics.video.flow import interpolate_midpoint, warp
-from metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
+from harmony_bench.cases import Case
+from harmony_bench.metrics.base import NotScorable
+from harmony_bench.metrics.video import frames as frames_module
+from harmony_bench.metrics.video.flow import farneback_flow, interpolate_midpoint, warp
+from harmony_bench.metrics.video.ms import MotionSmoothnessAmt, MotionSmoothnessFarneback, flow_warp, motion_smoothness
 
 
 def zero_flow(a, b):
@@ -62,6 +64,23 @@ def test_midpoint_of_identical_frames_is_the_frame(synth):
     assert np.array_equal(interpolate_midpoint(a, a, zero_flow), a)
 
 
+def test_a_clip_far_shorter_than_its_case_gets_no_number(synth):
+    # v1 gave MS = 1.0 to a 0.12 s clip of a 4 s case: the clip's length was never checked
+    case = Case(id="c-001", subset="ambient", video_caption="x", reference_image="r.png", reference_audio="r.wav",
+                duration=4.0)
+    with pytest.raises(NotScorable, match=r"video track lasts 0\.12 s, the case asks for 4 s"):
+        MotionSmoothnessFarneback().score(synth.clip(synth.translating(n=3)), case)
+    assert MotionSmoothnessFarneback().score(synth.clip(synth.translating(n=96)), case).values["MS"] < 1.0
+
+
+def test_chunks_of_a_stream_give_the_numbers_of_the_whole_clip(synth, monkeypatch):
+    frames = synth.blend(n=14)  # 6 pairs, the last odd frame unpaired
+    whole = motion_smoothness(frames, flow_warp(farneback_flow))
+    monkeypatch.setattr(frames_module, "CHUNK_PIXELS", 2 * frames.shape[1] * frames.shape[2])  # 2 pairs a chunk
+    streamed = motion_smoothness(iter(frames), flow_warp(farneback_flow))
+    assert streamed.details == whole.details and streamed.values == whole.values
+
+
 def test_two_frames_are_unscorable():
     with pytest.raises(NotScorable):
         motion_smoothness(np.zeros((2, 4, 4, 3), np.uint8), flow_warp(zero_flow))
@@ -81,7 +100,7 @@ def zero_amt(tmp_path, monkeypatch):
     import torch
 
     from harmony_bench.weights import sha256_of
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
     path = tmp_path / "amt" / "amt-s.pth"
     path.parent.mkdir()
@@ -112,8 +131,19 @@ def test_amt_linear_blend_matches_the_blend_and_beats_shuffled_frames(zero_amt, 
     assert jumbled < smooth - 0.02
 
 
-def test_amt_on_the_random_full_size_checkpoint_scores_within_the_unit_interval(weights_env, synth):
+def test_official_ms_on_the_seeded_checkpoint_reproduces_the_authors_code(weights_env, synth):
+    """The whole official path (weights folder, hash check, checkpoint in the authors' container,
+    VBench's padding, scale and truncation) on the seeded AMT-S that data/amt_s_reference.npz was
+    made with (make_amt_fixture.py: MCG-NKU/AMT 70f988f's network in VBench's
+    motion_smoothness.py loop); MS must equal the reference's number, not just lie in [0, 1]."""
+    from pathlib import Path
+
+    ref = np.load(Path(__file__).parent / "data" / "amt_s_reference.npz")
+    base = ref["base"]
+    frames = np.stack([base[:, 3 * i : 3 * i + 136] for i in range(5)])  # as make_amt_fixture.py
     metric = MotionSmoothnessAmt()
     metric.setup()
-    score = metric.score(synth.clip(synth.translating(n=5)), None)
-    assert 0.0 <= score.values["MS"] <= 1.0 and score.details["pairs"] == 2
+    score = metric.score(synth.clip(frames), None)
+    assert score.details["pairs"] == 2 and score.details["scale"] == 1.0
+    assert score.values["MS"] == pytest.approx(float(ref["ms"]), abs=1e-6)
+    assert abs(float(ref["ms"]) - 1.0) > 1e-3  # a value the checkpoint had to compute, not a bound

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from harmony_bench.weights import WeightsMismatch
-from metrics.base import MetricUnavailable
-from metrics.registry import get_metric
-from metrics.video import manifest
-from metrics.video.checkpoints import CheckpointError
+from harmony_bench.metrics.base import MetricUnavailable
+from harmony_bench.metrics.registry import get_metric
+from harmony_bench.metrics.video import manifest
+from harmony_bench.metrics.video.checkpoints import CheckpointError
 
 NEEDS_WEIGHTS = ["dd@raft", "ms@raft", "ms@amt-s", "iq@musiq-spaq", "iq@musiq-koniq", "aq@siglip-v2.5", "id@dinov3-vitl16"]
 OUTPUT = {"dd@raft": "DD", "ms@raft": "MS", "ms@amt-s": "MS", "iq@musiq-spaq": "IQ", "iq@musiq-koniq": "IQ",
@@ -45,6 +45,7 @@ def test_files_use_the_official_formats(random_weights):
             "transformer_encoder.transformer.encoderblock_1.attention.query.weight"} <= set(musiq)
     head = torch.load(folder / manifest.AESTHETIC_HEAD.name, weights_only=True)
     assert sorted(head) == sorted(f"scoring_head.{i}.{p}" for i in (0, 2, 4, 6, 8) for p in ("weight", "bias"))
+    assert {v.dtype for v in head.values()} == {torch.bfloat16}  # as the published file
     assert [head[f"scoring_head.{i}.weight"].shape[0] for i in (0, 2, 4, 6, 8)] == [1024, 128, 64, 16, 1]
     assert json.loads((folder / manifest.SIGLIP_CONFIG.name).read_text())["model_type"] == "siglip"
     with safe_open(str(folder / manifest.SIGLIP_WEIGHTS.name), "pt") as f:
@@ -55,10 +56,11 @@ def test_files_use_the_official_formats(random_weights):
 
     raft = torch.load(folder / manifest.RAFT_THINGS.name, weights_only=True)
     assert set(raft) == set(raft_large(weights=None).state_dict())
-    from metrics.video.amt import AMT
+    from harmony_bench.metrics.video.amt import AMT
 
     amt = torch.load(folder / manifest.AMT_S.name, weights_only=True)
-    assert list(amt) == ["state_dict"] and list(amt["state_dict"]) == list(AMT().state_dict())
+    assert list(amt) == ["epoch", "state_dict"] and list(amt["state_dict"]) == list(AMT().state_dict())
+    assert type(amt).__name__ == "OrderedDict" and isinstance(amt["epoch"], int)  # the AMT trainer's save
 
 
 def test_missing_file_is_named_and_blocks_setup(tmp_path, monkeypatch):
@@ -89,12 +91,12 @@ def test_truncated_file_fails_the_hash_check_naming_file_and_hash(random_weights
     assert wf.name in str(err.value) and table[wf.name] in str(err.value)
 
 
-def test_truncated_file_without_pinned_hash_fails_at_load_naming_file(random_weights, tmp_path, monkeypatch):
-    wf = manifest.RAFT_THINGS  # sha256 None in the manifest: the load itself must catch it
+def test_truncated_file_without_full_hash_fails_the_name_prefix_naming_file(random_weights, tmp_path, monkeypatch):
+    wf = manifest.RAFT_THINGS  # no full sha256: torchvision's prefix in the name catches it
     dst, _ = _copy_with_truncated(random_weights, tmp_path, wf)
     monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(dst))
     monkeypatch.delenv("HARMONY_BENCH_MANIFEST", raising=False)
-    with pytest.raises(CheckpointError, match="raft_large_C_T_V1"):
+    with pytest.raises(WeightsMismatch, match="raft_large_C_T_V1-22a6c225.pth: sha256 .* does not start with 22a6c225"):
         get_metric("dd@raft")().setup()
 
 
@@ -103,8 +105,12 @@ def test_wrong_checkpoint_for_the_architecture_is_refused(random_weights, tmp_pa
     dst = tmp_path / "weights"
     shutil.copytree(src, dst)
     shutil.copy(dst / manifest.AESTHETIC_HEAD.name, dst / manifest.MUSIQ_SPAQ.name)  # a head where MUSIQ belongs
+    from harmony_bench.weights import sha256_of
+
+    # the hash check passed (as for a wrong file pinned by mistake): the loader must still refuse it
+    (tmp_path / "m.json").write_text(json.dumps({manifest.MUSIQ_SPAQ.name: sha256_of(dst / manifest.MUSIQ_SPAQ.name)}))
     monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(dst))
-    monkeypatch.delenv("HARMONY_BENCH_MANIFEST", raising=False)
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "m.json"))
     with pytest.raises(CheckpointError, match="musiq_spaq_ckpt"):
         get_metric("iq@musiq-spaq")().setup()
 
@@ -113,7 +119,7 @@ def test_listing_the_video_metrics_imports_no_heavy_package():
     import subprocess
     import sys
 
-    code = ("import sys, metrics.video; from metrics.registry import all_metric_keys; all_metric_keys(); "
+    code = ("import sys, harmony_bench.metrics.video; from harmony_bench.metrics.registry import all_metric_keys; all_metric_keys(); "
             "print(sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -162,15 +162,13 @@ class RunFolder:
         return Identity.from_dict(d) if d else None
 
     def _stamp(self, store: Store, identity: Identity, cases_dir: Path | None) -> None:
-        store.set_meta("identity", identity.as_dict())
-        store.set_meta("run_id", identity.run_id)
-        store.set_meta("name", self.root.resolve().name)
-        store.set_meta("case_set_sha256", identity.case_set_sha256)
-        store.set_meta("seed", identity.seed)
-        store.set_meta("model", identity.model)
-        store.set_meta("model_name", identity.model.get("name"))
+        """All of the run's metadata in one transaction: a kill never leaves a half-stamped run."""
+        meta = {"run_id": identity.run_id, "name": self.root.resolve().name,
+                "case_set_sha256": identity.case_set_sha256, "seed": identity.seed, "model": identity.model,
+                "model_name": identity.model.get("name"), "identity": identity.as_dict()}
         if cases_dir is not None:
-            store.set_meta("cases_dir", str(Path(cases_dir).resolve()))
+            meta["cases_dir"] = str(Path(cases_dir).resolve())
+        store.transaction(lambda: [store.set_meta(k, v) for k, v in meta.items()])
 
     def _discard(self, store: Store) -> None:
         with self.folder_lock(exclusive=True):

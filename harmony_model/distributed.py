@@ -63,12 +63,20 @@ class ShardingOptions:
                                     cast_forward_inputs=False)
 
 
+def cpu_fsdp_supported() -> bool:
+    """FSDP2 records events on the device's streams; torch 2.6's CPU stream cannot."""
+    return hasattr(torch.get_device_module("cpu").current_stream(), "record_event")
+
+
 def init_process_group(device: str) -> tuple[DeviceMesh, torch.device]:
     """The torchrun process group and a 1-D mesh over all ranks; cuda ranks take cuda:LOCAL_RANK."""
     if "RANK" not in os.environ:
         raise RuntimeError("--fsdp needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR...): "
                            "launch with `torchrun --nproc_per_node N -m harmony_model.train ... --fsdp`")
     cuda = device.startswith("cuda")
+    if not cuda and not cpu_fsdp_supported():
+        raise RuntimeError(f"FSDP2 cannot run on the CPU with torch {torch.__version__} (its CPU streams "
+                           "record no events); use CUDA, or a newer torch (2.14 is tested on CPU)")
     if cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     if not dist.is_initialized():

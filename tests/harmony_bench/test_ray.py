@@ -4,6 +4,7 @@ and a worker killed mid-case loses and duplicates nothing."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +17,11 @@ from harmony_bench.store import load_results
 from tests.harmony_bench import ray_faults
 from tests.harmony_bench.stores import assert_same_run, rows
 
+REPO = Path(__file__).resolve().parents[2]
+
 METRICS = ["brightness@test", "picky@test", "kill@test"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,8 @@ def cluster():
     if ray.is_initialized():
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"worker_process_setup_hook": ray_faults.register})
+             runtime_env={"worker_process_setup_hook": ray_faults.register,
+                          "env_vars": {"PYTHONPATH": str(REPO)}})  # workers import tests.*
     yield
     ray.shutdown()
 

@@ -1,11 +1,14 @@
 """The embedded checkpoint: the full Harmony configuration (GLDI + RoPE alignment + CTS) trained
 on SynthAV, exported to harmony_model/checkpoints/tiny/.
 
-    python -m harmony_model.synthav.checkpoint
+    python -m harmony_model.synthav.checkpoint               # train (or resume), then export
+    python -m harmony_model.synthav.checkpoint --train-only  # train (or resume) only, e.g. in the background
+    python -m harmony_model.synthav.checkpoint --budget table --out DIR   # the table budget's +CTS seed 0
 
-It is the ablation's "+CTS" model at training seed 0 (SHIPPED_BUDGET): the same config, so the
-same training run (`ablation.runs_dir`; reused when finished, resumed when interrupted). The
-export writes model.safetensors + config.json
+Its candidate (SHIPPED_BUDGET) is the curriculum budget's "+CTS" model at training seed 0:
+the same config as that ablation row, so the same training run (`ablation.runs_dir`; reused
+when finished, resumed when interrupted). Export only after `sync_check` has passed on the
+candidate (README, "The reference model"). The export writes model.safetensors + config.json
 (what `HarmonyPipeline.from_pretrained` loads), loss_log.jsonl, loss_curve.png and
 data_seed.json (how the training data was made).
 """
@@ -18,13 +21,15 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from harmony_model.synthav.ablation import REPO, Budget, runs_dir, synthav_config, train_variant, variant_config
+from harmony_model.synthav.ablation import (REPO, SYNC, Budget, runs_dir, synthav_config, train_variant,
+                                            variant_config)
 from harmony_model.synthav.generator import SPLITS
 from harmony_model.synthav.source import GENERATOR_VERSION
 
 SHIPPED = REPO / "harmony_model" / "checkpoints" / "tiny"
 VARIANT, SEED = "cts", 0
-SHIPPED_BUDGET = replace(Budget(), seeds=(SEED,))
+SHIPPED_BUDGET = replace(SYNC, seeds=(SEED,))
+BUDGETS = {"curriculum": SHIPPED_BUDGET, "table": replace(Budget(), seeds=(SEED,))}
 
 
 def export(run_dir: Path, out: Path, budget: Budget) -> None:
@@ -36,7 +41,7 @@ def export(run_dir: Path, out: Path, budget: Budget) -> None:
     data = {
         "generator": "harmony_model.synthav.generator.generate", "generator_version": GENERATOR_VERSION,
         "split": "train", "seeds": [SPLITS["train"].start, SPLITS["train"].start + budget.train_clips],
-        "clip": asdict(synthav_config(cfg)), "training_seed": SEED, "batch_seed": "train.seed * 1000003 + step",
+        "clip": asdict(synthav_config(cfg, budget.duration)), "training_seed": SEED, "batch_seed": "train.seed * 1000003 + step",
         "budget": asdict(budget),
     }
     (out / "data_seed.json").write_text(json.dumps(data, indent=1) + "\n")
@@ -68,10 +73,15 @@ def plot_loss(log: Path, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.checkpoint", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(SHIPPED), help="export folder")
+    ap.add_argument("--budget", choices=tuple(BUDGETS), default="curriculum", help="which budget's +CTS run")
+    ap.add_argument("--train-only", action="store_true", help="train (or resume) without exporting")
     args = ap.parse_args(argv)
-    budget = SHIPPED_BUDGET
-    runs = runs_dir(budget.steps)
+    budget = BUDGETS[args.budget]
+    runs = runs_dir(budget)
     train_variant(VARIANT, SEED, budget, runs)
+    if args.train_only:
+        print(f"trained: {runs / VARIANT / f'seed{SEED}' / 'model'}")
+        return 0
     export(runs / VARIANT / f"seed{SEED}", Path(args.out), budget)
     print(f"exported to {args.out}")
     return 0

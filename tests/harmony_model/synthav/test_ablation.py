@@ -1,6 +1,6 @@
 import json
 
-from harmony_model.synthav.ablation import QUICK, config_fingerprint, run, variant_config
+from harmony_model.synthav.ablation import QUICK, SYNC, TRAINED, config_fingerprint, run, variant_config
 
 
 def test_results_are_reused_only_under_the_same_config(tmp_path):
@@ -26,3 +26,16 @@ def test_variants_differ_only_in_their_switches():
     assert config_fingerprint(base) != config_fingerprint(cts)
     assert (base.train.stages[0].steps, base.train.batch_size) == (cts.train.stages[0].steps, cts.train.batch_size)
     assert config_fingerprint(variant_config("cts", 1, QUICK)) != config_fingerprint(cts)  # the seed is in the config
+
+
+def test_every_variant_gets_the_same_curriculum():
+    configs = {v: variant_config(v, 0, SYNC) for v in TRAINED}
+    plans = {v: [(s.name, s.steps, s.data_options, s.trainable, s.batch_size) for s in c.train.stages]
+             for v, c in configs.items()}
+    assert all(plan == plans["baseline"] for plan in plans.values())
+    assert [(name, options) for name, _, options, _, _ in plans["baseline"]] == [
+        ("single", {"level": "single"}), ("several", {"level": "several"}), ("hard", {"level": "hard"})]
+    assert sum(steps for _, steps, *_ in plans["baseline"]) == SYNC.steps
+    assert all((s.lambda_v, s.lambda_a) == (0, 0) for s in configs["rope"].train.stages)
+    assert [(s.lambda_v, s.lambda_a) for s in configs["cts"].train.stages] == [(0, 0), (0, 0), (0.1, 0.3)]
+    assert configs["cts"].codec.fps == 12 and SYNC.test_clips >= 96

@@ -8,7 +8,7 @@ curriculum budget's 2 s / 12 fps clips (`ablation.SYNC`). Times are process CPU 
 torch thread, the compute itself, not the waits of a machine shared with other jobs), median of
 `--repeats` steps after one warm-up step.
 
-    python benchmarks/bench_train_throughput.py [--repeats 3] [--compile]
+    python benchmarks/bench_train_throughput.py [--repeats 3]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ class Case:
     batch: int
     cached: bool
     stage: int = -1  # which curriculum stage's step
-    compiled: bool = False
 
 
 CASES = (
@@ -58,8 +57,6 @@ def measure(case: Case, repeats: int, cache_dir: str) -> dict:
     data.sample_batch(1, torch.Generator().manual_seed(0), **stage.data_options)  # pool built outside the timing
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(cfg, data, out)
-        if case.compiled:
-            trainer.objective = torch.compile(trainer.objective, dynamic=False)
         steps, draws = [], []
         for r in range(repeats + 1):
             started = time.process_time()
@@ -76,22 +73,21 @@ def measure(case: Case, repeats: int, cache_dir: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--compile", action="store_true", help="also time torch.compile'd steps (compiles for minutes)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    cases = CASES + ((replace(CASES[2], label="cached latents, joint, torch.compile", compiled=True),)
-                     if args.compile else ())
     print(f"{os.cpu_count()} cores, torch {torch.__version__}, 1 thread, load average {os.getloadavg()[0]:.1f} at start")
     print(f"{'case':52s} {'batch':>5s} {'s/step':>7s} {'draw+encode':>11s} {'samples/s':>9s}")
     with tempfile.TemporaryDirectory() as cache_dir:
-        base = None
-        for case in cases:
+        before: dict[str, float] = {}  # variant -> samples/s of its "before" row
+        for case in CASES:
             r = measure(case, args.repeats, cache_dir)
-            base = base or r["samples_per_s"]
-            print(f"{case.label:52s} {case.batch:5d} {r['step']:7.3f} {r['draw'] / r['step']:10.1%} "
-                  f"{r['samples_per_s']:9.1f}  ({r['samples_per_s'] / base:.2f}x the first row)", flush=True)
+            if case.label.startswith("before"):
+                before[case.variant] = r["samples_per_s"]
+            gain = f"  ({r['samples_per_s'] / before[case.variant]:.2f}x before)" if case.budget == "table" else ""
+            print(f"{case.label:52s} {case.batch:5d} {r['step']:7.3f} {r['draw'] / r['step']:11.1%} "
+                  f"{r['samples_per_s']:9.1f}{gain}", flush=True)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -134,10 +134,10 @@ def config_fingerprint(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def synthav_config(cfg, duration: float = 1.0) -> SynthAVConfig:
-    """Held-out test clips at the model's codec size and rates."""
+def synthav_config(cfg, duration: float = 1.0, level: str = "hard") -> SynthAVConfig:
+    """SynthAV clips at the model's codec size and rates."""
     c = cfg.codec
-    return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate)
+    return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate, level=level)
 
 
 def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
@@ -163,8 +163,8 @@ def _trained_steps(out: Path) -> int:
 
 # ---- evaluation -----------------------------------------------------------------------------------
 
-def test_clips(cfg, count: int, duration: float = 1.0):
-    return [generate(s, config=synthav_config(cfg, duration)) for s in split_seeds("test", count)]
+def test_clips(cfg, count: int, duration: float = 1.0, level: str = "hard"):
+    return [generate(s, config=synthav_config(cfg, duration, level)) for s in split_seeds("test", count)]
 
 
 def clip_scores(clip, frames: np.ndarray, wave: np.ndarray, null_wave: np.ndarray) -> dict:

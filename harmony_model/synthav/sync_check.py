@@ -2,6 +2,7 @@
 
     python -m harmony_model.synthav.sync_check --json                 # the shipped checkpoint
     python -m harmony_model.synthav.sync_check --checkpoint DIR --clips 96 --seconds 2 --json
+    python -m harmony_model.synthav.sync_check --checkpoint DIR --level single   # a curriculum stage's clips
 
 Each held-out test clip (split "test", never trained on; flavours ambient / speech / complex in
 turn) is generated from its captions, transcript, first frame and reference audio with the
@@ -27,7 +28,7 @@ import numpy as np
 
 from harmony_model.synthav.ablation import evaluate, test_clips
 from harmony_model.synthav.checkpoint import SHIPPED
-from harmony_model.synthav.generator import FLAVOURS
+from harmony_model.synthav.generator import FLAVOURS, LEVELS
 from harmony_model.synthav.report import bootstrap, clip_values
 
 SCORES = {"timing_error": "error", "chance": "null_error", "error_minus_chance": "error_gain",
@@ -45,7 +46,8 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
     return out
 
 
-def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, steps: int | None) -> dict:
+def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, steps: int | None,
+          level: str = "hard") -> dict:
     from harmony_model.config import HarmonyConfig
 
     if clips < 8:
@@ -55,10 +57,11 @@ def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, st
     guidance = guidance or sample.guidance
     steps = steps or sample.steps
     scales = {"s_v": sample.s_v, "s_a": sample.s_a, "s_text": sample.s_text}
-    rows = evaluate(checkpoint, guidance, scales, test_clips(cfg, clips, seconds), steps)
-    result = {"checkpoint": str(checkpoint), "seconds": seconds, "fps": cfg.codec.fps,
+    rows = evaluate(checkpoint, guidance, scales, test_clips(cfg, clips, seconds, level), steps)
+    result = {"checkpoint": str(checkpoint), "seconds": seconds, "fps": cfg.codec.fps, "level": level,
               "sampling": {"guidance": guidance, "steps": steps, "shift": 5.0, **scales}, **summarise(rows)}
-    result["flavours"] = {f: summarise([r for r in rows if r["flavour"] == f]) for f in FLAVOURS}
+    result["flavours"] = {f: summarise([r for r in rows if r["flavour"] == f]) for f in FLAVOURS
+                          if any(r["flavour"] == f for r in rows)}
     return result
 
 
@@ -79,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guidance", choices=("none", "text", "sync", "both"), default=None,
                     help="override the checkpoint's guidance")
     ap.add_argument("--steps", type=int, default=None, help="override the checkpoint's sampling steps")
+    ap.add_argument("--level", choices=tuple(LEVELS), default="hard",
+                    help="SynthAV level of the test clips (default: the hard mix; easier ones follow a curriculum)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
     folder = Path(args.checkpoint)
     if not (folder / "config.json").is_file():
         raise SystemExit(f"{folder}: no checkpoint here (config.json missing)")
-    result = check(folder, args.clips, args.seconds, args.guidance, args.steps)
+    result = check(folder, args.clips, args.seconds, args.guidance, args.steps, args.level)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

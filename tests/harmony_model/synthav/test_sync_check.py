@@ -53,3 +53,15 @@ def test_json_output_of_a_checkpoint(tmp_path, capsys):
 def test_bad_input_is_named(tmp_path):
     with pytest.raises(SystemExit, match="no checkpoint here"):
         main(["--checkpoint", str(tmp_path)])
+
+
+def test_easier_levels_report_only_their_flavours(tmp_path, capsys):
+    from harmony_model.model import HarmonyModel
+    from tests.harmony_model.conftest import micro_config
+
+    torch.manual_seed(0)
+    HarmonyModel(micro_config()).save_pretrained(tmp_path)
+    main(["--checkpoint", str(tmp_path), "--clips", "8", "--seconds", "1", "--steps", "1", "--guidance", "none",
+          "--level", "single", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["level"] == "single" and list(out["flavours"]) == ["ambient"] and out["flavours"]["ambient"]["clips"] == 8

@@ -7,8 +7,10 @@ on SynthAV, exported to harmony_model/checkpoints/tiny/.
 
 Its candidate (SHIPPED_BUDGET) is the curriculum budget's "+CTS" model at training seed 0:
 the same config as that ablation row, so the same training run (`ablation.runs_dir`; reused
-when finished, resumed when interrupted). Export only after `sync_check` has passed on the
-candidate (README, "The reference model"). The export writes model.safetensors + config.json
+when finished, resumed when interrupted). The export first runs `sync_check` on the candidate
+(96 held-out 2 s clips, the checkpoint's own sampling) and refuses a candidate that is not in
+sync overall and in the speech and complex flavours (`sync_check.passes`; `--force` overrides).
+The export writes sync_check.json, model.safetensors + config.json
 (what `HarmonyPipeline.from_pretrained` loads), loss_log.jsonl, loss_curve.png and
 data_seed.json (how the training data was made).
 """
@@ -55,12 +57,12 @@ def plot_loss(log: Path, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key, label in (("total", "total (Eq. 3)"), ("joint", "joint"), ("audio_driven", "audio-driven video"),
                        ("video_driven", "video-driven audio")):
-        if all(key in r for r in rows):
-            ax.plot(steps, [r[key] for r in rows], label=label)
+        have = [r for r in rows if key in r]  # the CTS tasks run in the curriculum's last stage only
+        if have:
+            ax.plot([r["step"] for r in have], [r[key] for r in have], label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("flow-matching loss")
     ax.set_title("Embedded checkpoint: CTS training on SynthAV")
@@ -75,14 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(SHIPPED), help="export folder")
     ap.add_argument("--budget", choices=tuple(BUDGETS), default="curriculum", help="which budget's +CTS run")
     ap.add_argument("--train-only", action="store_true", help="train (or resume) without exporting")
+    ap.add_argument("--force", action="store_true", help="export even when the candidate fails sync_check")
     args = ap.parse_args(argv)
     budget = BUDGETS[args.budget]
     runs = runs_dir(budget)
-    train_variant(VARIANT, SEED, budget, runs)
+    model = train_variant(VARIANT, SEED, budget, runs)
     if args.train_only:
-        print(f"trained: {runs / VARIANT / f'seed{SEED}' / 'model'}")
+        print(f"trained: {model}")
         return 0
+    from harmony_model.synthav.sync_check import DEFAULT_CLIPS, DEFAULT_SECONDS, check, passes
+
+    result = check(model, DEFAULT_CLIPS, DEFAULT_SECONDS, None, None)
+    if not passes(result) and not args.force:
+        print(json.dumps(result, indent=1))
+        print(f"{model} fails sync_check (above): not exported (--force exports anyway)")
+        return 1
     export(runs / VARIANT / f"seed{SEED}", Path(args.out), budget)
+    (Path(args.out) / "sync_check.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"exported to {args.out}")
     return 0
 

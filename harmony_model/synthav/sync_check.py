@@ -31,6 +31,8 @@ from harmony_model.synthav.checkpoint import SHIPPED
 from harmony_model.synthav.generator import FLAVOURS, LEVELS
 from harmony_model.synthav.report import bootstrap, clip_values
 
+DEFAULT_CLIPS, DEFAULT_SECONDS = 96, 2.0
+SHIPPING_FLAVOURS = ("speech", "complex")  # beyond the overall figures, sync must hold where speech is
 SCORES = {"timing_error": "error", "chance": "null_error", "error_minus_chance": "error_gain",
           "corr0": "corr0", "corr0_minus_chance": "corr0_gain"}
 
@@ -44,6 +46,11 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
         out[name] = {"mean": round(mean, 4), "ci_low": round(low, 4), "ci_high": round(high, 4)}
     out["in_sync"] = bool(out["error_minus_chance"]["ci_high"] < 0 < out["corr0_minus_chance"]["ci_low"])
     return out
+
+
+def passes(result: dict) -> bool:
+    """The bar for shipping a checkpoint: in sync over all clips and in the speech flavours."""
+    return result["in_sync"] and all(result["flavours"][f]["in_sync"] for f in SHIPPING_FLAVOURS)
 
 
 def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, steps: int | None,
@@ -77,8 +84,8 @@ def _line(name: str, s: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harmony_model.synthav.sync_check", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=str(SHIPPED), help="checkpoint folder (default: the shipped one)")
-    ap.add_argument("--clips", type=int, default=96, help="held-out test clips (default 96, 32 per flavour)")
-    ap.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2 s)")
+    ap.add_argument("--clips", type=int, default=DEFAULT_CLIPS, help="held-out test clips (default 96, 32 per flavour)")
+    ap.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="clip length (default 2 s)")
     ap.add_argument("--guidance", choices=("none", "text", "sync", "both"), default=None,
                     help="override the checkpoint's guidance")
     ap.add_argument("--steps", type=int, default=None, help="override the checkpoint's sampling steps")

@@ -65,3 +65,12 @@ def test_easier_levels_report_only_their_flavours(tmp_path, capsys):
           "--level", "single", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["level"] == "single" and list(out["flavours"]) == ["ambient"] and out["flavours"]["ambient"]["clips"] == 8
+
+
+def test_shipping_needs_sync_in_the_speech_flavours_too():
+    from harmony_model.synthav.sync_check import passes
+
+    good = {"in_sync": True, "flavours": {f: {"in_sync": True} for f in ("ambient", "speech", "complex")}}
+    assert passes(good)
+    assert not passes({**good, "flavours": {**good["flavours"], "speech": {"in_sync": False}}})
+    assert not passes({**good, "in_sync": False})

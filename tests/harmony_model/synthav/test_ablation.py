@@ -39,3 +39,18 @@ def test_every_variant_gets_the_same_curriculum():
     assert all((s.lambda_v, s.lambda_a) == (0, 0) for s in configs["rope"].train.stages)
     assert [(s.lambda_v, s.lambda_a) for s in configs["cts"].train.stages] == [(0, 0), (0, 0), (0.1, 0.3)]
     assert configs["cts"].codec.fps == 12 and SYNC.test_clips >= 96
+
+
+def test_a_curriculum_run_trains_through_every_level(tmp_path):
+    from dataclasses import replace
+
+    from harmony_model.synthav.ablation import CURRICULUM
+
+    budget = replace(QUICK, steps=5, curriculum=CURRICULUM)
+    run(budget, tmp_path / "results", tmp_path / "runs", only={"cts"})
+    out = tmp_path / "runs" / "cts" / "seed0"
+    stages = json.loads((out / "config.json").read_text())["train"]["stages"]
+    assert [(s["name"], s["steps"]) for s in stages] == [("single", 1), ("several", 1), ("hard", 3)]
+    last = json.loads((out / "loss_log.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 5 and last["stage"] == "hard" and "video_driven" in last  # CTS in the last stage
+    assert json.loads((tmp_path / "results" / "cts-seed0.json").read_text())["budget"]["curriculum"][0] == ["single", 0.2]

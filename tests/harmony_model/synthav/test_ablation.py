@@ -54,3 +54,15 @@ def test_a_curriculum_run_trains_through_every_level(tmp_path):
     last = json.loads((out / "loss_log.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 5 and last["stage"] == "hard" and "video_driven" in last  # CTS in the last stage
     assert json.loads((tmp_path / "results" / "cts-seed0.json").read_text())["budget"]["curriculum"][0] == ["single", 0.2]
+
+
+def test_the_curriculum_config_file_is_the_shipped_candidates_config():
+    from pathlib import Path
+
+    from harmony_model.config import HarmonyConfig
+
+    path = Path(__file__).resolve().parents[3] / "harmony_model" / "configs" / "tiny-synthav-curriculum.json"
+    on_disk = HarmonyConfig.load(path)
+    assert on_disk.train.data == "harmony_model.synthav.source:make_source"
+    on_disk.train.data, on_disk.train.data_kwargs = "", {}
+    assert on_disk.to_dict() == variant_config("cts", 0, SYNC).to_dict()

@@ -44,7 +44,8 @@ TEXT_KEYS = ("video_caption", "audio_caption", "transcript")
 class DataSource(Protocol):
     def sample_batch(self, batch_size: int, generator: torch.Generator, **options: Any) -> dict:
         """{"video": (B, F, 3, H, W) in [-1, 1] (frame 0 = reference image), "audio": (B, N),
-        "ref_audio": (B, Nr), "video_caption" / "audio_caption" / "transcript": list[str]}."""
+        "ref_audio": (B, Nr), "video_caption" / "audio_caption" / "transcript": list[str]}; optionally
+        "latents": the batch already encoded with the config's codecs (a `Latents`)."""
 
 
 def load_data_source(spec: str, cfg: HarmonyConfig, kwargs: dict) -> DataSource:
@@ -55,6 +56,8 @@ def load_data_source(spec: str, cfg: HarmonyConfig, kwargs: dict) -> DataSource:
 
 
 def encode_batch(batch: dict, video_codec: VideoCodec, audio_codec: AudioCodec) -> Latents:
+    if "latents" in batch:  # a source that encoded its clips once with these codecs (synthav.source)
+        return batch["latents"]
     missing = [k for k in ("video", "audio", "ref_audio", *TEXT_KEYS) if k not in batch]
     if missing:
         raise KeyError(f"data source batch lacks {missing}")

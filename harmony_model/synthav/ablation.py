@@ -2,6 +2,7 @@
 
     python -m harmony_model.synthav.ablation            # train, evaluate, write reports/ablation/
     python -m harmony_model.synthav.ablation --quick    # a smoke run (tiny budget, own folders)
+    python -m harmony_model.synthav.ablation --curriculum   # the curriculum budget (SYNC), its own table
 
 Variants (equal budgets: same data, batch size, optimiser steps and seeds):
     baseline   global cross-attention (Ovi-like), no RoPE alignment, no CTS
@@ -37,6 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Budget:
+    """What every variant gets: the same clips, curriculum, optimiser steps, batches and seeds.
+
+    `curriculum` splits `steps` over SynthAV levels (generator.LEVELS), easy first; CTS variants
+    add the Eq. 3 tasks in the last stage only (the paper's cross-task stage comes last), so the
+    data seen at every step is the same for every variant.
+    """
+
     steps: int = 1000
     batch_size: int = 16
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -45,9 +53,22 @@ class Budget:
     sample_steps: int = 12
     size: int = 16
     layers: int = 3
+    duration: float = 1.0  # seconds per clip, training and test
+    fps: float = 8.0
+    curriculum: tuple[tuple[str, float], ...] = (("hard", 1.0),)  # (level, fraction of steps)
+
+    def stage_steps(self) -> list[tuple[str, int]]:
+        """(level, steps) per stage; the last stage takes what rounding leaves."""
+        steps = [int(round(f * self.steps)) for _, f in self.curriculum[:-1]]
+        return [(lvl, n) for (lvl, _), n in zip(self.curriculum, [*steps, self.steps - sum(steps)])]
 
 
 QUICK = Budget(steps=4, batch_size=4, seeds=(0,), train_clips=24, test_clips=3, sample_steps=2)
+# The curriculum budget (issue 16): 2 s clips at 12 fps (22 scored frames, lags of +-6 frames),
+# single isolated events -> several events -> the hard mix, 96 held-out clips per row.
+CURRICULUM = (("single", 0.2), ("several", 0.2), ("hard", 0.6))
+SYNC = Budget(steps=6000, batch_size=16, train_clips=2000, test_clips=96, duration=2.0, fps=12.0,
+              curriculum=CURRICULUM)
 
 # trained variant -> config switches
 TRAINED = {
@@ -68,11 +89,12 @@ ROWS = {
 
 
 def base_config(budget: Budget):
-    """The tiny model at the ablation's scale: 1 s clips, 8 fps, `size` px, 16 kHz."""
+    """The tiny model at the ablation's scale: `duration` s clips at `fps`, `size` px, 16 kHz."""
     from harmony_model.config import tiny
 
     cfg = tiny()
     cfg.codec.height = cfg.codec.width = budget.size
+    cfg.codec.fps = budget.fps
     cfg.codec.ref_audio_seconds = 0.5
     cfg.video.layers = budget.layers
     cfg.audio.transcript_max_len = 24  # SynthAV phrases are at most 20 bytes
@@ -84,14 +106,20 @@ def base_config(budget: Budget):
 
 
 def variant_config(name: str, seed: int, budget: Budget):
+    from harmony_model.config import Stage
+
     sw = TRAINED[name]
     cfg = base_config(budget)
     cfg.interaction.mode = sw["mode"]
     cfg.interaction.rope_align = sw["rope_align"]
     cfg.interaction.global_style = sw["global_style"]
-    stage = cfg.train.stages[0]
-    stage.steps = budget.steps
-    stage.lambda_v, stage.lambda_a = (0.1, 0.3) if sw["cts"] else (0.0, 0.0)
+    stages = budget.stage_steps()
+    cts = (0.1, 0.3) if sw["cts"] else (0.0, 0.0)
+    if len(stages) == 1:  # the config of the runs made before the curriculum, so their results stay valid
+        cfg.train.stages = (Stage("joint", budget.steps, *cts),)
+    else:
+        cfg.train.stages = tuple(Stage(level, steps, *(cts if i == len(stages) - 1 else (0.0, 0.0)),
+                                       data_options={"level": level}) for i, (level, steps) in enumerate(stages))
     cfg.train.seed = seed
     return cfg
 
@@ -106,9 +134,10 @@ def config_fingerprint(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def synthav_config(cfg, duration: float = 1.0) -> SynthAVConfig:
+def synthav_config(cfg, duration: float = 1.0, level: str = "hard") -> SynthAVConfig:
+    """SynthAV clips at the model's codec size and rates."""
     c = cfg.codec
-    return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate)
+    return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate, level=level)
 
 
 def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
@@ -120,7 +149,7 @@ def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
     out = runs / name / f"seed{seed}"
     if (out / "model" / "config.json").is_file() and _trained_steps(out) >= budget.steps:
         return out / "model"
-    data = make_source(cfg, count=budget.train_clips)
+    data = make_source(cfg, count=budget.train_clips, duration=budget.duration, cache_latents=True)
     if not (out / "train_state.pt").is_file():
         (out / "loss_log.jsonl").unlink(missing_ok=True)  # lines of an interrupted run before its first checkpoint
     return train(cfg, data, out, resume=True, progress=False)
@@ -134,8 +163,8 @@ def _trained_steps(out: Path) -> int:
 
 # ---- evaluation -----------------------------------------------------------------------------------
 
-def test_clips(cfg, count: int):
-    return [generate(s, config=synthav_config(cfg)) for s in split_seeds("test", count)]
+def test_clips(cfg, count: int, duration: float = 1.0, level: str = "hard"):
+    return [generate(s, config=synthav_config(cfg, duration, level)) for s in split_seeds("test", count)]
 
 
 def clip_scores(clip, frames: np.ndarray, wave: np.ndarray, null_wave: np.ndarray) -> dict:
@@ -217,7 +246,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
         seeds: set[int] | None = None) -> None:
     results.mkdir(parents=True, exist_ok=True)
     cfg = base_config(budget)
-    clips = test_clips(cfg, budget.test_clips)
+    clips = test_clips(cfg, budget.test_clips, budget.duration)
     anchor_file = results / "anchors.json"
     if not anchor_file.is_file() or json.loads(anchor_file.read_text()).get("eval_protocol") != EVAL_PROTOCOL:
         _write(anchor_file, {"budget": asdict(budget), "eval_protocol": EVAL_PROTOCOL, "rows": anchors(cfg, clips)})
@@ -242,11 +271,14 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
 
 
-def runs_dir(steps: int) -> Path:
+def runs_dir(budget: Budget) -> Path:
     """Where the training runs of a budget live: runs/ablation for the table's budget,
-    runs/ablation-STEPS for a budget check. A config trains one model wherever it is asked
-    for, so the shipped checkpoint (checkpoint.py) reuses these runs."""
-    return REPO / "runs" / ("ablation" if steps == Budget.steps else f"ablation-{steps}")
+    runs/ablation-STEPS for a budget check, runs/curriculum-STEPS for curriculum budgets. A config
+    trains one model wherever it is asked for, so the shipped checkpoint (checkpoint.py) reuses
+    these runs."""
+    if budget.curriculum != Budget.curriculum:
+        return REPO / "runs" / f"curriculum-{budget.steps}"
+    return REPO / "runs" / ("ablation" if budget.steps == Budget.steps else f"ablation-{budget.steps}")
 
 
 def _slug(row: str) -> str:
@@ -267,21 +299,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=0,
                     help="a longer (or shorter) budget check under runs/ablation-STEPS (not the table); seed 0 "
                          "unless --seeds says otherwise")
+    ap.add_argument("--curriculum", action="store_true",
+                    help="the curriculum budget (SYNC: 2 s clips at 12 fps, single -> several -> hard, 96 test "
+                         "clips); its table goes to reports/ablation/curriculum/")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
     only_seeds = {int(s) for s in args.seeds.split(",") if s}
-    check = replace(Budget(), steps=args.steps, seeds=tuple(sorted(only_seeds)) or (0,))
-    budget = QUICK if args.quick else check if args.steps else Budget()
-    runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget.steps)
-    table = budget == Budget()
-    results = REPO / "reports" / "ablation" / "results" if table else runs / "results"
+    base = SYNC if args.curriculum else Budget()
+    check = replace(base, steps=args.steps, seeds=tuple(sorted(only_seeds)) or (0,))
+    budget = QUICK if args.quick else check if args.steps else base
+    runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget)
+    table = {Budget(): REPO / "reports" / "ablation", SYNC: REPO / "reports" / "ablation" / "curriculum"}.get(budget)
+    results = table / "results" if table else runs / "results"
     if not args.report_only:
         run(budget, results, runs, set(filter(None, args.variants.split(","))) or None, only_seeds or None)
     from harmony_model.synthav.report import write_report
 
-    write_report(results, REPO / "reports" / "ablation" if table else runs)
+    write_report(results, table or runs)
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

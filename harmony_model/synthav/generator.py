@@ -24,6 +24,24 @@ from harmony_model.synthav import render, sounds
 from harmony_model.synthav.speech import ENGLISH_VOICES, MANDARIN_VOICES, envelope, speak
 
 FLAVOURS = ("ambient", "speech", "complex")
+
+
+@dataclass(frozen=True)
+class Level:
+    """How hard a clip is: the curriculum's stages (easy first), each a restriction of the full mix."""
+
+    flavours: tuple[str, ...]  # seeds cycle through these
+    max_objects: int  # sounding objects of an ambient clip (0: the full mix's 1-2)
+    max_events: int  # events per object (0: the full mix's 1-4, 1-3 with two objects)
+    distractors: bool  # silent sliding block, off-screen chime
+    noise: bool  # audio background noise and pixel noise (also needs SynthAVConfig.noise)
+
+
+LEVELS = {
+    "single": Level(("ambient",), 1, 1, False, False),  # one isolated event: one flash, bounce or slam
+    "several": Level(("ambient",), 0, 0, False, False),  # several events of one or two objects
+    "hard": Level(FLAVOURS, 0, 0, True, True),  # + speech, distractors and noise
+}
 SPLITS = {"train": range(0, 1_000_000), "val": range(1_000_000, 1_100_000), "test": range(2_000_000, 2_100_000)}
 
 ENGLISH_PHRASES = (
@@ -48,6 +66,11 @@ class SynthAVConfig:
     duration: float = 2.0
     sample_rate: int = 16000
     noise: bool = True  # audio background noise and pixel noise
+    level: str = "hard"  # curriculum level (LEVELS): "single", "several" or "hard" (every flavour, distractors)
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"unknown SynthAV level {self.level!r}; choose from {tuple(LEVELS)}")
 
     @property
     def num_frames(self) -> int:
@@ -316,17 +339,19 @@ def _trim_silence(wave: np.ndarray, sr: int, threshold: float = 0.02) -> np.ndar
 
 # ---- the generator --------------------------------------------------------------------------------
 
-def flavour_of(seed: int) -> str:
-    return FLAVOURS[seed % 3]
+def flavour_of(seed: int, level: str = "hard") -> str:
+    flavours = LEVELS[level].flavours
+    return flavours[seed % len(flavours)]
 
 
 def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = SynthAVConfig()) -> SynthClip:
     """The clip of `seed` (its flavour cycles ambient/speech/complex with the seed unless given)."""
-    flavour = flavour or flavour_of(seed)
+    cfg, level = config, LEVELS[config.level]
+    flavour = flavour or flavour_of(seed, cfg.level)
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}; choose from {FLAVOURS}")
     rng = np.random.default_rng([seed, FLAVOURS.index(flavour)])
-    cfg = config
+    noise = cfg.noise and level.noise
     background = tuple(int(c) for c in rng.integers(60, 190, 3))
     objects: list[_Impactor] = []
     others: list[_Source] = []
@@ -345,14 +370,16 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
         background = speaker.style.background
     if flavour in ("ambient", "complex"):
         n_obj = 1 if flavour == "complex" else int(rng.integers(1, 3))
+        n_obj = min(n_obj, level.max_objects or n_obj)
         slots = [0.72] if flavour == "complex" else ([0.5] if n_obj == 1 else [0.27, 0.73])
         kinds = rng.choice(["bounce", "flash", "slam", "door"], size=n_obj, replace=False)
         for i, (x, kind) in enumerate(zip(slots, kinds)):
-            obj, v, a = _impactor(rng, cfg, f"object{i}", x + rng.uniform(-0.05, 0.05), str(kind), 4 if n_obj == 1 else 3)
+            max_events = min(4 if n_obj == 1 else 3, level.max_events or 4)
+            obj, v, a = _impactor(rng, cfg, f"object{i}", x + rng.uniform(-0.05, 0.05), str(kind), max_events)
             objects.append(obj)
             video_parts.append(v)
             audio_parts.append(a)
-        if rng.random() < 0.5:  # motion without sound
+        if level.distractors and rng.random() < 0.5:  # motion without sound
             others.append(_Slider("slider", [], 0.88, rng.uniform(0.2, 0.6) * rng.choice([-1, 1]), rng.random()))
             video_parts.append("a block slides")
 
@@ -360,17 +387,17 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
     for obj in objects:
         obj.mix(track, cfg.sample_rate, rng)
     chime_event = []
-    if flavour != "speech" and rng.random() < 0.35:  # sound without motion
+    if level.distractors and flavour != "speech" and rng.random() < 0.35:  # sound without motion
         t = int(rng.integers(1, cfg.num_frames)) / cfg.fps
         sounds.place(track, sounds.chime(cfg.sample_rate, rng.uniform(700, 1400), rng), t, cfg.sample_rate, 0.5)
         chime_event = [Event("offscreen", "chime", None, t)]
         audio_parts.append("off-screen chime")
-    if cfg.noise:
-        level = 10 ** (rng.uniform(-40, -25) / 20)
-        track += level * sounds.pink_noise(rng, cfg.num_samples)
+    if noise:
+        gain = 10 ** (rng.uniform(-40, -25) / 20)
+        track += gain * sounds.pink_noise(rng, cfg.num_samples)
     track = (track / max(1.0, float(np.abs(track).max()) / 0.95)).astype(np.float32)
 
-    frames = _render(cfg, background, objects, others, rng)
+    frames = _render(cfg, noise, background, objects, others, rng)
     rest = render.canvas(cfg.size, background)
     for src in [*objects, *others]:
         if not isinstance(src, _Slider):
@@ -390,10 +417,10 @@ def generate(seed: int, flavour: str | None = None, config: SynthAVConfig = Synt
         reference_image=rest, reference_audio=reference_audio)
 
 
-def _render(cfg: SynthAVConfig, background, objects, others, rng: np.random.Generator) -> np.ndarray:
+def _render(cfg: SynthAVConfig, noise: bool, background, objects, others, rng: np.random.Generator) -> np.ndarray:
     base = render.canvas(cfg.size, background)
     frames = np.empty((cfg.num_frames, cfg.size, cfg.size, 3), dtype=np.uint8)
-    sigma = rng.uniform(0, 4) if cfg.noise else 0.0
+    sigma = rng.uniform(0, 4) if noise else 0.0
     for k in range(cfg.num_frames):
         img = base.copy()
         for src in [*objects, *others]:

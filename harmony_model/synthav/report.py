@@ -36,10 +36,10 @@ def load(results: Path) -> tuple[dict[str, dict[int, list[dict]]], dict]:
     return rows, anchors
 
 
-def _values(clips: list[dict], key: str) -> np.ndarray:
+def clip_values(clips: list[dict], key: str) -> np.ndarray:
     if key in DERIVED:
         value, chance = DERIVED[key]
-        return _values(clips, value) - _values(clips, chance)
+        return clip_values(clips, value) - clip_values(clips, chance)
     return np.array([np.nan if c.get(key) is None else float(c[key]) for c in clips])
 
 
@@ -50,18 +50,37 @@ def _nanmean(x) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
-def bootstrap(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float, float]:
-    """(mean, low, high): mean over seeds of per-seed clip means, with a two-level bootstrap."""
+def _draws(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Two-level bootstrap draws of the mean over seeds of per-seed clip means (NaN draws dropped)."""
     seeds = sorted(per_seed)
-    point = float(np.mean([_nanmean(per_seed[s]) for s in seeds]))
-    if np.isnan(point):
-        return point, point, point
     boots = np.empty(N_BOOT)
     for b in range(N_BOOT):
         drawn = rng.choice(seeds, size=len(seeds), replace=True)
         boots[b] = np.mean([_nanmean(per_seed[s][rng.integers(0, len(per_seed[s]), len(per_seed[s]))]) for s in drawn])
-    lo, hi = np.percentile(boots[~np.isnan(boots)], [2.5, 97.5])
+    return boots[~np.isnan(boots)]
+
+
+def bootstrap(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> tuple[float, float, float]:
+    """(mean, low, high): mean over seeds of per-seed clip means, with a two-level bootstrap."""
+    point = float(np.mean([_nanmean(per_seed[s]) for s in sorted(per_seed)]))
+    if np.isnan(point):
+        return point, point, point
+    lo, hi = np.percentile(_draws(per_seed, rng), [2.5, 97.5])
     return point, float(lo), float(hi)
+
+
+# two-sided 5% test with 80% power: a true step of (1.96 + 0.84) standard errors is found 80% of the time
+MDE_Z = 1.96 + 0.84
+
+
+def minimum_detectable_effect(before: dict[int, list[dict]], after: dict[int, list[dict]], rng: np.random.Generator,
+                              key: str) -> float:
+    """The smallest paired step (after - before) in `key` these seeds and clips detect with 80% power
+    at the 5% level: MDE_Z times the bootstrap standard error of the paired mean difference."""
+    seeds = sorted(set(before) & set(after))
+    if not seeds:
+        return float("nan")
+    return MDE_Z * float(np.std(_draws({s: clip_values(after[s], key) - clip_values(before[s], key) for s in seeds}, rng)))
 
 
 def _fmt(m: tuple[float, float, float], digits: int = 3) -> str:
@@ -79,7 +98,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
         if row not in rows:
             continue
         per_seed = rows[row]
-        stats = {key: bootstrap({s: _values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
+        stats = {key: bootstrap({s: clip_values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
         flav = " / ".join(f"{_nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
         paired = previous and row != "+CTS, standard CFG"
@@ -95,7 +114,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
         if row != "+CTS, standard CFG":
             previous = row
     for name, clips in anchors.get("rows", {}).items():
-        stats = {key: bootstrap({0: _values(clips, key)}, rng) for key, _ in METRICS}
+        stats = {key: bootstrap({0: clip_values(clips, key)}, rng) for key, _ in METRICS}
         flav = " / ".join(f"{_nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
                           for f in ("speech", "ambient", "complex"))
         cells = [f"*{name}*", "", "", "", "", *(_fmt(stats[k], 2 if k in TWO_DIGITS else 3) for k, _ in METRICS),
@@ -105,7 +124,10 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
     if "baseline" in rows:
         lines += ["", "Each row against the baseline, paired over the same seeds and test clips (row - baseline):"]
         lines += [f"- {row}: timing error {_paired_step(rows['baseline'], rows[row], rng, 'error', 3)} s, "
-                  f"corr0 {_paired_step(rows['baseline'], rows[row], rng, 'corr0', 2)}"
+                  f"corr0 {_paired_step(rows['baseline'], rows[row], rng, 'corr0', 2)}; minimum detectable effect "
+                  f"(5% level, 80% power) {minimum_detectable_effect(rows['baseline'], rows[row], rng, 'error'):.3f} s "
+                  f"in timing error, {minimum_detectable_effect(rows['baseline'], rows[row], rng, 'corr0_gain'):.2f} "
+                  "in corr0 - chance"
                   for row in ROWS if row in rows and row != "baseline"]
     return "\n".join(lines) + "\n", summary
 
@@ -120,7 +142,7 @@ def _paired_step(before: dict[int, list[dict]] | None, after: dict[int, list[dic
     if not before:
         return "—"
     seeds = sorted(set(before) & set(after))
-    diffs = {s: _values(after[s], key) - _values(before[s], key) for s in seeds}
+    diffs = {s: clip_values(after[s], key) - clip_values(before[s], key) for s in seeds}
     return _fmt(bootstrap(diffs, rng), digits) if seeds else "—"
 
 

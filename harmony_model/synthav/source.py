@@ -12,10 +12,14 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
+from harmony_model.codecs import LogMelAudioCodec, PixelUnshuffleVideoCodec
+from harmony_model.config import CodecConfig
+from harmony_model.losses import Latents
 from harmony_model.synthav.generator import SynthAVConfig, generate, split_seeds
 
 GENERATOR_VERSION = "1"  # bump when generate() output changes: invalidates cached pools
@@ -82,38 +86,76 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
 
 
 class SynthAVSource:
-    """`sample_batch` draws clips of the pool uniformly with the trainer's generator.
+    """`sample_batch` draws clips of a pool uniformly with the trainer's generator.
 
-    Stage option `ref_mismatch=True` (timbre disentanglement, appendix B) pairs each clip with
-    the reference audio of another clip.
+    Stage option `level` (generator.LEVELS, default "hard") picks the pool of that curriculum
+    level; each is built (or loaded from the cache) on first use. Stage option `ref_mismatch=True`
+    (timbre disentanglement, appendix B) pairs each clip with the reference audio of another clip.
+    With `codec` set, each pool's audio is encoded once and batches carry ready `latents` (the
+    trainer then skips its codecs); the raw arrays stay in the batch for every other consumer.
     """
 
-    def __init__(self, pool: Pool):
-        self.pool = pool
+    def __init__(self, load: Callable[[str], Pool], codec: CodecConfig | None = None):
+        self._load, self.codec = load, codec
+        self._pools: dict[str, Pool] = {}
+        self._audio_latents: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def sample_batch(self, batch_size: int, generator: torch.Generator, ref_mismatch: bool = False) -> dict:
-        k = len(self.pool)
+    def pool(self, level: str = "hard") -> Pool:
+        if level not in self._pools:
+            self._pools[level] = self._load(level)
+        return self._pools[level]
+
+    def sample_batch(self, batch_size: int, generator: torch.Generator, ref_mismatch: bool = False,
+                     level: str = "hard") -> dict:
+        pool = self.pool(level)
+        k = len(pool)
         idx = torch.randint(k, (batch_size,), generator=generator).numpy()
         ref_idx = (idx + torch.randint(1, k, (batch_size,), generator=generator).numpy()) % k if ref_mismatch else idx
-        frames = torch.from_numpy(self.pool.frames[idx]).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
-        return {
+        frames = torch.from_numpy(pool.frames[idx]).permute(0, 1, 4, 2, 3).float() / 127.5 - 1.0
+        batch = {
             "video": frames,
-            "audio": torch.from_numpy(self.pool.audio[idx].astype(np.float32) / 32767),
-            "ref_audio": torch.from_numpy(self.pool.ref_audio[ref_idx].astype(np.float32) / 32767),
-            "video_caption": [self.pool.video_caption[i] for i in idx],
-            "audio_caption": [self.pool.audio_caption[i] for i in idx],
-            "transcript": [self.pool.transcript[i] for i in idx],
+            "audio": torch.from_numpy(pool.audio[idx].astype(np.float32) / 32767),
+            "ref_audio": torch.from_numpy(pool.ref_audio[ref_idx].astype(np.float32) / 32767),
+            "video_caption": [pool.video_caption[i] for i in idx],
+            "audio_caption": [pool.audio_caption[i] for i in idx],
+            "transcript": [pool.transcript[i] for i in idx],
         }
+        if self.codec is not None:
+            audio, ref = self._encoded_audio(level)
+            video_codec = PixelUnshuffleVideoCodec(self.codec)  # a reshape: cheaper than caching its output
+            batch["latents"] = Latents(video_codec.encode(frames), audio[idx], ref[ref_idx])
+        return batch
+
+    def _encoded_audio(self, level: str, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pool's audio and reference audio through the log-mel codec, once per level."""
+        if level not in self._audio_latents:
+            pool, codec = self.pool(level), LogMelAudioCodec(self.codec)
+
+            def encode(x: np.ndarray) -> torch.Tensor:
+                with torch.no_grad():
+                    return torch.cat([codec.encode(torch.from_numpy(x[i : i + chunk].astype(np.float32) / 32767))
+                                      for i in range(0, len(x), chunk)])
+
+            self._audio_latents[level] = encode(pool.audio), encode(pool.ref_audio)
+        return self._audio_latents[level]
 
 
 def make_source(cfg, count: int = 2000, duration: float = 1.0, split: str = "train",
-                cache_dir: str | None = None) -> SynthAVSource:
+                cache_dir: str | None = None, cache_latents: bool = False) -> SynthAVSource:
     """Factory for `train.data = "harmony_model.synthav:make_source"` (kwargs from train.data_kwargs).
 
-    The clip size, frame rate and sample rate follow the model's codec configuration.
+    The clip size, frame rate and sample rate follow the model's codec configuration; each
+    curriculum level gets its own pool of `count` clips of the split. `cache_latents` encodes the
+    audio once (weight-free codecs only).
     """
     c = cfg.codec
     if c.height != c.width:
         raise ValueError(f"SynthAV renders square clips; codec is {c.height}x{c.width}")
-    config = SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate)
-    return SynthAVSource(load_pool(split, count, config, c.ref_audio_seconds, cache_dir))
+    if cache_latents and (c.video, c.audio) != ("unshuffle", "logmel"):
+        raise ValueError(f"cache_latents needs the weight-free codecs; codec is {c.video}/{c.audio}")
+
+    def load(level: str) -> Pool:
+        config = SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate, level=level)
+        return load_pool(split, count, config, c.ref_audio_seconds, cache_dir)
+
+    return SynthAVSource(load, c if cache_latents else None)

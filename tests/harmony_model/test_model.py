@@ -179,7 +179,7 @@ def test_tiny_tokens_fit_through_the_model_width():
 
     folder = Path(__file__).resolve().parents[2] / "harmony_model" / "configs"
     configs = [tiny(), base_config(Budget()), *(HarmonyConfig.load(folder / n)
-                                                for n in ("tiny.json", "tiny-curriculum.json"))]
+                                                for n in ("tiny.json", "tiny-curriculum.json", "tiny-synthav-curriculum.json"))]
     for cfg in configs:
         model = HarmonyModel(cfg)
         for proj in (model.video.proj_out.weight, model.audio.proj_out.weight):

@@ -1,6 +1,6 @@
 import json
 
-from harmony_model.synthav.ablation import QUICK, config_fingerprint, run, variant_config
+from harmony_model.synthav.ablation import QUICK, SYNC, TRAINED, config_fingerprint, run, variant_config
 
 
 def test_results_are_reused_only_under_the_same_config(tmp_path):
@@ -26,3 +26,43 @@ def test_variants_differ_only_in_their_switches():
     assert config_fingerprint(base) != config_fingerprint(cts)
     assert (base.train.stages[0].steps, base.train.batch_size) == (cts.train.stages[0].steps, cts.train.batch_size)
     assert config_fingerprint(variant_config("cts", 1, QUICK)) != config_fingerprint(cts)  # the seed is in the config
+
+
+def test_every_variant_gets_the_same_curriculum():
+    configs = {v: variant_config(v, 0, SYNC) for v in TRAINED}
+    plans = {v: [(s.name, s.steps, s.data_options, s.trainable, s.batch_size) for s in c.train.stages]
+             for v, c in configs.items()}
+    assert all(plan == plans["baseline"] for plan in plans.values())
+    assert [(name, options) for name, _, options, _, _ in plans["baseline"]] == [
+        ("single", {"level": "single"}), ("several", {"level": "several"}), ("hard", {"level": "hard"})]
+    assert sum(steps for _, steps, *_ in plans["baseline"]) == SYNC.steps
+    assert all((s.lambda_v, s.lambda_a) == (0, 0) for s in configs["rope"].train.stages)
+    assert [(s.lambda_v, s.lambda_a) for s in configs["cts"].train.stages] == [(0, 0), (0, 0), (0.1, 0.3)]
+    assert configs["cts"].codec.fps == 12 and SYNC.test_clips >= 96
+
+
+def test_a_curriculum_run_trains_through_every_level(tmp_path):
+    from dataclasses import replace
+
+    from harmony_model.synthav.ablation import CURRICULUM
+
+    budget = replace(QUICK, steps=5, curriculum=CURRICULUM)
+    run(budget, tmp_path / "results", tmp_path / "runs", only={"cts"})
+    out = tmp_path / "runs" / "cts" / "seed0"
+    stages = json.loads((out / "config.json").read_text())["train"]["stages"]
+    assert [(s["name"], s["steps"]) for s in stages] == [("single", 1), ("several", 1), ("hard", 3)]
+    last = json.loads((out / "loss_log.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 5 and last["stage"] == "hard" and "video_driven" in last  # CTS in the last stage
+    assert json.loads((tmp_path / "results" / "cts-seed0.json").read_text())["budget"]["curriculum"][0] == ["single", 0.2]
+
+
+def test_the_curriculum_config_file_is_the_shipped_candidates_config():
+    from pathlib import Path
+
+    from harmony_model.config import HarmonyConfig
+
+    path = Path(__file__).resolve().parents[3] / "harmony_model" / "configs" / "tiny-synthav-curriculum.json"
+    on_disk = HarmonyConfig.load(path)
+    assert on_disk.train.data == "harmony_model.synthav.source:make_source"
+    on_disk.train.data, on_disk.train.data_kwargs = "", {}
+    assert on_disk.to_dict() == variant_config("cts", 0, SYNC).to_dict()

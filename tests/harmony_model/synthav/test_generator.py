@@ -45,3 +45,27 @@ def test_splits_are_disjoint():
 def test_other_resolutions():
     clip = generate(2, config=SynthAVConfig(size=64, fps=24, duration=1.0, noise=False))
     assert clip.frames.shape == (24, 64, 64, 3)
+
+
+def test_curriculum_levels_go_from_one_isolated_event_to_the_hard_mix():
+    def level_clips(level):
+        return [generate(s, config=SynthAVConfig(size=16, duration=2.0, fps=12, level=level)) for s in range(12)]
+
+    for clip in level_clips("single"):
+        assert clip.flavour == "ambient" and len(clip.kinds) == 1
+        assert len(clip.events) == 1 and clip.events[0].synced  # one event, seen and heard: no distractor
+        assert clip.frames[1:].std(axis=0).max() > 0 and "once" in clip.video_caption
+    several = level_clips("several")
+    assert all(c.flavour == "ambient" and all(e.synced for e in c.events) for c in several)
+    assert max(len(c.events) for c in several) >= 3
+    assert {c.flavour for c in level_clips("hard")} == set(FLAVOURS)
+
+
+def test_easy_levels_are_noiseless():
+    for seed in range(4):
+        for level, noisy in (("several", False), ("hard", True)):
+            clip = generate(seed, config=SynthAVConfig(size=16, duration=1.0, level=level))
+            first = min(e.t_audio for e in clip.events if e.t_audio is not None)
+            assert clip.audio[: int(first * clip.sample_rate)].any() == noisy  # silent until the first event
+    with pytest.raises(ValueError, match="unknown SynthAV level 'easy'"):
+        SynthAVConfig(level="easy")

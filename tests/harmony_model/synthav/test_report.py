@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from harmony_model.synthav.ablation import _slug
 from harmony_model.synthav.report import bootstrap, write_report
@@ -31,3 +32,15 @@ def test_report_from_results(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["+GLDI"]["error"][0] == 0.1
     assert (tmp_path / "out" / "table3.png").stat().st_size > 1000
+
+
+def test_minimum_detectable_effect_is_2_8_standard_errors():
+    from harmony_model.synthav.report import minimum_detectable_effect
+
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(0.0, 0.1, 100)
+    before = {0: [{"error": 0.2} for _ in diffs]}
+    after = {0: [{"error": 0.2 + d} for d in diffs]}
+    se = diffs.std() / np.sqrt(len(diffs))
+    assert minimum_detectable_effect(before, after, rng, "error") == pytest.approx(2.8 * se, rel=0.12)
+    assert np.isnan(minimum_detectable_effect(before, {1: after[0]}, rng, "error"))  # no shared seed

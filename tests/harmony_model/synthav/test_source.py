@@ -34,3 +34,24 @@ def test_ref_mismatch_takes_another_clips_reference(tiny_cfg, tmp_path):
     other = src.sample_batch(8, torch.Generator().manual_seed(3), ref_mismatch=True)
     assert torch.equal(same["audio"], other["audio"])
     assert not torch.equal(same["ref_audio"], other["ref_audio"])
+
+
+def test_cached_latents_are_the_trainers_encoding(tiny_cfg, tmp_path):
+    from harmony_model.codecs import build_codecs
+    from harmony_model.train import encode_batch
+
+    src = make_source(tiny_cfg, count=6, duration=1.0, cache_dir=str(tmp_path), cache_latents=True)
+    batch = src.sample_batch(4, torch.Generator().manual_seed(1), ref_mismatch=True)
+    cached = encode_batch(batch, *build_codecs(tiny_cfg.codec))
+    fresh = encode_batch({k: v for k, v in batch.items() if k != "latents"}, *build_codecs(tiny_cfg.codec))
+    for a, b in zip((cached.video, cached.audio, cached.ref_audio), (fresh.video, fresh.audio, fresh.ref_audio)):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+
+
+def test_stage_level_picks_its_own_pool(tiny_cfg, tmp_path):
+    src = make_source(tiny_cfg, count=6, duration=1.0, cache_dir=str(tmp_path))
+    single = src.sample_batch(6, torch.Generator().manual_seed(0), level="single")
+    assert all(c.endswith("once.") for c in single["video_caption"]) and not any(single["transcript"])
+    hard = src.sample_batch(6, torch.Generator().manual_seed(0))
+    assert hard["video_caption"] != single["video_caption"]
+    assert len(list(tmp_path.glob("*.npz"))) == 2

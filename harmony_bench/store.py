@@ -11,10 +11,12 @@ naming the file, with the database left as it was before the failed transaction.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -129,12 +131,13 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = self._connect()
             if not readonly:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                self.conn.executescript(SCHEMA)
-                if self.meta("schema_version") is None:
-                    self._check_fresh()
-                    self.set_meta("schema_version", SCHEMA_VERSION)
+                with _init_lock(self.path):
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+                    self.conn.executescript(SCHEMA)
+                    if self.meta("schema_version") is None:
+                        self._check_fresh()
+                        self.set_meta("schema_version", SCHEMA_VERSION)
             self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(self._explain(exc)) from None
@@ -280,6 +283,18 @@ _CLIP_FIELDS = {f.name for f in fields(ClipRow)}
 def _clip_row(cur: sqlite3.Cursor, row: tuple) -> ClipRow:
     d = dict(zip([c[0] for c in cur.description], row))
     return ClipRow(**{k: v for k, v in d.items() if k in _CLIP_FIELDS})
+
+
+@contextmanager
+def _init_lock(db: Path):
+    """Serialise opening for writing: SQLite answers "database is locked" at once, without
+    waiting, when two processes switch a new file to WAL and create its tables together."""
+    fd = os.open(db.with_name(f".{db.name}.init-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _on_readonly_fs(path: Path) -> bool:

@@ -106,6 +106,12 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run(f"{sys.executable} -m harmony_bench.cli metrics | head -1", shell=True,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+    # `metrics | head -1` without a shell: the reader closes the pipe after one line
+    writer = subprocess.Popen([sys.executable, "-m", "harmony_bench.cli", "metrics"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(["head", "-1"], stdin=writer.stdout, stdout=subprocess.DEVNULL)
+    writer.stdout.close()
+    reader.wait(timeout=120)
+    err = writer.stderr.read()
+    writer.wait(timeout=120)
+    assert writer.returncode == 0 and "Traceback" not in err and "BrokenPipe" not in err

@@ -67,7 +67,9 @@ def open_pool(cfg, worker_cls, *args):
 
 
 class LocalPool:
-    """One worker in this process: jobs run one after the other, in order."""
+    """One worker in this process: jobs run one after the other, in order. A worker with a
+    `prefetch(job)` method is shown the next job before it runs the current one (the evaluation
+    worker decodes the next clip meanwhile)."""
 
     def __init__(self, worker):
         self.worker = worker
@@ -76,10 +78,19 @@ class LocalPool:
         return getattr(self.worker, method)(*args)
 
     def map(self, jobs):
-        for item in jobs:
-            if item is not WAIT:  # nothing runs between two jobs here: asking again is all it takes
-                case, job = item
-                yield case, self.worker.run(job)
+        prefetch = getattr(self.worker, "prefetch", None)
+        item = next(jobs, None)
+        while item is not None:
+            if item is WAIT:  # nothing runs between two jobs here: asking again is all it takes
+                item = next(jobs, None)
+                continue
+            # the next job is planned before this one runs; it is WAIT if it must wait for this one
+            following = next(jobs, None)
+            if prefetch is not None and isinstance(following, tuple):
+                prefetch(following[1])
+            case, job = item
+            yield case, self.worker.run(job)
+            item = following
 
     def close(self) -> None:
         pass

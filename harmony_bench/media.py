@@ -1,8 +1,11 @@
 """Clips on disk and in memory: write an mp4 (H.264 + AAC, plus a lossless wav), decode on demand.
 
-A `Clip` is what every metric receives. Its audio is read once (small); its video is decoded
-from the file each time a metric streams it (`stream`), one frame at a time at the frame rate the
-metric asks for, so memory stays bounded by a few frames whatever the clip's size or length.
+A `Clip` is what every metric receives. Its audio is read once (small). Its video is decoded
+once, when the clip is opened, and kept in memory if all its frames fit in DECODE_ONCE_BYTES
+(a 5 s 480x832 clip is 144 MB): every metric then reads the same array. A larger clip is
+decoded from the file each time a metric streams it (`stream`), one frame at a time at the
+frame rate the metric asks for, so memory stays bounded by the budget plus a few frames
+whatever the clip's size or length.
 Metrics that need random access ask for `video_at(fps)`, a materialised array cached on the clip
 (cheap at low rates; at the native rate it is the whole clip). Converted audio is cached too, so
 two metrics at 16 kHz share one resampling.
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+DECODE_ONCE_BYTES = 256 * 2**20  # frames (uint8 RGB) kept in memory when a clip is opened
 
 
 class ClipError(ValueError):
@@ -252,8 +257,10 @@ def write_float_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     tmp.replace(path)
 
 
-def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> Clip:
-    """Open a clip: its audio decoded, its video checked and counted (decoded again on demand).
+def read_clip(video_path: str | Path, audio_path: str | Path | None = None,
+              max_cached_bytes: int = DECODE_ONCE_BYTES) -> Clip:
+    """Open a clip: its audio decoded, its video decoded once, checked and counted. The frames
+    are kept if they fit in `max_cached_bytes`; otherwise they are decoded again on demand.
 
     Audio comes from `audio_path` when given, else `<stem>.wav` beside the video when it exists,
     else the mp4's own audio track. Raises ClipError with the reason."""
@@ -271,9 +278,15 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> C
                 raise ClipError(f"{video_path}: no video stream")
             vstream = container.streams.video[0]
             fps = float(vstream.average_rate or vstream.guessed_rate or 0)
-            # Decode every frame once without keeping it: damaged files fail here, and the count is exact.
+            # Decode every frame once: damaged files fail here, and the count is exact.
+            kept = _frame_buffer(vstream, max_cached_bytes)
             count, height, width = 0, 0, 0
             for frame in container.decode(vstream):
+                if kept is not None:
+                    if count < len(kept) and kept.shape[1:3] == (frame.height, frame.width):
+                        kept[count] = frame.to_ndarray(format="rgb24")
+                    else:  # more frames than announced, or a size change: stream instead
+                        kept = None
                 count, height, width = count + 1, frame.height, frame.width
         audio = sr = None
         if audio_path is None:
@@ -299,8 +312,17 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None) -> C
             audio, sr = sf.read(str(audio_path), dtype="float32", always_2d=True)
         except Exception as exc:
             raise ClipError(f"{audio_path}: cannot read audio ({exc})") from exc
-    return Clip(frames=VideoFile(video_path, count, height, width), fps=fps, audio=audio, sample_rate=int(sr),
-                source=str(video_path))
+    video = kept[:count] if kept is not None else VideoFile(video_path, count, height, width)
+    return Clip(frames=video, fps=fps, audio=audio, sample_rate=int(sr), source=str(video_path))
+
+
+def _frame_buffer(vstream, max_bytes: int) -> np.ndarray | None:
+    """Room for every frame the container announces, if that fits in `max_bytes`; None (stream
+    the clip) otherwise or when it announces no count."""
+    n, h, w = vstream.frames or 0, vstream.codec_context.height or 0, vstream.codec_context.width or 0
+    if not n * h * w or n * h * w * 3 > max_bytes:
+        return None
+    return np.empty((n, h, w, 3), np.uint8)
 
 
 def _planar_to_nc(chunks: list[np.ndarray]) -> np.ndarray:

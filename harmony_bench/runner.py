@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -455,17 +456,40 @@ def evaluate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
 
 class EvaluationWorker:
     """Holds the metric models of a run (each loaded on first use) and scores one case per
-    call: the clip is decoded once for all its metrics. Runs in the driver's process or as a
-    Ray actor; the driver writes the rows."""
+    call: the clip is decoded once for all its metrics, and the next case's clip is decoded on
+    a thread meanwhile when the pool says which it is (`prefetch`). Runs in the driver's process
+    or as a Ray actor; the driver writes the rows."""
 
     def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp"):
         device = resolve_device(device)
         self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
         self.folder, self.stamp = RunFolder(root), stamp
+        self._decoding: dict[str, Future] = {}  # case id -> its clip being opened
+
+    def prefetch(self, job: tuple) -> None:
+        case, _, clip_row = job
+        if clip_row is not None and clip_row.status == "ok":
+            self._decoding[case.id] = _DECODER.submit(self._open_clip, clip_row)
 
     def run(self, job: tuple) -> list[ResultRow]:
         case, todo, clip_row = job
-        return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, self.folder, self.stamp)
+        opening = self._decoding.pop(case.id, None)
+        clip = opening.result() if opening is not None else self._open_clip(clip_row)
+        return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, clip, self.stamp)
+
+    def _open_clip(self, clip_row: ClipRow | None) -> "Clip | str":
+        """The case's clip, or why it has none (stored as the error of each of its metrics)."""
+        if clip_row is None:
+            return "no clip generated for this case"
+        if clip_row.status != "ok":
+            return f"generation failed: {clip_row.error}"
+        try:
+            return read_clip(self.folder.absolute(clip_row.video_path), self.folder.absolute(clip_row.audio_path))
+        except ClipError as exc:
+            return f"clip unreadable: {exc}"
+
+
+_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
 
 
 def _count(summary: Summary, todo: list[_Slot], rows: list[ResultRow]) -> None:
@@ -487,26 +511,15 @@ class _RowStamp:
     versions: dict
 
 
-def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, folder: RunFolder,
+def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, clip: "Clip | str",
                    st: _RowStamp) -> list[ResultRow]:
-    clip: Clip | None = None
-    clip_problem = None
-    if clip_row is None:
-        clip_problem = "no clip generated for this case"
-    elif clip_row.status != "ok":
-        clip_problem = f"generation failed: {clip_row.error}"
-    else:
-        try:
-            clip = read_clip(folder.absolute(clip_row.video_path), folder.absolute(clip_row.audio_path))
-        except ClipError as exc:
-            clip_problem = f"clip unreadable: {exc}"
     rows = []
     for slot in slots:
         start = time.time()
         if slot.reason:
             result = ({}, slot.reason_status, slot.reason, {})
-        elif clip_problem:
-            result = ({}, "error", clip_problem, {})
+        elif isinstance(clip, str):
+            result = ({}, "error", clip, {})
         else:
             result = _score(slot, clip, case)
         rows += _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)

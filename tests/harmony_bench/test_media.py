@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from harmony_bench.media import Clip, ClipError, read_clip, resample, write_clip
+from harmony_bench.media import DECODE_ONCE_BYTES, Clip, ClipError, VideoFile, read_clip, resample, write_clip
 
 
 def _clip_arrays(t=12, fps=24, sr=16000):
@@ -61,9 +61,10 @@ def test_missing_audio_track_and_garbage_are_clear_errors(tmp_path):
         read_clip(bad)
 
 
-def test_a_read_clip_streams_its_frames_from_the_file_at_any_rate(tmp_path):
+@pytest.mark.parametrize("cache", [0, DECODE_ONCE_BYTES], ids=["streamed-from-file", "decoded-once"])
+def test_a_read_clip_gives_its_frames_at_any_rate(tmp_path, cache):
     frames, audio = _clip_arrays(t=24)
-    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000))
+    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000), max_cached_bytes=cache)
     assert (clip.num_frames, clip.height, clip.width) == (24, 32, 48)
     whole = clip.frames  # every frame decoded into one array
     assert whole.shape == (24, 32, 48, 3)
@@ -83,7 +84,7 @@ def test_streaming_a_read_clip_never_holds_its_whole_video(tmp_path):
     path = write_clip(tmp_path / "long.mp4", frames, 24, np.zeros(10 * 16000, np.float32), 16000)
     tracemalloc.start()
     try:
-        clip = read_clip(path)
+        clip = read_clip(path, max_cached_bytes=frames.nbytes - 1)  # one byte short of decoding once
         seen = sum(1 for _ in clip.stream())
         clip.picture_stats()
         peak = tracemalloc.get_traced_memory()[1]
@@ -93,11 +94,32 @@ def test_streaming_a_read_clip_never_holds_its_whole_video(tmp_path):
     assert peak < frames.nbytes / 4, peak  # a few frames at a time, never the clip
 
 
+def test_a_clip_that_fits_is_decoded_once_for_every_metric(tmp_path, monkeypatch):
+    import av
+
+    frames, audio = _clip_arrays(t=48)
+    path = write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000)
+    streamed = read_clip(path, max_cached_bytes=0)
+    assert isinstance(streamed._video, VideoFile)
+    whole, at_8 = streamed.frames, streamed.video_at(8)
+    clip = read_clip(path, max_cached_bytes=frames.nbytes)  # exactly fits
+    assert not isinstance(clip._video, VideoFile)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the file was opened again")
+
+    monkeypatch.setattr(av, "open", no_decoding)
+    for _ in range(3):  # three metrics streaming the clip, one at a lower rate, and the degenerate checks
+        np.testing.assert_array_equal(np.stack(list(clip.stream())), whole)
+    np.testing.assert_array_equal(np.stack(list(clip.stream(8))), at_8)
+    clip.picture_stats()
+
+
 def test_a_read_clip_decodes_frames_only_as_they_are_consumed(tmp_path, monkeypatch):
     import av
 
     frames, audio = _clip_arrays(t=48)
-    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000))
+    clip = read_clip(write_clip(tmp_path / "c.mp4", frames, 24, audio, 16000), max_cached_bytes=0)
     decoded = []
     real_open = av.open
 

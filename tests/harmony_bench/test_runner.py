@@ -60,6 +60,37 @@ def test_rerun_skips_and_protocol_change_recomputes(tiny_cases, tmp_path, monkey
     assert len(df) == 16
 
 
+def test_the_next_clip_is_decoded_while_the_current_one_is_scored(tiny_cases, tmp_path, monkeypatch):
+    import threading
+
+    from tests.harmony_bench.fake_metrics import Brightness
+
+    c = cfg(tiny_cases, tmp_path / "run")
+    runner.generate(c)
+    order = [case.id for case in runner.select_cases(c, tiny_cases)]  # the order the run takes them in
+    opened = {cid: threading.Event() for cid in order}
+    threads, real_read, real_score = {}, runner.read_clip, Brightness.score
+
+    def read_clip(video, audio):
+        cid = Path(video).stem
+        threads.setdefault(cid, []).append(threading.current_thread().name)
+        opened[cid].set()
+        return real_read(video, audio)
+
+    def score(self, clip, case):
+        nxt = order.index(case.id) + 1
+        if nxt < len(order):  # the next clip is being opened while this one is scored
+            assert opened[order[nxt]].wait(timeout=30), f"{order[nxt]} not opened while {case.id} was scored"
+        return real_score(self, clip, case)
+
+    monkeypatch.setattr(runner, "read_clip", read_clip)
+    monkeypatch.setattr(Brightness, "score", score)
+    summary = runner.evaluate(c)
+    assert summary.rows["ok"] == 6 + 3 and summary.rows["error"] == 0, summary.problems  # brightness x 6, picky x 3
+    assert threads[order[0]] == ["MainThread"]
+    assert all(threads[cid] == ["harmony-bench-decode_0"] for cid in order[1:]), threads  # each opened once
+
+
 def test_shards_partition_the_cases(tiny_cases):
     from harmony_bench.cases import load_cases
 

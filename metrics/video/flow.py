@@ -8,6 +8,7 @@ pixel resize them (`resize_flow`). Both backends share the statistics below.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -89,18 +90,35 @@ FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, po
 def farneback_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """A FlowFn: Farneback on grey frames area-downscaled to a shorter side of FLOW_SIDE (never
     upscaled); the flows stay at that working size, in pixels of the native frame."""
+    (ga, gb), to_native = _working_grey(a, b)
+    return _farneback(ga, gb, to_native)
+
+
+def farneback_both_ways(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(farneback_flow(a, b), farneback_flow(b, a)), each frame converted once."""
+    (ga, gb), to_native = _working_grey(a, b)
+    return _farneback(ga, gb, to_native), _farneback(gb, ga, to_native)
+
+
+farneback_flow.both_ways = farneback_both_ways  # interpolate_midpoint takes both directions at once
+
+
+def _working_grey(*stacks: np.ndarray) -> tuple[list[list[np.ndarray]], np.ndarray]:
     import cv2
 
-    h, w = a.shape[1:3]
+    h, w = stacks[0].shape[1:3]
     k = min(1.0, FLOW_SIDE / min(h, w))
     size = (max(1, round(w * k)), max(1, round(h * k)))  # OpenCV's (width, height)
-    to_native = np.array([w / size[0], h / size[1]], np.float32)
-    out = []
-    for f1, f2 in zip(a, b):
-        g1, g2 = (cv2.resize(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY), size,
-                             interpolation=cv2.INTER_AREA) for f in (f1, f2))
-        out.append(cv2.calcOpticalFlowFarneback(g1, g2, None, **FARNEBACK) * to_native)
-    return np.stack(out).astype(np.float32, copy=False)
+    grey = [[cv2.resize(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+             for f in frames] for frames in stacks]
+    return grey, np.array([w / size[0], h / size[1]], np.float32)
+
+
+def _farneback(first: list[np.ndarray], second: list[np.ndarray], to_native: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return np.stack([cv2.calcOpticalFlowFarneback(g1, g2, None, **FARNEBACK) * to_native
+                     for g1, g2 in zip(first, second)]).astype(np.float32, copy=False)
 
 
 def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -129,10 +147,17 @@ def warp(frames: np.ndarray, flow: np.ndarray) -> np.ndarray:
 def _warp_one(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
     import cv2
 
-    h, w = frame.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _pixel_grid(*frame.shape[:2])
     return cv2.remap(frame.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=4)
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.setflags(write=False)
+    gy.setflags(write=False)
+    return gx, gy
 
 
 def interpolate_midpoint(a: np.ndarray, b: np.ndarray, flow_fn: FlowFn) -> np.ndarray:
@@ -140,7 +165,8 @@ def interpolate_midpoint(a: np.ndarray, b: np.ndarray, flow_fn: FlowFn) -> np.nd
     approximation of the flows from t = 0.5: F_t0 = (F_10 - F_01) / 4, F_t1 = -F_t0). Flows
     at a working size are combined first and resized once: resizing is linear, so this equals
     resizing each flow, at half the cost. One pair at a time bounds the float copies."""
-    f_ab, f_ba = flow_fn(a, b), flow_fn(b, a)
+    both_ways = getattr(flow_fn, "both_ways", None)
+    f_ab, f_ba = both_ways(a, b) if both_ways else (flow_fn(a, b), flow_fn(b, a))
     out = np.empty_like(a)
     for i in range(len(a)):
         f_ta = resize_flow(0.25 * (f_ba[i] - f_ab[i]), *a.shape[1:3])

@@ -66,6 +66,8 @@ def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
     p.add_argument("--workers", type=_positive, help="Ray workers (default: as many as the cluster fits)")
     p.add_argument("--gpus-per-worker", type=_non_negative,
                    help="GPUs each Ray worker takes, may be fractional (default: 1 if the cluster has GPUs, else 0)")
+    p.add_argument("--metric-threads", type=_positive,
+                   help="metrics of one clip scored at once (default: one per CPU core on the CPU, else 1)")
     _output_options(p)
 
 
@@ -81,7 +83,8 @@ def _config(args):
     return RunConfig(model=args.model, out=out, cases_dir=args.cases, subset=args.subset, limit=args.limit,
                      metrics=args.metrics, shard=args.shard, seed=args.seed, device=args.device,
                      quiet=args.quiet or args.json, overwrite=args.overwrite, executor=args.executor,
-                     ray_address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker)
+                     ray_address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                     metric_threads=args.metric_threads)
 
 
 def default_out(spec: str) -> Path:

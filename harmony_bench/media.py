@@ -14,10 +14,11 @@ two metrics at 16 kHz share one resampling.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -76,6 +77,13 @@ class Clip:
         self.audio = (audio[:, None] if audio.ndim == 1 else audio).astype(np.float32, copy=False)  # (N, C)
         self.sample_rate = sample_rate
         self._cache: dict = {}
+        self._filling = threading.RLock()  # metrics scored on several threads share one computation
+
+    def _cached(self, key: tuple, compute: Callable[[], object]):
+        with self._filling:
+            if key not in self._cache:
+                self._cache[key] = compute()
+            return self._cache[key]
 
     @property
     def num_frames(self) -> int:
@@ -133,28 +141,24 @@ class Clip:
         cached on the clip."""
         if isinstance(self._video, np.ndarray) and (fps is None or abs(fps - self.fps) < 1e-6):
             return self._video
-        key = ("video", None if fps is None else round(fps, 6))
-        if key not in self._cache:
+        def fill() -> np.ndarray:
             out = np.empty((self.frame_count(fps), self.height, self.width, 3), np.uint8)
             for i, frame in enumerate(self.stream(fps)):
                 out[i] = frame
-            self._cache[key] = out
-        return self._cache[key]
+            return out
+
+        return self._cached(("video", None if fps is None else round(fps, 6)), fill)
 
     def audio_at(self, sample_rate: int, mono: bool = True) -> np.ndarray:
         """Audio at `sample_rate`: (N,) when mono (channel mean), else (N, C). float32."""
-        key = ("audio", sample_rate, mono)
-        if key not in self._cache:
-            audio = self.audio.mean(axis=1) if mono else self.audio
-            self._cache[key] = resample(audio, self.sample_rate, sample_rate)
-        return self._cache[key]
+        return self._cached(("audio", sample_rate, mono),
+                            lambda: resample(self.audio.mean(axis=1) if mono else self.audio, self.sample_rate, sample_rate))
 
     def picture_stats(self, size: int = 64) -> PictureStats:
         """Texture and change of the picture, on (size x size) grey copies of every frame; cached."""
         import cv2
 
-        key = ("picture", size)
-        if key not in self._cache:
+        def measure() -> PictureStats:
             texture, change, previous = 0.0, 0.0, None
             for frame in self.stream():
                 grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (size, size), interpolation=cv2.INTER_AREA)
@@ -163,21 +167,22 @@ class Clip:
                 if previous is not None:
                     change = max(change, float(np.abs(grey - previous).max()))
                 previous = grey
-            self._cache[key] = PictureStats(max_spatial_std=texture, max_change=change)
-        return self._cache[key]
+            return PictureStats(max_spatial_std=texture, max_change=change)
+
+        return self._cached(("picture", size), measure)
 
     def loudest_block_db(self, block_s: float = 0.04) -> float:
         """RMS level (dBFS, over all channels) of the loudest `block_s` block of the audio; cached."""
-        key = ("loudest", block_s)
-        if key not in self._cache:
+        def measure() -> float:
             block = max(1, int(round(block_s * self.sample_rate)))
             power = (self.audio.astype(np.float64) ** 2).mean(axis=1)
             if len(power) < block:  # shorter than one block: the whole track is the block
                 levels = [power.mean() if len(power) else 0.0]
             else:
                 levels = power[: len(power) // block * block].reshape(-1, block).mean(axis=1)
-            self._cache[key] = float(10.0 * np.log10(max(levels) + 1e-20))
-        return self._cache[key]
+            return float(10.0 * np.log10(max(levels) + 1e-20))
+
+        return self._cached(("loudest", block_s), measure)
 
 
 def resample(audio: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:

@@ -52,6 +52,7 @@ class RunConfig:
     ray_address: str | None = None  # join this Ray cluster; None: start a local one
     workers: int | None = None  # Ray workers per phase; None: as many as the cluster fits
     gpus_per_worker: float | None = None  # None: 1 when the cluster has GPUs and --device is not cpu
+    metric_threads: int | None = None  # metrics of one clip scored at once; None: see metric_threads()
 
 
 @dataclass
@@ -85,6 +86,8 @@ def check_config(cfg: RunConfig) -> None:
     generation costs that hour. Raises ValueError naming the option."""
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {cfg.limit}")
+    if cfg.metric_threads is not None and cfg.metric_threads < 1:
+        raise ValueError(f"--metric-threads must be at least 1, got {cfg.metric_threads}")
     k, n = cfg.shard
     if not 1 <= k <= n:
         raise ValueError(f"--shard {k}/{n}: K must be in 1..N")
@@ -449,9 +452,20 @@ def evaluate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
             store.write_case(rows)
             _count(summary, todo, rows)
 
-        with open_pool(cfg, EvaluationWorker, slots, cfg.device, folder.root, stamp) as pool:
+        with open_pool(cfg, EvaluationWorker, slots, cfg.device, folder.root, stamp, metric_threads(cfg)) as pool:
             _each_case(folder, cases, "evaluate", cfg.quiet, plan, pool, finish)
     return summary
+
+
+def metric_threads(cfg: RunConfig) -> int:
+    """How many metrics of a clip are scored at once. The metric libraries (OpenCV, numpy, torch,
+    CTranslate2, mediapipe) release the GIL, so on the CPU one thread per core keeps every core
+    busy; on a GPU, and in a Ray worker of one CPU, one at a time."""
+    if cfg.metric_threads is not None:
+        return cfg.metric_threads
+    if cfg.executor != "local" or resolve_device(cfg.device) != "cpu":
+        return 1
+    return os.cpu_count() or 1
 
 
 class EvaluationWorker:
@@ -460,11 +474,12 @@ class EvaluationWorker:
     a thread meanwhile when the pool says which it is (`prefetch`). Runs in the driver's process
     or as a Ray actor; the driver writes the rows."""
 
-    def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp"):
+    def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp", threads: int = 1):
         device = resolve_device(device)
         self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
         self.folder, self.stamp = RunFolder(root), stamp
         self._decoding: dict[str, Future] = {}  # case id -> its clip being opened
+        self._scoring = ThreadPoolExecutor(threads, thread_name_prefix="harmony-bench-metric") if threads > 1 else None
 
     def prefetch(self, job: tuple) -> None:
         case, _, clip_row = job
@@ -475,7 +490,7 @@ class EvaluationWorker:
         case, todo, clip_row = job
         opening = self._decoding.pop(case.id, None)
         clip = opening.result() if opening is not None else self._open_clip(clip_row)
-        return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, clip, self.stamp)
+        return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, clip, self.stamp, self._scoring)
 
     def _open_clip(self, clip_row: ClipRow | None) -> "Clip | str":
         """The case's clip, or why it has none (stored as the error of each of its metrics)."""
@@ -512,9 +527,9 @@ class _RowStamp:
 
 
 def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, clip: "Clip | str",
-                   st: _RowStamp) -> list[ResultRow]:
-    rows = []
-    for slot in slots:
+                   st: _RowStamp, scoring: ThreadPoolExecutor | None = None) -> list[ResultRow]:
+    """The rows of each slot, in slot order; the slots are scored on `scoring`'s threads when given."""
+    def rows(slot: _Slot) -> list[ResultRow]:
         start = time.time()
         if slot.reason:
             result = ({}, slot.reason_status, slot.reason, {})
@@ -522,8 +537,10 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
             result = ({}, "error", clip, {})
         else:
             result = _score(slot, clip, case)
-        rows += _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
-    return rows
+        return _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
+
+    per_slot = scoring.map(rows, slots) if scoring is not None else map(rows, slots)
+    return [row for slot_rows in per_slot for row in slot_rows]
 
 
 def _score(slot: _Slot, clip: Clip, case: Case) -> tuple[dict, str, str | None, dict]:

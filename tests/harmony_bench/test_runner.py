@@ -91,6 +91,35 @@ def test_the_next_clip_is_decoded_while_the_current_one_is_scored(tiny_cases, tm
     assert all(threads[cid] == ["harmony-bench-decode_0"] for cid in order[1:]), threads  # each opened once
 
 
+def test_the_metrics_of_a_clip_are_scored_at_once_and_stored_as_in_one_thread(tiny_cases, tmp_path, monkeypatch):
+    import threading
+
+    from tests.harmony_bench.fake_metrics import Brightness, Flaky
+    from tests.harmony_bench.stores import assert_same_run
+
+    def config(name: str, threads: int) -> RunConfig:
+        return RunConfig(model="static", out=tmp_path / name, cases_dir=tiny_cases, device="cpu", quiet=True,
+                         metrics=["brightness@test", "flaky@test"], metric_threads=threads)
+
+    runner.run(config("one", 1))
+    both_started = threading.Barrier(2, timeout=30)  # passes only if the two metrics of a clip run together
+    for cls in (Brightness, Flaky):
+        real = cls.score
+        monkeypatch.setattr(cls, "score", lambda self, clip, case, real=real: (both_started.wait(), real(self, clip, case))[1])
+    summary = runner.run(config("two", 2))
+    assert summary.rows["ok"] == 12 and summary.rows["error"] == 0, summary.problems
+    assert_same_run(tmp_path / "two", tmp_path / "one")
+
+
+def test_metric_threads_default_to_the_cores_on_cpu_only(tiny_cases, tmp_path):
+    import os
+
+    assert runner.metric_threads(cfg(tiny_cases, tmp_path)) == os.cpu_count()
+    assert runner.metric_threads(cfg(tiny_cases, tmp_path, metric_threads=3)) == 3
+    with pytest.raises(ValueError, match="--metric-threads must be at least 1"):
+        runner.check_config(cfg(tiny_cases, tmp_path, metric_threads=0))
+
+
 def test_shards_partition_the_cases(tiny_cases):
     from harmony_bench.cases import load_cases
 

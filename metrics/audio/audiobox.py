@@ -144,6 +144,10 @@ class AudioboxAesthetics(Metric):
                   "(AesPredictor.forward, make_inference_batch)",
         differences="none in the computation; mono mixing and resampling happen once per clip in "
                     "harmony_bench.media instead of per call; precision as config.json sets it",
+        precision=("float32. The package runs autocast only when its `precision` setting is '16' or 'bf16', but "
+                   "AesMultiOutput tests that after turning the setting into a torch dtype, so autocast never "
+                   "engages (audiobox-aesthetics 0.0.4, checked here) and the reference runs the float32 "
+                   "weights in float32 whatever config.json or AesPredictor(precision='bf16') says"),
     )
 
     def load(self, paths: dict) -> None:

@@ -201,6 +201,7 @@ class ImageBindScores(Metric):
                     "keeps the first int(0.5 x duration_sec) frames (duration_sec 8 by default, so 3 "
                     "pairs); every frame of the clip at 0.5 fps is used here. Frames come from the "
                     "harness's decoder (harmony_bench.media), not torio's StreamingMediaDecoder.",
+        precision="float32, as av-benchmark 050a5cd (no autocast)",
     )
 
     def load(self, paths: dict) -> None:

@@ -99,6 +99,7 @@ class DeSyncMetric(Metric):
                      "re-implementation (scaled-dot-product attention kernels), whose features and logits "
                      "match av-benchmark's to 5e-7 on a seeded full-size checkpoint (tests/metrics/sync/"
                      "data/synchformer_reference.npz), so only near-tied classes could differ"),
+        precision="float32, as av-benchmark 050a5cd (no autocast)",
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):

@@ -94,6 +94,7 @@ class SyncNetMetric(Metric):
                      "shot); syncnet_python's ffmpeg re-encode of the video (-qscale:v 2 -r 25) and of each face "
                      "crop is skipped: frames are resampled to 25 fps by nearest frame and crops fed as decoded, "
                      "which removes a second lossy compression"),
+        precision="float32 network, as syncnet_python; the embeddings are compared in float64",
     )
 
     def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "mean"):

@@ -67,6 +67,10 @@ class AestheticQuality(Metric):
         differences="Resize in torch (bicubic, antialias) rather than PIL: sub-level pixel differences. "
                     "float32 rather than the reference example's bfloat16. The paper names the "
                     "predictor but not the frame sampling; every frame is the issue's reading.",
+        precision=("float32 (SigLIP and head; the head file's bfloat16 tensors are cast up on loading). The reference, "
+                   "Verse-Bench's AestheticInferencer, casts model and pixels to bfloat16 on CUDA; kept at "
+                   "float32: bfloat16 keeps 8 significant bits and moves the score, and equality could not "
+                   "be shown without the real weights and a GPU"),
     )
 
     def load(self, paths: dict) -> None:

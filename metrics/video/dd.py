@@ -112,6 +112,7 @@ class DynamicDegreeRaft(Metric):
                     "weights). Matches the paper's DD column, which reads as a fraction of dynamic clips. "
                     "VBench between 11abda9 and its multi-GPU rewrite (July 2024) multiplied the threshold "
                     "by max(1, 8/fps); the current code, followed here, does not (v1 of this metric did).",
+        precision="float32, as VBench 45e79ec (RAFT with mixed_precision=False)",
     )
 
     def load(self, paths: dict) -> None:
@@ -144,6 +145,7 @@ class DynamicDegreeFarneback(Metric):
         differences="Offline variant, not the paper's number: the thresholds were set for RAFT; "
                     "Farneback underestimates large or textureless motion, so borderline clips can "
                     "flip. Never compare with dd@raft columns.",
+        precision="none (classical): OpenCV Farneback flow in float32",
     )
 
     def score(self, clip: Clip, case: Case) -> Score:

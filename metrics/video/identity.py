@@ -81,6 +81,7 @@ class IdentityConsistency(Metric):
                     "so id@dinov3-vitl16-cls gives the image-level reading. Verse-Bench goes through "
                     "transformers' pipeline with PIL frames; the same processor steps are applied to the "
                     "decoded frames here.",
+        precision="float32, as Verse-Bench's transformers pipeline (default dtype, no torch_dtype given)",
     )
 
     def load(self, paths: dict) -> None:
@@ -126,4 +127,5 @@ class IdentityConsistencyCls(IdentityConsistency):
         reference="paper appendix C.2 (its wording); Verse-Bench for the model variant",
         differences="The image-level CLS feature instead of Verse-Bench's token -2, which the paper's values "
                     "most likely used: numbers differ from id@dinov3-vitl16, never mix the two in one column.",
+        precision="float32, as id@dinov3-vitl16",
     )

@@ -96,6 +96,7 @@ class ImagingQualitySpaq(_ImagingQuality):
         differences="None in the pixels MUSIQ sees for the same decoded frames. Frames are decoded by the "
                     "harness (PyAV) rather than VBench's decord, which can differ by a few levels on some "
                     "streams.",
+        precision="float32, as VBench 45e79ec (pyiqa MUSIQ, no autocast)",
     )
 
 
@@ -116,4 +117,5 @@ class ImagingQualityKoniq(_ImagingQuality):
         reference="pyiqa create_metric('musiq') as Verse-Bench's imaging quality uses it",
         differences="Different checkpoint (KonIQ-10k) and no resize: values differ systematically from "
                     "iq@musiq-spaq, never mix the two in one column.",
+        precision="float32, as pyiqa",
     )

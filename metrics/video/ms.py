@@ -86,6 +86,7 @@ class MotionSmoothnessRaft(Metric):
                     "predictions are worse around occlusions and MS reads lower than the paper's "
                     "values for the same clip (the paper's 0.98-0.99 range). Rankings of smooth "
                     "versus jittery clips agree in kind, not in value: not shown beside the paper.",
+        precision="float32 (RAFT flow and the warps); no reference network to match",
     )
 
     def load(self, paths: dict) -> None:
@@ -114,6 +115,7 @@ class MotionSmoothnessFarneback(Metric):
         reference=_REF,
         differences="Offline variant: classical flow and a linear warp in place of AMT-S; values are "
                     "lower than AMT-S's on real motion and not comparable with the paper's MS column.",
+        precision="none (classical): OpenCV flow and warps in float32",
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
@@ -206,6 +208,7 @@ class MotionSmoothnessAmt(Metric):
         differences="Frames are decoded with PyAV (VBench: OpenCV; both FFmpeg). Sides under 8 x 16 px "
                     "(128 at scale 1) are replicate-padded up to it, where VBench's AMT-S returns NaN. "
                     "Otherwise none: same network, weights, padding, scale rule, t, quantisation and formula.",
+        precision="float32, as VBench 45e79ec (AMT-S without autocast)",
     )
 
     def load(self, paths: dict) -> None:

@@ -140,3 +140,25 @@ def test_batch_size_defaults_to_the_devices_and_refuses_nonsense():
             metric.batch_size = bad
     with pytest.raises(AttributeError, match="no batch to size"):
         get_metric("wer@whisper-large-v3")().batch_size = 4
+
+
+def test_desync_features_do_not_depend_on_the_batch(weights_env):
+    """DeSync's value is an offset on a 0.2 s grid, blind to small changes: its segment features
+    are compared as well."""
+    import torch
+
+    from harmony_bench.metrics.sync.desync import audio_segments, video_segments
+
+    metric = get_metric("desync@synchformer")()
+    metric.setup()
+    clip = moving(150, fps=25.0)
+    inputs = [(metric.model.extract_vfeats, video_segments(clip.video_at(25), 17)),
+              (metric.model.extract_afeats, audio_segments(clip.audio_at(SR), 17))]
+    with torch.inference_mode():
+        for extract, segments in inputs:
+            metric.batch_size = 1
+            one = metric.segment_features(extract, segments)
+            assert one.shape[:2] == (1, 17)
+            for size in (5, 32):
+                metric.batch_size = size
+                assert torch.allclose(metric.segment_features(extract, segments), one, rtol=1e-5, atol=1e-6), size

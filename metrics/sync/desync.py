@@ -24,7 +24,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import AMBIENT_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import (AMBIENT_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard,
+                                        Score)
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video.frames import batches
 
@@ -153,7 +154,8 @@ class DeSyncMetric(Metric):
         into the batch)."""
         import torch
 
-        return torch.cat([extract(segments[s][None].to(self.device)) for s in batches(len(segments), self.batch_size)], 1)
+        parts = [extract(segments[s][None].to(self.device)) for s in batches(len(segments), self.batch_size)]
+        return torch.cat(parts, dim=1)
 
 
 def common_span(video: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import SPEECH_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import (SPEECH_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard,
+                                        Score)
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.sync import faces
 from harmony_bench.metrics.sync.mfcc import mfcc, to_int16_scale

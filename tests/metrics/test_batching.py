@@ -2,15 +2,15 @@
 scores the same clip alike one input at a time, with a batch that leaves a short last batch, and
 with one batch larger than the clip's whole input (metrics/base.py `Batching`).
 
-Tiny random weights in the official formats (RAFT, AMT-S and SyncNet at full size); clips of a
-few small frames, built here. Tolerance: float32 rounding. A batched convolution or matrix
-product may block its sums differently from a single-input one, so an output can move by a few
-units in the last place (about 1e-7 relative). Measured on CPU, the largest change of any value
-is 2.2e-6 of it (IQ, whose random-weight value is 5.7e-5; Sync-C, a difference of two distances
-near 6.8, moves by 1.1e-6 of itself); most values do not move at all. TOL is relative, 1e-5,
-with 1e-9 absolute for values at zero. Dropping an input or mis-ordering a batch (mutations tried)
-moved them by 6e-4 to 0.65 of themselves (MS, IB-A, AQ, Sync-C, IQ, ID); DeSync, a grid offset blind to
-small changes, has its features compared on their own.
+Tiny random weights in the official formats (RAFT, AMT-S and SyncNet at full size); clips of a few
+small frames, built here. Tolerance: float32 rounding. A batched convolution or matrix product may
+block its sums differently from a single-input one, so an output can move by a few units in the
+last place (about 1e-7 relative). Measured on CPU, the largest change of any value is 2.2e-6 of it
+(IQ, whose random-weight value is 5.7e-5; Sync-C, a difference of two distances near 6.8, moves by
+1.1e-6 of itself); most values do not move at all. TOL is relative, 1e-5, with 1e-9 absolute for
+values at zero. Dropping an input or mis-ordering a batch (mutations tried) moved them by 6e-4 to
+0.65 of themselves (MS, IB-A, AQ, Sync-C, IQ, ID); DeSync, a grid offset blind to small changes,
+has its features compared on their own.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ CASES = {
     "id@dinov3-vitl16": (lambda: moving(7), (1, 2, 16)),
     "dd@raft": (lambda: moving(10), (1, 2, 16)),  # 4 frames kept at ~8 fps: 3 pairs
     "ms@amt-s": (lambda: moving(11), (1, 2, 16)),  # 6 even frames: 5 pairs
-    "ib@imagebind-huge": (lambda: moving(170, seconds=7.0), (1, 2, 16)),  # 3 audio clips, 4 frames at 0.5 fps: 9 video clips
+    # 3 audio clips; 4 frames at 0.5 fps: 9 video clips
+    "ib@imagebind-huge": (lambda: moving(170, seconds=7.0), (1, 2, 16)),
     "audiobox@aesthetics": (lambda: moving(2, seconds=25.0), (1, 2, 8)),  # three 10 s windows, the last partial
     "syncnet@v2": (lambda: talking_face(0.6), (1, 4, 16)),  # 10 windows
     "desync@synchformer": (lambda: moving(150, fps=25.0), (1, 5, 32)),  # 17 segments

@@ -52,6 +52,7 @@ class ProtocolCard:
     aggregation: str  # per clip, and per subset
     reference: str  # which reference implementation this follows
     differences: str  # where it deliberately differs, and how it relates to the paper's numbers
+    precision: str = ""  # the numeric precision the network runs in, and the reference's
     refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
 
 
@@ -59,6 +60,16 @@ class ProtocolCard:
 class Score:
     values: dict[str, float]  # output name -> value for this clip
     details: dict = field(default_factory=dict)  # JSON-able extras (transcription, offset, ...)
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How many of one clip's network inputs go through a forward pass together. Only speed and
+    memory depend on it: the values agree to float rounding at any size (tests/metrics/test_batching.py)."""
+
+    unit: str  # what one input is: "frame", "frame pair", "10 s window", ...
+    cpu: int  # the default on the CPU, where it bounds memory
+    cuda: int  # the default on a CUDA device (GPU throughput: not measured)
 
 
 class NotScorable(Exception):
@@ -121,6 +132,7 @@ class Metric(ABC):
     packages: ClassVar[tuple[str, ...]] = ()  # importable names of optional packages needed
     extra: ClassVar[str] = ""  # the pip extra providing `packages`
     requires: ClassVar[InputNeeds] = InputNeeds()  # degenerate input this protocol cannot score
+    batching: ClassVar[Batching | None] = None  # None: one forward pass per clip, nothing to size
     card: ClassVar[ProtocolCard]
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -145,6 +157,24 @@ class Metric(ABC):
         self.device = device
         self._ready = False
         self.weights_sha256 = ""  # "name=sha256;..." of the files actually loaded
+        self._batch_size: int | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Inputs per forward pass: as set, else the class's default for the device in use."""
+        if self.batching is None:
+            raise AttributeError(f"{self.key} has no batch to size (one forward pass per clip)")
+        if self._batch_size is not None:
+            return self._batch_size
+        return self.batching.cuda if str(self.device).startswith("cuda") else self.batching.cpu
+
+    @batch_size.setter
+    def batch_size(self, size: int) -> None:
+        if self.batching is None:
+            raise AttributeError(f"{self.key} has no batch to size (one forward pass per clip)")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"{self.key}: batch size must be a positive integer, got {size!r}")
+        self._batch_size = size
 
     # -- availability and set-up -------------------------------------------------------
     def availability(self) -> str | None:
@@ -196,5 +226,5 @@ class MetricUnavailable(RuntimeError):
     """The metric cannot run on this machine (weights or package missing)."""
 
 
-__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "InputNeeds", "Metric", "MetricUnavailable",
+__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "Batching", "InputNeeds", "Metric", "MetricUnavailable",
            "NotScorable", "Output", "ProtocolCard", "Score", "WeightFile", "WeightsMismatch", "WeightsMissing"]

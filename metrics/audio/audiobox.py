@@ -19,8 +19,9 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.metrics.audio.checkpoints import architecture_override
-from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
 from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video.frames import batches
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 10
@@ -128,6 +129,7 @@ class AudioboxAesthetics(Metric):
     weights = (AUDIOBOX_MODEL, AUDIOBOX_CONFIG)
     packages = ("audiobox_aesthetics", "safetensors")
     extra = "audio"
+    batching = Batching("10 s window", cpu=8, cuda=64)
     card = ProtocolCard(
         model="AudioBox-Aesthetics AesMultiOutput (WavLM-base-plus-sized encoder, weighted layer sum, "
               "one linear head per axis), 94 M parameters",
@@ -142,6 +144,10 @@ class AudioboxAesthetics(Metric):
                   "(AesPredictor.forward, make_inference_batch)",
         differences="none in the computation; mono mixing and resampling happen once per clip in "
                     "harmony_bench.media instead of per call; precision as config.json sets it",
+        precision=("float32. The package runs autocast only when its `precision` setting is '16' or 'bf16', but "
+                   "AesMultiOutput tests that after turning the setting into a torch dtype, so autocast never "
+                   "engages (audiobox-aesthetics 0.0.4, checked here) and the reference runs the float32 "
+                   "weights in float32 whatever config.json or AesPredictor(precision='bf16') says"),
     )
 
     def load(self, paths: dict) -> None:
@@ -164,11 +170,15 @@ class AudioboxAesthetics(Metric):
         for i, w in enumerate(wins):
             wav[i, 0, : w.length] = torch.from_numpy(audio[w.start : w.start + w.length])
             mask[i, 0, : w.length] = True
+        preds = {axis: [] for axis in AXES}
         with torch.inference_mode():
-            preds = self.model({"wav": wav.to(self.device), "mask": mask.to(self.device)})
+            for s in batches(len(wins), self.batch_size):  # windows are independent: masks are per window
+                out = self.model({"wav": wav[s].to(self.device), "mask": mask[s].to(self.device)})
+                for axis in AXES:
+                    preds[axis].append(out[axis].float().cpu().numpy())
         weights = [w.weight for w in wins]
         values = {}
         for axis in AXES:
-            raw = preds[axis].float().cpu().numpy()
+            raw = np.concatenate(preds[axis])
             values[axis] = weighted_mean(raw * self.target[axis]["std"] + self.target[axis]["mean"], weights)
         return Score(values=values, details={"windows": len(wins), "window_weights": weights})

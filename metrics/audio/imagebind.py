@@ -29,8 +29,9 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.metrics.audio.checkpoints import architecture_override
-from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
 from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video.frames import batches
 
 SAMPLE_RATE = 16_000
 AUDIO_CLIP_SECONDS = 2
@@ -178,6 +179,7 @@ class ImageBindScores(Metric):
     weights = (IMAGEBIND_HUGE,)
     packages = ("imagebind", "einops", "ftfy", "regex", "iopath", "timm")
     extra = "audio"
+    batching = Batching("2 s audio clip or 2-frame video clip", cpu=8, cuda=64)
     card = ProtocolCard(
         model="ImageBind-Huge (vision ViT-H 1280/32, text 1024/24, audio 768/12, 1024-d joint space)",
         checkpoint=f"{IMAGEBIND_HUGE.name} from {IMAGEBIND_HUGE.source} (CC-BY-NC-4.0)",
@@ -199,6 +201,7 @@ class ImageBindScores(Metric):
                     "keeps the first int(0.5 x duration_sec) frames (duration_sec 8 by default, so 3 "
                     "pairs); every frame of the clip at 0.5 fps is used here. Frames come from the "
                     "harness's decoder (harmony_bench.media), not torio's StreamingMediaDecoder.",
+        precision="float32, as av-benchmark 050a5cd (no autocast)",
     )
 
     def load(self, paths: dict) -> None:
@@ -210,12 +213,18 @@ class ImageBindScores(Metric):
         import torch
 
         field, text = caption_for_ib_a(case)
-        inputs = {
-            "audio": audio_input(clip.audio_at(SAMPLE_RATE))[None],
-            "vision": video_input(clip.video_at(VIDEO_FPS))[None],
-            "text": self.tokenizer(text)[None],
-        }
+        audio, video = audio_input(clip.audio_at(SAMPLE_RATE)), video_input(clip.video_at(VIDEO_FPS))
         with torch.inference_mode():
-            emb = self.model({k: v.to(self.device) for k, v in inputs.items()})
+            emb = {"audio": self.clip_mean("audio", audio), "vision": self.clip_mean("vision", video),
+                   "text": self.model({"text": self.tokenizer(text)[None].to(self.device)})["text"]}
         return Score(values={"IB-A": cosine(emb["audio"], emb["text"]), "IB": cosine(emb["audio"], emb["vision"])},
-                     details={"ib_a_text_field": field, "video_clips": int(inputs["vision"].shape[1])})
+                     details={"ib_a_text_field": field, "video_clips": int(video.shape[0])})
+
+    def clip_mean(self, modality: str, clips):
+        """The model's embedding of a clip list (S, ...), `batch_size` clips a forward pass. The
+        model averages its normalised per-clip outputs, so the size-weighted mean of the batches'
+        averages is that same mean (up to float rounding)."""
+        total = 0
+        for s in batches(len(clips), self.batch_size):
+            total = total + self.model({modality: clips[s][None].to(self.device)})[modality] * (s.stop - s.start)
+        return total / len(clips)

@@ -157,6 +157,8 @@ class WhisperLargeV3Wer(AsrWer):
                     "list. Decoding via openai-whisper's decode() on its log-mel front end instead of "
                     "transformers' WhisperProcessor + generate (same model, options and 30 s window; the "
                     "mel front ends agree to float rounding). Audio over 30 s is cut at 30 s, as there.",
+        precision=("float32 (the float16 checkpoint cast up on loading; decoding with fp16=False), as seed-tts-eval's "
+                   "WhisperForConditionalGeneration.from_pretrained default"),
     )
 
     def load(self, paths: dict) -> None:
@@ -184,6 +186,7 @@ class WhisperLargeV3WhisperNormWer(WhisperLargeV3Wer):
         differences="lower than the seed-tts normalisation whenever numbers or British spellings occur; "
                     "not the default because the reference suites for joint audio-video generation use "
                     "the seed-tts-eval rule",
+        precision="float32, as wer@whisper-large-v3",
     )
 
 
@@ -209,6 +212,7 @@ class FasterWhisperTinyEnWer(AsrWer):
         differences="a far weaker, English-only model: Chinese cases are not scorable, and values are "
                     "much higher than Whisper-large-v3's (about 0.15-0.45 on espeak-ng speech). Never "
                     "comparable with the paper's WER.",
+        precision="int8 on the CPU, float16 on CUDA (CTranslate2 compute types)",
     )
 
     def load(self, paths: dict) -> None:

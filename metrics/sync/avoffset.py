@@ -52,6 +52,7 @@ class AVOffsetMetric(Metric):
                      f"(rise std < {RISE_FLOOR} grey levels, flux std < {FLUX_FLOOR} dB). v2: onsets only (v1 counted "
                      "darkening too, and every short flash gave two equal peaks: offsets came out up to its "
                      "length short); events that only darken (a light going out) are not seen"),
+        precision="none (classical): no network; the two event signals are correlated in float64 (numpy)",
     )
 
     def score(self, clip: Clip, case: Case) -> Score:

@@ -24,8 +24,10 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import AMBIENT_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import (AMBIENT_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard,
+                                        Score)
 from harmony_bench.metrics.registry import register
+from harmony_bench.metrics.video.frames import batches
 
 FPS = 25
 SIZE = 224
@@ -79,6 +81,7 @@ class DeSyncMetric(Metric):
     requires = InputNeeds(sound=True, motion=True)  # an offset needs events on both sides
     needs = ("frames@25fps 224px", "audio@16kHz mono")
     weights = (SYNCHFORMER,)
+    batching = Batching("16-frame video segment (and its 0.64 s audio segment)", cpu=14, cuda=64)
     card = ProtocolCard(
         model=("Synchformer (Iashin et al., ICASSP 2024), AudioSet sync model; native PyTorch re-implementation "
                "of av-benchmark's architecture (metrics/sync/synchformer_model.py)"),
@@ -97,6 +100,7 @@ class DeSyncMetric(Metric):
                      "re-implementation (scaled-dot-product attention kernels), whose features and logits "
                      "match av-benchmark's to 5e-7 on a seeded full-size checkpoint (tests/metrics/sync/"
                      "data/synchformer_reference.npz), so only near-tied classes could differ"),
+        precision="float32, as av-benchmark 050a5cd (no autocast)",
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):
@@ -136,13 +140,22 @@ class DeSyncMetric(Metric):
         import torch
 
         with torch.inference_mode():
-            vfeat = self.model.extract_vfeats(video_segments(video, n_segments)[None].to(self.device))
-            afeat = self.model.extract_afeats(audio_segments(audio, n_segments)[None].to(self.device))
+            vfeat = self.segment_features(self.model.extract_vfeats, video_segments(video, n_segments))
+            afeat = self.segment_features(self.model.extract_afeats, audio_segments(audio, n_segments))
             offsets = []
             for window in window_slices(n_segments):
                 logits = self.model.compare_v_a(vfeat[:, window], afeat[:, window])
                 offsets.append(OFFSET_GRID[int(logits.argmax(dim=-1)[0])])
         return np.asarray(offsets)
+
+    def segment_features(self, extract: Callable, segments):
+        """(1, S, ...) features of (S, ...) segments, `batch_size` segments a forward pass: each
+        segment's features depend on that segment alone (as av-benchmark, which folds segments
+        into the batch)."""
+        import torch
+
+        parts = [extract(segments[s][None].to(self.device)) for s in batches(len(segments), self.batch_size)]
+        return torch.cat(parts, dim=1)
 
 
 def common_span(video: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

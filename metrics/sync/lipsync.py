@@ -56,6 +56,8 @@ class LipSyncMetric(Metric):
         differences=("not comparable with Sync-C/Sync-D: a correlation in [-1, 1], not a learned embedding distance; "
                      "silence or a frozen picture: unscorable (v1 stored C = 0, D = 1, offset 15); a still mouth in a "
                      "moving picture: LipSync-C about 0 and the offset carries no information"),
+        precision=("none (classical) for the score: mediapipe's bundled face mesh runs as shipped (TFLite, CPU) to "
+                   "find the lips; the lip and loudness signals are searched in float64 (numpy)"),
     )
 
     def score(self, clip: Clip, case: Case) -> Score:

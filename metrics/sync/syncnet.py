@@ -19,11 +19,13 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import SPEECH_SUBSETS, InputNeeds, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import (SPEECH_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard,
+                                        Score)
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.sync import faces
 from harmony_bench.metrics.sync.mfcc import mfcc, to_int16_scale
 from harmony_bench.metrics.sync.offsets import OffsetSearch, distance_table, search_distances
+from harmony_bench.metrics.video.frames import batches
 
 FPS = 25
 SAMPLE_RATE = 16000
@@ -31,7 +33,6 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
 MFCC_PER_FRAME = 4  # 100 Hz MFCC / 25 fps
 MAX_SHIFT = 15  # frames, syncnet_python --vshift
 MIN_TRACK = 50  # frames (2 s); syncnet_python's default 100 would reject every clip under 4 s
-BATCH = 32
 # how a clip's face tracks become one number: "mean" over tracks (the reference's), or "active":
 # the track with the highest Sync-C alone (the active-speaker reading, biased up)
 MULTI_FACE = ("mean", "active")
@@ -67,6 +68,7 @@ class SyncNetMetric(Metric):
     weights = (SYNCNET_V2,)
     packages = ("mediapipe",)
     extra = "offline"
+    batching = Batching("5-frame window (with its 0.2 s of MFCC)", cpu=32, cuda=256)
     card = ProtocolCard(
         model="SyncNet v2 (Chung & Zisserman 2016), native PyTorch with syncnet_python's layer names",
         checkpoint="syncnet_v2.model (the official state dict, loaded with weights_only=True)",
@@ -93,6 +95,7 @@ class SyncNetMetric(Metric):
                      "shot); syncnet_python's ffmpeg re-encode of the video (-qscale:v 2 -r 25) and of each face "
                      "crop is skipped: frames are resampled to 25 fps by nearest frame and crops fed as decoded, "
                      "which removes a second lossy compression"),
+        precision="float32 network, as syncnet_python; the embeddings are compared in float64",
     )
 
     def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "mean"):
@@ -140,8 +143,8 @@ class SyncNetMetric(Metric):
         cc = torch.from_numpy(cepstra.T.copy()).float()  # (13, n_mfcc)
         vfeat, afeat = [], []
         with torch.inference_mode():
-            for start in range(0, n_windows, BATCH):
-                idx = range(start, min(n_windows, start + BATCH))
+            for s in batches(n_windows, self.batch_size):
+                idx = range(s.start, s.stop)
                 v = torch.stack([lips[:, i : i + 5] for i in idx]).to(self.device)
                 a = torch.stack([cc[None, :, MFCC_PER_FRAME * i : MFCC_PER_FRAME * i + 20] for i in idx]).to(self.device)
                 vfeat.append(self.model.forward_lip(v).cpu())

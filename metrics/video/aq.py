@@ -11,7 +11,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import Batching, Metric, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
@@ -19,7 +19,6 @@ from harmony_bench.metrics.video.frames import map_batches, pick_device, square_
 
 SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)  # SiglipImageProcessor for so400m-patch14-384
 HEAD_LINEAR_INDICES = (0, 2, 4, 6, 8)  # nn.Sequential positions of the Linear layers (dropouts between)
-BATCH = 8
 
 
 def build_head(state: dict, path):
@@ -53,6 +52,7 @@ class AestheticQuality(Metric):
     weights = (manifest.SIGLIP_CONFIG, manifest.SIGLIP_WEIGHTS, manifest.AESTHETIC_HEAD)
     packages = ("transformers",)
     extra = "video"
+    batching = Batching("frame", cpu=8, cuda=64)
     card = ProtocolCard(
         model="aesthetic-predictor-v2-5: SigLIP so400m-patch14-384 vision tower (transformers "
               "SiglipVisionModel, float32) + MLP head on the L2-normalised pooled output",
@@ -67,6 +67,10 @@ class AestheticQuality(Metric):
         differences="Resize in torch (bicubic, antialias) rather than PIL: sub-level pixel differences. "
                     "float32 rather than the reference example's bfloat16. The paper names the "
                     "predictor but not the frame sampling; every frame is the issue's reading.",
+        precision=("float32 (SigLIP and head; the head file's bfloat16 tensors are cast up on loading). The reference, "
+                   "Verse-Bench's AestheticInferencer, casts model and pixels to bfloat16 on CUDA; kept at "
+                   "float32: bfloat16 keeps 8 significant bits and moves the score, and equality could not "
+                   "be shown without the real weights and a GPU"),
     )
 
     def load(self, paths: dict) -> None:
@@ -93,7 +97,7 @@ class AestheticQuality(Metric):
                 emb = emb / emb.norm(dim=-1, keepdim=True)
                 return self._head.scoring_head(emb)[:, 0].cpu().numpy()
 
-        return map_batches(run, frames, BATCH)
+        return map_batches(run, frames, self.batch_size)
 
     def score(self, clip: Clip, case: Case) -> Score:
         s = self.frame_scores(clip.stream())

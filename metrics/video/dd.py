@@ -17,14 +17,14 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.flow import (FLOW_SIDE, FlowFn, farneback_flow, load_raft, raft_flow_fn,
                                              top_fraction_magnitude)
 from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, vbench_interval
 
-PAIRS_PER_CHUNK = 8  # frame pairs whose flows are held at once (fewer for large frames)
+PAIRS_PER_CHUNK = 8  # frame pairs whose flows are held at once by default (fewer for large frames)
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,15 @@ def judge_motion(pair_scores: list[float], height: int, width: int, n_frames: in
                           threshold=thr, required=need, pair_scores=[float(s) for s in pair_scores])
 
 
-def dynamic_degree(sampled: Iterable[np.ndarray], fps: float, flow_fn: FlowFn) -> DynamicVerdict:
+def dynamic_degree(sampled: Iterable[np.ndarray], fps: float, flow_fn: FlowFn,
+                   pairs: int = PAIRS_PER_CHUNK) -> DynamicVerdict:
     """`sampled`: the frames VBench keeps (`vbench_sample`), in one array or streamed; their
-    consecutive pairs go through the flow a chunk at a time."""
+    consecutive pairs go through the flow a chunk of `pairs` at a time (`per_chunk`)."""
     first, sampled = peek(sampled)
     if first is None:
         raise NotScorable("no frames")
     scores = []
-    for chunk in chunks(sampled, per_chunk(first, PAIRS_PER_CHUNK) + 1, overlap=1):
+    for chunk in chunks(sampled, per_chunk(first, pairs) + 1, overlap=1):
         scores += [top_fraction_magnitude(f) for f in flow_fn(chunk[:-1], chunk[1:])]
     if not scores:
         raise NotScorable("1 frame sampled at ~8 fps; need 2")
@@ -95,6 +96,8 @@ class DynamicDegreeRaft(Metric):
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
     weights = (manifest.RAFT_THINGS,)
+    # a chunk of pairs is one RAFT forward pass; 2 on the CPU: the batches of two of earlier versions
+    batching = Batching("frame pair", cpu=2, cuda=32)
     card = ProtocolCard(
         model="RAFT (large), torchvision.models.optical_flow.raft_large, 20 refinement iterations",
         checkpoint=f"{manifest.RAFT_THINGS.name}: the RAFT authors' 'things' weights as ported by torchvision",
@@ -110,16 +113,17 @@ class DynamicDegreeRaft(Metric):
                     "weights). Matches the paper's DD column, which reads as a fraction of dynamic clips. "
                     "VBench between 11abda9 and its multi-GPU rewrite (July 2024) multiplied the threshold "
                     "by max(1, 8/fps); the current code, followed here, does not (v1 of this metric did).",
+        precision="float32, as VBench 45e79ec (RAFT with mixed_precision=False)",
     )
 
     def load(self, paths: dict) -> None:
         self.device = pick_device(self.device)
-        self._flow = raft_flow_fn(load_raft(paths[manifest.RAFT_THINGS.name], self.device), self.device,
-                                  keep_padding=True)
+        self._raft = load_raft(paths[manifest.RAFT_THINGS.name], self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps,
-                              self._flow).as_score(vbench_interval(clip.fps))
+        flow = raft_flow_fn(self._raft, self.device, self.batch_size, keep_padding=True)
+        return dynamic_degree(clip.stream(every=vbench_interval(clip.fps)), clip.fps, flow,
+                              self.batch_size).as_score(vbench_interval(clip.fps))
 
 
 @register("dd@farneback")
@@ -151,6 +155,7 @@ class DynamicDegreeFarneback(Metric):
                     "false motion (60-80 px per pair against 13-17 px at native size on the clip of "
                     "benchmarks/bench_offline_tier.py), so flashing clips are judged dynamic more often "
                     "than by v2.",
+        precision="none (classical): OpenCV Farneback flow in float32",
     )
 
     def score(self, clip: Clip, case: Case) -> Score:

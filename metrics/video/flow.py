@@ -48,8 +48,9 @@ def pad_to_8(x):
 
 
 def raft_flow_fn(model, device: str = "cpu", batch_size: int = 2, keep_padding: bool = False) -> FlowFn:
-    """A FlowFn running `model` on frames padded to a multiple of 8. `keep_padding` returns the
-    flow at the padded size, as VBench's dynamic degree scores it; otherwise it is cropped back."""
+    """A FlowFn running `model` on frames padded to a multiple of 8, `batch_size` pairs a forward
+    pass. `keep_padding` returns the flow at the padded size, as VBench's dynamic degree scores
+    it; otherwise it is cropped back."""
     import torch
 
     def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -92,14 +92,15 @@ def chunks(frames: Iterable[np.ndarray], size: int, overlap: int = 0) -> Iterato
         yield np.stack(held)
 
 
-CHUNK_PIXELS = 8 * 480 * 832  # frame pixels held per chunk: 8 frames of 480x832, fewer larger ones
+FRAME_PIXELS = 480 * 832  # a batch size counts frames of up to this many pixels; larger ones count more
 
 
 def per_chunk(first: np.ndarray, most: int) -> int:
-    """How many frames (or frame pairs) to process at once, given the first frame: `most`, fewer
-    for large frames so memory stays bounded; even when above 1, so that RAFT's batches of two
-    group the same frames as when the whole clip went through at once."""
-    n = min(most, CHUNK_PIXELS // (first.shape[0] * first.shape[1]))
+    """How many frames (or frame pairs) to process at once, given the first frame: `most` for
+    frames up to 480x832, proportionally fewer for larger ones so that memory stays bounded; even
+    when above 1, so that the offline RAFT interpolator's batches of two group the same frames as
+    when the whole clip went through at once."""
+    n = min(most, most * FRAME_PIXELS // (first.shape[0] * first.shape[1]))
     return n - n % 2 if n > 1 else 1
 
 
@@ -112,7 +113,7 @@ def peek(frames: Iterable[np.ndarray]) -> tuple[np.ndarray | None, Iterator[np.n
 
 def map_batches(fn: Callable, frames: Iterable[np.ndarray], batch_size: int) -> np.ndarray:
     """Apply `fn` (uint8 frames -> 1-D or 2-D numpy array) to consecutive batches of `batch_size`
-    frames (fewer for frames above 480x832, as `per_chunk`); concatenate."""
+    frames (fewer for frames above 480x832, as `per_chunk`), the last one shorter; concatenate."""
     first, frames = peek(frames)
     size = batch_size if first is None else per_chunk(first, batch_size)
     return np.concatenate([fn(batch) for batch in chunks(frames, size)], axis=0)

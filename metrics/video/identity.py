@@ -18,7 +18,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import load_hf_folder
@@ -26,7 +26,6 @@ from harmony_bench.metrics.video.frames import map_batches, pick_device, square_
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # DINOv3ViTImageProcessorFast defaults
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BATCH = 8
 VERSE_BENCH_TOKEN = -2  # Verse-Bench dino/dinov3_inferencer.py: features[0][-2]
 
 
@@ -66,6 +65,7 @@ class IdentityConsistency(Metric):
     weights = (manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)
     packages = ("transformers",)
     extra = "video"
+    batching = Batching("frame", cpu=8, cuda=64)
     token: int | None = VERSE_BENCH_TOKEN  # index into last_hidden_state; None: the pooled CLS output
     card = ProtocolCard(
         model="DINOv3 ViT-L/16 (distilled, LVD-1689M), transformers DINOv3ViTModel; feature = token -2 of "
@@ -81,6 +81,7 @@ class IdentityConsistency(Metric):
                     "so id@dinov3-vitl16-cls gives the image-level reading. Verse-Bench goes through "
                     "transformers' pipeline with PIL frames; the same processor steps are applied to the "
                     "decoded frames here.",
+        precision="float32, as Verse-Bench's transformers pipeline (default dtype, no torch_dtype given)",
     )
 
     def load(self, paths: dict) -> None:
@@ -101,7 +102,7 @@ class IdentityConsistency(Metric):
             feat = out.pooler_output if self.token is None else out.last_hidden_state[:, self.token]
             return feat.float().cpu().numpy()
 
-        return map_batches(run, images, BATCH)
+        return map_batches(run, images, self.batch_size)
 
     def score(self, clip: Clip, case: Case) -> Score:
         ref = self.features(read_reference_image(case)[None])[0]
@@ -126,4 +127,5 @@ class IdentityConsistencyCls(IdentityConsistency):
         reference="paper appendix C.2 (its wording); Verse-Bench for the model variant",
         differences="The image-level CLS feature instead of Verse-Bench's token -2, which the paper's values "
                     "most likely used: numbers differ from id@dinov3-vitl16, never mix the two in one column.",
+        precision="float32, as id@dinov3-vitl16",
     )

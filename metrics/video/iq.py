@@ -13,13 +13,11 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import Batching, Metric, Output, ProtocolCard, Score
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
 from harmony_bench.metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
 from harmony_bench.metrics.registry import register
-
-BATCH = 8
 
 
 def load_musiq(path, device: str):
@@ -35,8 +33,8 @@ def load_musiq(path, device: str):
     return model.eval().to(device)
 
 
-def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int | None) -> np.ndarray:
-    """Per-frame MUSIQ scores (checkpoint scale, 0-100) for uint8 frames."""
+def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int | None, batch_size: int) -> np.ndarray:
+    """Per-frame MUSIQ scores (checkpoint scale, 0-100) for uint8 frames, `batch_size` frames a pass."""
     import torch
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -47,7 +45,7 @@ def musiq_frame_scores(model, frames: np.ndarray, device: str, longer_cap: int |
         with torch.inference_mode():
             return model(x / 255.0).cpu().numpy()
 
-    return map_batches(run, frames, BATCH)
+    return map_batches(run, frames, batch_size)
 
 
 class _ImagingQuality(Metric):
@@ -55,6 +53,7 @@ class _ImagingQuality(Metric):
     version = "2"  # v2: cap without antialiasing, not re-quantised (v1: antialiased, rounded to uint8); refuses degenerate input
     outputs = (Output("IQ", "higher"),)
     needs = ("every frame, native rate",)
+    batching = Batching("frame", cpu=8, cuda=32)  # MUSIQ sees the frame itself: up to 512 px on the longer side
     checkpoint: WeightFile
     longer_cap: int | None
 
@@ -63,7 +62,7 @@ class _ImagingQuality(Metric):
         self._model = load_musiq(paths[self.checkpoint.name], self.device)
 
     def score(self, clip: Clip, case: Case) -> Score:
-        s = musiq_frame_scores(self._model, clip.stream(), self.device, self.longer_cap)
+        s = musiq_frame_scores(self._model, clip.stream(), self.device, self.longer_cap, self.batch_size)
         return Score(values={"IQ": float(s.mean()) / 100.0},
                      details={"frames": int(s.size), "frame_min": float(s.min()) / 100.0,
                               "frame_max": float(s.max()) / 100.0, "checkpoint": self.checkpoint.name})
@@ -97,6 +96,7 @@ class ImagingQualitySpaq(_ImagingQuality):
         differences="None in the pixels MUSIQ sees for the same decoded frames. Frames are decoded by the "
                     "harness (PyAV) rather than VBench's decord, which can differ by a few levels on some "
                     "streams.",
+        precision="float32, as VBench 45e79ec (pyiqa MUSIQ, no autocast)",
     )
 
 
@@ -117,4 +117,5 @@ class ImagingQualityKoniq(_ImagingQuality):
         reference="pyiqa create_metric('musiq') as Verse-Bench's imaging quality uses it",
         differences="Different checkpoint (KonIQ-10k) and no resize: values differ systematically from "
                     "iq@musiq-spaq, never mix the two in one column.",
+        precision="float32, as pyiqa",
     )

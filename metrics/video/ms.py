@@ -17,14 +17,14 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.flow import (FLOW_SIDE, FlowFn, farneback_flow, interpolate_midpoint, load_raft,
                                              raft_flow_fn)
 from harmony_bench.metrics.video.frames import chunks, peek, per_chunk, pick_device, to_tensor
 
-PAIRS_PER_BATCH = 8  # bounds memory: each pair holds two float warps of a full frame (fewer for large frames)
+PAIRS_PER_BATCH = 8  # default; bounds memory: each pair holds two float warps of a full frame (fewer for large frames)
 
 # (frames a, frames b) uint8 (B, H, W, 3) -> the uint8 frames halfway between them
 Interpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -34,11 +34,12 @@ def flow_warp(flow_fn: FlowFn) -> Interpolator:
     return partial(interpolate_midpoint, flow_fn=flow_fn)
 
 
-def motion_smoothness(frames: Iterable[np.ndarray], interpolate: Interpolator) -> Score:
-    """`frames` in one array or streamed: they go through in chunks of 2k + 1 frames (k pairs,
-    fewer for large frames), each chunk's last even frame starting the next."""
+def motion_smoothness(frames: Iterable[np.ndarray], interpolate: Interpolator, pairs: int = PAIRS_PER_BATCH) -> Score:
+    """`frames` in one array or streamed: they go through in chunks of 2k + 1 frames (k = `pairs`,
+    fewer for large frames, as `per_chunk`), each chunk's last even frame starting the next; a
+    chunk's pairs are one call of `interpolate`."""
     first, frames = peek(frames)
-    pairs = per_chunk(first, PAIRS_PER_BATCH) if first is not None else 1
+    pairs = per_chunk(first, pairs) if first is not None else 1
     diffs = []
     for chunk in chunks(frames, 2 * pairs + 1, overlap=1):
         even, odd = chunk[0::2], chunk[1::2]
@@ -86,6 +87,7 @@ class MotionSmoothnessRaft(Metric):
                     "predictions are worse around occlusions and MS reads lower than the paper's "
                     "values for the same clip (the paper's 0.98-0.99 range). Rankings of smooth "
                     "versus jittery clips agree in kind, not in value: not shown beside the paper.",
+        precision="float32 (RAFT flow and the warps); no reference network to match",
     )
 
     def load(self, paths: dict) -> None:
@@ -123,6 +125,7 @@ class MotionSmoothnessFarneback(Metric):
                     "(tests/metrics/video/test_flow.py); around flashes and cuts the false flow is "
                     "larger and MS lower (0.9923 against 0.9972 on the clip of "
                     "benchmarks/bench_offline_tier.py).",
+        precision="none (classical): OpenCV flow and warps in float32",
     )
 
     def score(self, clip: Clip, case: Case) -> Score:
@@ -166,22 +169,22 @@ def gpu_memory(device: str) -> int | None:
 
 
 def amt_interpolator(model, device: str, scale: float, divisor: int) -> Interpolator:
-    """VBench's per-pair loop: frames to float in [0, 1], replicate-padded, AMT at t = 0.5 with
-    its scale factor, unpadded, then (x * 255).clip(0, 255) truncated to uint8 (`tensor2img`)."""
+    """VBench's per-pair step on all the given pairs in one forward pass: frames to float in
+    [0, 1], replicate-padded, AMT at t = 0.5 with its scale factor, unpadded, then
+    (x * 255).clip(0, 255) truncated to uint8 (`tensor2img`). VBench feeds one pair at a time;
+    every AMT operation is per sample, so a batch gives the same frames up to float rounding
+    (the batch size: `MotionSmoothnessAmt.batching`; the correlation volume of each pair grows
+    with its pixel count squared)."""
     import torch
     import torch.nn.functional as F
 
     def interpolate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         h, w = a.shape[1:3]
         left, right, top, bottom = pad = amt_padding(h, w, divisor)
-        out = []
-        # One pair at a time, as VBench: the correlation volume grows with the pixel count squared.
-        for x0, x1 in zip(a, b):
-            t0, t1 = (F.pad(to_tensor(x[None], device), pad, mode="replicate") for x in (x0, x1))
-            with torch.inference_mode():
-                mid = model(t0, t1, 0.5, scale)[..., top : top + h, left : left + w]
-            out.append((mid * 255.0).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy())
-        return np.stack(out)
+        t0, t1 = (F.pad(to_tensor(x, device), pad, mode="replicate") for x in (a, b))
+        with torch.inference_mode():
+            mid = model(t0, t1, 0.5, scale)[..., top : top + h, left : left + w]
+        return (mid * 255.0).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
     return interpolate
 
@@ -196,6 +199,7 @@ class MotionSmoothnessAmt(Metric):
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
     weights = (manifest.AMT_S,)
+    batching = Batching("frame pair", cpu=1, cuda=16)  # 1 on the CPU: VBench's own pair at a time
     card = ProtocolCard(
         model="AMT-S (Li et al., CVPR 2023) frame interpolator, native port (metrics/video/amt.py) of "
               "the authors' code vendored by VBench; equivalence on a seeded checkpoint: "
@@ -214,6 +218,7 @@ class MotionSmoothnessAmt(Metric):
         differences="Frames are decoded with PyAV (VBench: OpenCV; both FFmpeg). Sides under 8 x 16 px "
                     "(128 at scale 1) are replicate-padded up to it, where VBench's AMT-S returns NaN. "
                     "Otherwise none: same network, weights, padding, scale rule, t, quantisation and formula.",
+        precision="float32, as VBench 45e79ec (AMT-S without autocast)",
     )
 
     def load(self, paths: dict) -> None:
@@ -224,6 +229,7 @@ class MotionSmoothnessAmt(Metric):
 
     def score(self, clip: Clip, case: Case) -> Score:
         scale, divisor = vbench_scale(clip.height, clip.width, gpu_memory(self.device))
-        score = motion_smoothness(clip.stream(), amt_interpolator(self._model, self.device, scale, divisor))
+        score = motion_smoothness(clip.stream(), amt_interpolator(self._model, self.device, scale, divisor),
+                                  self.batch_size)
         score.details["scale"] = scale
         return score

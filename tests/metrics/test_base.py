@@ -101,3 +101,12 @@ def test_every_card_states_its_checks_and_subclasses_cannot_skip_them():
         assert getattr(cls.score, "checks_input", False), key
     assert f"{SILENCE_DBFS:g} dBFS" in NeedsEverything.card.refuses and "frozen" in NeedsEverything.card.refuses
     assert "silence" not in Counting.card.refuses
+
+
+def test_every_card_states_its_numeric_precision():
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
+
+    for key in all_metric_keys():
+        precision = get_metric(key).card.precision
+        assert "float" in precision or "int8" in precision or precision.startswith("none (classical)"), key
+    assert Counting.card.precision == ""  # third-party cards without it still build

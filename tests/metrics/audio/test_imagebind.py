@@ -127,7 +127,7 @@ def test_scores_are_cosines_of_one_forward_pass(weights_env, tone_clip, make_cas
     clip = tone_clip(seconds=5.0, sample_rate=48_000, channels=2)
     case = make_case(subset="complex", audio_caption="a door slams", spoken_word_en="Hi.")
     s = metric.score(clip, case)
-    assert calls == [["audio", "text", "vision"]]  # one audio pass serves IB-A and IB
+    assert calls == [["audio"], ["vision"], ["text"]]  # one audio pass serves IB-A and IB (3 clips: one batch)
     assert s.details == {"ib_a_text_field": "audio_caption", "video_clips": 3}  # 1 pair x 3 crops
 
     with torch.inference_mode():  # independent recomputation

@@ -14,23 +14,30 @@ from harmony_bench.metrics.sync.desync import DeSyncMetric, audio_segments, vide
 
 
 class TinySync(torch.nn.Module):
-    """Synchformer's interface. Features carry the segment index; `compare_v_a` records the
-    windows it is given and answers the next class of `answers`."""
+    """Synchformer's interface. Features carry the segment index, counted on across calls (the
+    metric sends the segments in batches, in order); `compare_v_a` records the windows it is
+    given and answers the next class of `answers`."""
 
     def __init__(self):
         super().__init__()
         self.head = torch.nn.Linear(2, 21)  # something to save and load
         self.seen, self.answers = [], [3, 12]
+        self.counted = {"video": 0, "audio": 0}
+
+    def _indices(self, stream: str, b: int, s: int, tokens: int):
+        start = self.counted[stream]
+        self.counted[stream] += s
+        return torch.arange(start, start + s, dtype=torch.float32).view(1, s, 1, 1).expand(b, s, tokens, 4)
 
     def extract_vfeats(self, vis):
         b, s, t, c, h, w = vis.shape
         assert (t, c, h, w) == (16, 3, 224, 224)
-        return torch.arange(s, dtype=torch.float32).view(1, s, 1, 1).expand(b, s, 8, 4)
+        return self._indices("video", b, s, 8)
 
     def extract_afeats(self, aud):
         b, s, one, f, t = aud.shape
         assert (one, f, t) == (1, 128, 66)
-        return torch.arange(s, dtype=torch.float32).view(1, s, 1, 1).expand(b, s, 6, 4)
+        return self._indices("audio", b, s, 6)
 
     def compare_v_a(self, vis, aud):
         assert vis.shape[1] == aud.shape[1] == 14

@@ -85,7 +85,7 @@ def test_large_frames_go_through_the_flow_in_chunks_of_pairs(monkeypatch):
         seen.append((a[:, 0, 0, 0].tolist(), b[:, 0, 0, 0].tolist()))
         return np.zeros(a.shape[:3] + (2,), np.float32)
 
-    monkeypatch.setattr(frames_module, "CHUNK_PIXELS", 2 * 4 * 4)  # two 4x4 pairs at a time
+    monkeypatch.setattr(frames_module, "FRAME_PIXELS", 4 * 4 // 4)  # two 4x4 pairs at a time
     frames = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1).repeat(3, axis=3).repeat(4, 1).repeat(4, 2)
     verdict = dynamic_degree(iter(vbench_sample(frames, 16.0)), 16.0, fake_flow)
     assert seen == [([0, 2], [2, 4]), ([4, 6], [6, 8])]

@@ -60,7 +60,7 @@ def test_clip_score_is_mean_of_independent_frame_scores_over_100(weights_env, sy
     metric = get_metric("iq@musiq-spaq")()
     metric.setup()
     frames = synth.translating(n=3)
-    one_by_one = np.array([musiq_frame_scores(metric._model, f[None], "cpu", 512)[0] for f in frames])
+    one_by_one = np.array([musiq_frame_scores(metric._model, f[None], "cpu", 512, 1)[0] for f in frames])
     score = metric.score(synth.clip(frames), None)
     assert score.values["IQ"] == pytest.approx(one_by_one.mean() / 100, rel=1e-5)
     assert score.details["checkpoint"] == "musiq/musiq_spaq_ckpt-358bb6af.pth"
@@ -100,7 +100,7 @@ def test_vbench_longer_cap_known_answer_against_torchvision_resize():
     rng = np.random.default_rng(3)
     frame = rng.integers(0, 256, (600, 1000, 3), dtype=np.uint8)
     model = Recorder()
-    musiq_frame_scores(model, frame[None], "cpu", 512)
+    musiq_frame_scores(model, frame[None], "cpu", 512, 1)
     ref = transforms.Resize(size=(int(512 / 1000 * 600), int(512 / 1000 * 1000)), antialias=False)(
         torch.Tensor(frame[None]).permute(0, 3, 1, 2)) / 255.0
     assert model.seen.shape == ref.shape == (1, 3, 307, 512)
@@ -115,5 +115,5 @@ def test_vbench_longer_cap_known_answer_against_torchvision_resize():
 def test_frames_at_or_under_the_cap_reach_musiq_unchanged():
     frame = np.random.default_rng(4).integers(0, 256, (512, 300, 3), dtype=np.uint8)
     model = Recorder()
-    musiq_frame_scores(model, frame[None], "cpu", 512)
+    musiq_frame_scores(model, frame[None], "cpu", 512, 1)
     assert torch.equal(model.seen, torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0)

@@ -76,7 +76,7 @@ def test_a_clip_far_shorter_than_its_case_gets_no_number(synth):
 def test_chunks_of_a_stream_give_the_numbers_of_the_whole_clip(synth, monkeypatch):
     frames = synth.blend(n=14)  # 6 pairs, the last odd frame unpaired
     whole = motion_smoothness(frames, flow_warp(farneback_flow))
-    monkeypatch.setattr(frames_module, "CHUNK_PIXELS", 2 * frames.shape[1] * frames.shape[2])  # 2 pairs a chunk
+    monkeypatch.setattr(frames_module, "FRAME_PIXELS", frames.shape[1] * frames.shape[2] // 4)  # 2 pairs a chunk
     streamed = motion_smoothness(iter(frames), flow_warp(farneback_flow))
     assert streamed.details == whole.details and streamed.values == whole.values
 

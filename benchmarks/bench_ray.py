@@ -73,7 +73,8 @@ def one_run(args, out: Path, executor: str, workers: int | None) -> dict:
     from harmony_bench import runner
 
     cfg = runner.RunConfig(model=args.model, out=out, limit=args.limit, metrics=args.metrics.split(","),
-                           device="cpu", quiet=True, executor=executor, workers=workers)
+                           device="cpu", quiet=True, executor=executor, workers=workers,
+                           metric_threads=getattr(args, "metric_threads", None))
     cpu0 = time.process_time()
     with WorkerSampler() as workers_seen:
         start = time.perf_counter()

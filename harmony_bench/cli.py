@@ -28,6 +28,16 @@ def _metric_list(text: str) -> list[str]:
     return keys
 
 
+def _metric_key(text: str) -> str:
+    from harmony_bench.runner import check_metric_keys
+
+    try:
+        check_metric_keys([text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -245,9 +255,19 @@ def cmd_metrics(args) -> int:
         rows.append({"key": key, "family": cls.family, "outputs": [o.name for o in cls.outputs],
                      "backend": cls.backend, "official": cls.official, "protocol": cls.protocol_id(),
                      "subsets": sorted(cls.subsets), "needs": list(cls.needs),
-                     "runs_here": reason is None, "why_not": reason})
+                     "runs_here": reason is None, "why_not": reason, "card": dataclasses.asdict(cls.card)})
+    if args.keys:
+        rows = [r for r in rows if r["key"] in args.keys]
     if args.json:
         print(json.dumps(rows, indent=2))
+        return 0
+    if args.keys:
+        for r in rows:
+            print(f"{r['protocol']} ({'official' if r['official'] else 'variant'}; "
+                  f"{'runs here' if r['runs_here'] else 'does not run here: ' + r['why_not']})")
+            for field, text in r["card"].items():
+                if text:
+                    print(_wrapped(f"{field}: {text}", indent=2))
         return 0
     print(f"{'metric':30} {'kind':8} {'version':7} {'subsets':12} {'outputs':22} runs here?")
     for r in rows:
@@ -349,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print as JSON")
 
     p = _command(sub, "metrics", "list metrics, their protocols, and whether each can run here", cmd_metrics)
-    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument("keys", nargs="*", type=_metric_key, help="print these metrics' protocol cards instead")
+    p.add_argument("--json", action="store_true", help="print as JSON (cards included)")
 
     p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")

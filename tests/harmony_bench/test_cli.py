@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import pytest
+
 from harmony_bench.cli import main
 
 
@@ -31,6 +33,16 @@ def test_metrics_lists_every_metric_with_a_reason(capsys):
     for r in rows:
         assert r["protocol"].startswith(r["key"] + "/v")
         assert r["runs_here"] or r["why_not"]
+
+
+def test_metrics_prints_the_protocol_cards_asked_for(capsys):
+    assert main(["metrics", "ms@farneback", "dd@raft"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dd@raft/v") and "\nms@farneback/v" in out  # registry order, only these two
+    assert "precision: " in out and "reference: VBench" in out and "128 px" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["metrics", "ms@farnback"])
+    assert exc.value.code == 2 and "did you mean ms@farneback" in capsys.readouterr().err
 
 
 def test_weights_lists_sources_and_detects_a_bad_file(tmp_path, monkeypatch, capsys):

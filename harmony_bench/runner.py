@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -505,6 +506,9 @@ class EvaluationWorker:
 
 
 _DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
+# Metric models load one at a time even when their metrics score on several threads: loaders
+# that build on torch's meta device (transformers, audiobox) switch it for the whole process.
+_LOADING = threading.Lock()
 
 
 def _count(summary: Summary, todo: list[_Slot], rows: list[ResultRow]) -> None:
@@ -550,7 +554,8 @@ def _score(slot: _Slot, clip: Clip, case: Case) -> tuple[dict, str, str | None, 
     if slot.setup_error:
         return {}, "error", slot.setup_error, {}
     try:
-        metric.setup()
+        with _LOADING:
+            metric.setup()
     except MetricUnavailable as exc:
         slot.reason = str(exc)
         return {}, "unavailable", slot.reason, {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -49,21 +50,32 @@ class LipTrack:
         return len(self.frames)
 
 
+_SILENCE = {"lock": threading.Lock(), "depth": 0, "saved": -1}
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced():
     """mediapipe's C++ side logs to file descriptor 2 before absl is initialised (GLOG settings
-    do not reach it), once per graph: point fd 2 at /dev/null while a graph lives."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    do not reach it), once per graph: point fd 2 at /dev/null while a graph lives. Counted, so
+    that graphs living at once on several threads (metrics scored together) restore fd 2 once,
+    when the last one ends."""
+    with _SILENCE["lock"]:
+        if _SILENCE["depth"] == 0:
+            sys.stderr.flush()
+            _SILENCE["saved"] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _SILENCE["depth"] += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE["lock"]:
+            _SILENCE["depth"] -= 1
+            if _SILENCE["depth"] == 0:
+                sys.stderr.flush()
+                os.dup2(_SILENCE["saved"], 2)
+                os.close(_SILENCE["saved"])
 
 
 def detect_faces(frames: np.ndarray, min_confidence: float = 0.5) -> list[np.ndarray]:

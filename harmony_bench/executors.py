@@ -6,7 +6,8 @@ driver) alone plans each case, holds its lock, publishes its clip and writes its
 run identity and exactly-once rows behave as in one process.
 
 Ray: each worker is an actor that loads the model (or the metric models) once and takes one case
-at a time from the driver. A worker that dies (killed, out of memory, node lost) is replaced and
+at a time from the driver; an evaluation worker is also shown its next case, so that it decodes
+that clip while it scores the current one. A worker that dies (killed, out of memory, node lost) is replaced and
 its case is sent again, up to MAX_ATTEMPTS times; its half-written clip stays in a staging folder
 that the next attempt removes, and the case is stored once, when a result comes back. A case
 that kills its worker on every attempt is stored as an error, like any failed case, and the run
@@ -104,8 +105,11 @@ class RayPool:
         if not self.ray.is_initialized():
             _init_ray(self.ray, cfg)
         self.size, gpus = _worker_shape(self.ray.cluster_resources(), cfg)
-        # max_restarts=0: the pool replaces a dead actor itself, so it knows which case was lost
-        self.actor_cls = self.ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(worker_cls)
+        # max_restarts=0: the pool replaces a dead actor itself, so it knows which case was lost.
+        # A worker that prefetches gets a second thread for it, beside the case it runs.
+        self.prefetches = hasattr(worker_cls, "prefetch")
+        self.actor_cls = self.ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0,
+                                         max_concurrency=2 if self.prefetches else 1)(worker_cls)
         self.args = args
         self.actors: list = []
 
@@ -119,23 +123,40 @@ class RayPool:
         return self._get(getattr(actor, method).remote(*args))
 
     def map(self, jobs):
-        """Yield (case, result) as results come back; a lost worker's case is sent again."""
+        """Yield (case, result) as results come back; a lost worker's case is sent again. A worker
+        that prefetches is given its next case while it runs one (its clip decodes meanwhile);
+        a next case that an idle worker could start is taken back and run there."""
         ray, jobs = self.ray, iter(jobs)
         lost_errors = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                        ray.exceptions.ObjectLostError, ray.exceptions.NodeDiedError)
         free = list(self.actors)
         in_flight: dict = {}  # ObjectRef -> (actor, case, job, attempt)
+        ahead: dict = {}  # actor -> (case, job, attempt): its next case, already prefetched there
+        again: list = []  # (case, job, attempt) to send before any new case
 
-        def submit(case, job, attempt: int) -> None:
-            actor = free.pop() if free else self._new_actor()
+        def take():
+            if again:
+                return again.pop(0)
+            nxt = next(jobs, None)  # plans the case in the driver, under its lock
+            # WAIT comes only while jobs of ours are in flight: start nothing new now
+            return None if nxt is None or nxt is WAIT else (*nxt, 1)
+
+        def start(actor, case, job, attempt: int) -> None:
             in_flight[actor.run.remote(job)] = (actor, case, job, attempt)
+            if self.prefetches and actor not in ahead and (nxt := take()) is not None:
+                ahead[actor] = nxt
+                actor.prefetch.remote(nxt[1])
 
         def fill() -> None:
             while len(in_flight) < self.size:
-                nxt = next(jobs, None)  # plans the case in the driver, under its lock
-                if nxt is None or nxt is WAIT:  # WAIT comes only while jobs of ours are in flight
+                item = take()
+                if item is None and ahead:  # nothing new: an idle worker takes a waiting next case
+                    owner = next(iter(ahead))
+                    item = ahead.pop(owner)
+                    owner.forget.remote(item[1])
+                if item is None:
                     return
-                submit(*nxt, 1)
+                start(free.pop() if free else self._new_actor(), *item)
 
         fill()
         while in_flight:
@@ -143,11 +164,19 @@ class RayPool:
             actor, case, job, attempt = in_flight.pop(ref)
             try:
                 result = self._get(ref)
-                free.append(actor)
+                queued = ahead.pop(actor, None)
+                if queued is not None:
+                    start(actor, *queued)
+                else:
+                    free.append(actor)
             except lost_errors as exc:
                 self._drop(actor)
+                queued = ahead.pop(actor, None)
+                if queued is not None:
+                    again.append(queued)  # it never ran: the same attempt
                 if attempt < MAX_ATTEMPTS:
-                    submit(case, job, attempt + 1)
+                    again.insert(0, (case, job, attempt + 1))
+                    fill()
                     continue
                 result = WorkerLost(f"its worker died on each of {MAX_ATTEMPTS} attempts "
                                     f"(last: {type(exc).__name__}: {_first_line(exc)})")

@@ -480,12 +480,19 @@ class EvaluationWorker:
         self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
         self.folder, self.stamp = RunFolder(root), stamp
         self._decoding: dict[str, Future] = {}  # case id -> its clip being opened
+        self._forgotten: set[str] = set()  # cases given to another worker after their prefetch was sent
         self._scoring = ThreadPoolExecutor(threads, thread_name_prefix="harmony-bench-metric") if threads > 1 else None
 
     def prefetch(self, job: tuple) -> None:
         case, _, clip_row = job
-        if clip_row is not None and clip_row.status == "ok":
+        if clip_row is not None and clip_row.status == "ok" and case.id not in self._forgotten:
             self._decoding[case.id] = _DECODER.submit(self._open_clip, clip_row)
+
+    def forget(self, job: tuple) -> None:
+        """Drop a prefetched clip: its case went to another worker. On a Ray actor this may run
+        before the prefetch it cancels (two threads), hence the set."""
+        self._forgotten.add(job[0].id)
+        self._decoding.pop(job[0].id, None)
 
     def run(self, job: tuple) -> list[ResultRow]:
         case, todo, clip_row = job

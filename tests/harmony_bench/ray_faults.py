@@ -1,4 +1,5 @@
-"""A model and a metric that SIGKILL their own worker process on chosen cases (Ray worker-loss tests).
+"""A model and a metric that SIGKILL their own worker process on chosen cases (Ray worker-loss
+tests), and a worker that records its prefetches (Ray pool tests).
 
 The plan is `<run>/kill-plan.json`, {"generate": {case_id: n}, "evaluate": {case_id: n}}: the
 worker dies on the first n attempts at that case (counted by marker files in `<run>/kills/`),
@@ -56,3 +57,25 @@ class Kill(Metric):
     def score(self, clip, case) -> Score:
         die_if_planned(Path(clip.source).parents[1], "evaluate", case.id)  # source: <run>/clips/<id>.mp4
         return Score({"Frames": float(clip.num_frames)})
+
+
+class PrefetchRecorder:
+    """A Ray worker that prefetches (for the pool tests): each result says whether its job was
+    prefetched there, and which process ran it."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.prefetched = seconds, set()
+
+    def prefetch(self, job) -> None:
+        self.prefetched.add(job)
+
+    def forget(self, job) -> None:
+        self.prefetched.discard(job)
+
+    def run(self, job):
+        import os
+        import time
+
+        time.sleep(self.seconds)
+        return job, job in self.prefetched, os.getpid()
+

@@ -195,3 +195,29 @@ def test_a_case_another_process_holds_is_never_awaited_with_cases_in_flight(tiny
 def test_a_worker_that_cannot_start_stops_the_run_with_its_reason(cluster, tiny_cases, tmp_path):
     with pytest.raises(RuntimeError, match=r"a Ray worker could not start: .*no-such-model"):
         runner.generate(cfg(tiny_cases, tmp_path / "run", "ray", workers=1, model="no-such-model"))
+
+
+def _pool(workers: int):
+    shape = SimpleNamespace(executor="ray", workers=workers, gpus_per_worker=None, device="cpu", ray_address=None,
+                            quiet=True)
+    return executors.RayPool(shape, ray_faults.PrefetchRecorder, (0.3,))
+
+
+def test_a_ray_worker_is_given_its_next_case_while_it_runs_one(cluster):
+    pool = _pool(1)
+    try:
+        results = [result for _, result in pool.map(iter([(f"case-{i}", i) for i in range(4)]))]
+    finally:
+        pool.close()
+    assert [job for job, _, _ in results] == [0, 1, 2, 3]
+    assert [prefetched for _, prefetched, _ in results] == [False, True, True, True]
+
+
+def test_an_idle_ray_worker_takes_a_next_case_waiting_behind_another(cluster):
+    pool = _pool(2)
+    try:
+        results = [result for _, result in pool.map(iter([("case-0", 0), ("case-1", 1)]))]
+    finally:
+        pool.close()
+    assert sorted(job for job, _, _ in results) == [0, 1]
+    assert len({pid for _, _, pid in results}) == 2  # run side by side, not one behind the other

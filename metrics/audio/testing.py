@@ -29,13 +29,26 @@ TINY_IMAGEBIND = dict(out_embed_dim=16, vision_embed_dim=32, vision_num_blocks=1
                       imu_embed_dim=16, imu_num_blocks=1, imu_num_heads=2)
 
 
+def tiny_whisper(dims: dict = TINY_WHISPER, seed: int = 0):
+    """A seeded random Whisper. openai-whisper allocates the text decoder's positional embedding
+    with torch.empty (a released checkpoint fills it), so it is drawn here: left alone, it holds
+    whatever memory it was given, and the model's output changes from run to run."""
+    import torch
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(seed)
+    model = Whisper(ModelDimensions(**dims))
+    with torch.no_grad():
+        model.decoder.positional_embedding.normal_(0.0, 0.02)
+    return model.eval()
+
+
 def write_whisper(path: Path, dims: dict = TINY_WHISPER) -> None:
     """openai-whisper's .pt format: {"dims": ModelDimensions as a dict of ints, "model_state_dict":
     float16 tensors} (the released checkpoints are half precision; load_model casts them)."""
     import torch
-    from whisper.model import ModelDimensions, Whisper
 
-    model = Whisper(ModelDimensions(**dims))
+    model = tiny_whisper(dims)
     state = {k: v.half() for k, v in model.state_dict().items()}
     torch.save({"dims": asdict(model.dims), "model_state_dict": state}, path)
 

@@ -484,8 +484,9 @@ class EvaluationWorker:
         self._scoring = ThreadPoolExecutor(threads, thread_name_prefix="harmony-bench-metric") if threads > 1 else None
 
     def prefetch(self, job: tuple) -> None:
-        case, _, clip_row = job
-        if clip_row is not None and clip_row.status == "ok" and case.id not in self._forgotten:
+        case, todo, clip_row = job
+        if (clip_row is not None and clip_row.status == "ok" and case.id not in self._forgotten
+                and self._can_score(todo)):
             self._decoding[case.id] = _DECODER.submit(self._open_clip, clip_row)
 
     def forget(self, job: tuple) -> None:
@@ -497,8 +498,16 @@ class EvaluationWorker:
     def run(self, job: tuple) -> list[ResultRow]:
         case, todo, clip_row = job
         opening = self._decoding.pop(case.id, None)
-        clip = opening.result() if opening is not None else self._open_clip(clip_row)
+        if opening is not None:
+            clip = opening.result()
+        elif self._can_score(todo):
+            clip = self._open_clip(clip_row)
+        else:  # every metric of the case records why it cannot run; the clip is not needed
+            clip = "not opened"
         return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, clip, self.stamp, self._scoring)
+
+    def _can_score(self, todo: list[int]) -> bool:
+        return any(self.slots[i].reason is None for i in todo)
 
     def _open_clip(self, clip_row: ClipRow | None) -> "Clip | str":
         """The case's clip, or why it has none (stored as the error of each of its metrics)."""

@@ -91,6 +91,26 @@ def test_the_next_clip_is_decoded_while_the_current_one_is_scored(tiny_cases, tm
     assert all(threads[cid] == ["harmony-bench-decode_0"] for cid in order[1:]), threads  # each opened once
 
 
+def test_no_clip_is_opened_when_none_of_its_metrics_can_run(tiny_cases, tmp_path, monkeypatch):
+    from tests.harmony_bench.fake_metrics import Brightness, Picky
+
+    real_read = runner.read_clip
+    monkeypatch.setattr(Picky, "availability", lambda self: "no weights (test)")
+
+    def opened_by(name: str) -> tuple[list[str], runner.Summary]:
+        c = cfg(tiny_cases, tmp_path / name)
+        runner.generate(c)
+        opened = []
+        monkeypatch.setattr(runner, "read_clip", lambda video, audio: (opened.append(video), real_read(video, audio))[1])
+        return opened, runner.evaluate(c)
+
+    opened, summary = opened_by("brightness-runs")
+    assert len(opened) == 6 and summary.rows["ok"] == 6  # every case has brightness: each opened once
+    monkeypatch.setattr(Brightness, "availability", lambda self: "no weights (test)")
+    opened, summary = opened_by("none-runs")
+    assert opened == [] and {k for k, n in summary.rows.items() if n} == {"unavailable"}
+
+
 def test_the_metrics_of_a_clip_are_scored_at_once_and_stored_as_in_one_thread(tiny_cases, tmp_path, monkeypatch):
     import threading
 

@@ -32,6 +32,18 @@ def test_report_from_results(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["+GLDI"]["error"][0] == 0.1
     assert (tmp_path / "out" / "table3.png").stat().st_size > 1000
+    assert "Incomplete" not in md  # no budget recorded: nothing to be missing from
+
+
+def test_a_report_with_missing_runs_says_which(tmp_path):
+    (tmp_path / "anchors.json").write_text(json.dumps({"budget": {"seeds": [0, 1]}, "rows": {}}))
+    for seed in (0, 1):
+        (tmp_path / f"baseline-seed{seed}.json").write_text(json.dumps({"row": "baseline", "seed": seed, "clips": _clips([0.3])}))
+    (tmp_path / f"{_slug('+CTS')}-seed0.json").write_text(json.dumps({"row": "+CTS", "seed": 0, "clips": _clips([0.2])}))
+    write_report(tmp_path, tmp_path / "out")
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "**Incomplete: 9 of 12 (row, seed) results are missing (+GLDI seed 0, +GLDI seed 1, +RoPE seed 0, " in md
+    assert "+CTS seed 1," in md and "+CTS seed 0" not in md and "baseline seed" not in md
 
 
 def test_minimum_detectable_effect_is_2_8_standard_errors():

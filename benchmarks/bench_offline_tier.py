@@ -86,13 +86,9 @@ def main() -> None:
     from harmony_bench.cases import DEFAULT_CASES_DIR, load_cases
     from harmony_bench.metrics.registry import get_metric
 
-    lines = [f"# python benchmarks/bench_offline_tier.py --per-subset {args.per_subset}   "
+    say = bench_ray.Transcript(f"# python benchmarks/bench_offline_tier.py --per-subset {args.per_subset}   "
              f"({datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; {platform.machine()}, {os.cpu_count()} cores, "
-             f"load average at start {os.getloadavg()[0]:.1f})"]
-
-    def say(text: str) -> None:
-        print(text, flush=True)
-        lines.append(text)
+             f"load average at start {os.getloadavg()[0]:.1f})")
 
     keys = offline_keys()
     with tempfile.TemporaryDirectory(prefix="hb-bench-offline-") as tmp:
@@ -150,7 +146,7 @@ def main() -> None:
     say("Every store equals the first one row by row, values included. "
         f"Load average at end {os.getloadavg()[0]:.1f}.")
     if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
+        say.write(args.out)
 
 
 if __name__ == "__main__":

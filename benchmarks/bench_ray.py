@@ -95,6 +95,20 @@ def _row(label: str, r: dict, base: dict | None) -> str:
             f"{r['cases'] / r['total'] * 3600:8.0f} {ratio:>11} {r['cpu']:6.0f} {r['cpu'] / r['total']:5.2f}  {peaks}")
 
 
+class Transcript:
+    """Prints each line as it comes and keeps them all, so a results file holds what was shown."""
+
+    def __init__(self, header: str):
+        self.lines = [header]
+
+    def __call__(self, text: str) -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def write(self, path: Path) -> None:
+        path.write_text("\n".join(self.lines) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="harmony")
@@ -110,13 +124,9 @@ def main() -> None:
     from tests.harmony_bench.stores import assert_same_run
 
     cpus = os.cpu_count()
-    lines = [f"# python benchmarks/bench_ray.py --model {args.model} --limit {args.limit} --metrics {args.metrics} "
+    say = Transcript(f"# python benchmarks/bench_ray.py --model {args.model} --limit {args.limit} --metrics {args.metrics} "
              f"--workers {args.workers} --repeats {args.repeats}   ({datetime.now(timezone.utc):%Y-%m-%dT%H:%MZ}; "
-             f"{platform.machine()}, {cpus} cores, Ray {ray.__version__}, torch {torch.__version__})"]
-
-    def say(text: str) -> None:
-        print(text, flush=True)
-        lines.append(text)
+             f"{platform.machine()}, {cpus} cores, Ray {ray.__version__}, torch {torch.__version__})")
 
     say(f"load average at start {os.getloadavg()[0]:.1f} (other processes share these {cpus} cores); "
         "times are wall clock, worker start-up included")
@@ -155,7 +165,7 @@ def main() -> None:
     say("GPU: not measured (no GPU in this session); on a GPU node each worker takes --gpus-per-worker 1 by default")
     say(f"load average at end {os.getloadavg()[0]:.1f}")
     if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
+        say.write(args.out)
 
 
 if __name__ == "__main__":

@@ -56,3 +56,26 @@ def test_minimum_detectable_effect_is_2_8_standard_errors():
     se = diffs.std() / np.sqrt(len(diffs))
     assert minimum_detectable_effect(before, after, rng, "error") == pytest.approx(2.8 * se, rel=0.12)
     assert np.isnan(minimum_detectable_effect(before, {1: after[0]}, rng, "error"))  # no shared seed
+
+
+def test_the_papers_steps_are_scaled_to_the_row_above_and_set_against_the_mde():
+    from harmony_model.synthav.report import paper_steps
+
+    rng = np.random.default_rng(1)
+
+    def rows(spread):
+        noise = {s: rng.normal(0.0, spread, 96) for s in (0, 1)}
+        return {"baseline": {s: _clips([0.3] * 96) for s in (0, 1)},
+                "+GLDI": {s: _clips(list(0.3 - 0.02 + noise[s])) for s in (0, 1)}}
+
+    # paper: Sync-D 10.93 -> 10.67 is -2.38%; at our baseline's 0.3 s that is -0.0071 s
+    noisy = paper_steps(rows(0.05), rng)
+    line = next(x for x in noisy.splitlines() if x.startswith("| baseline -> +GLDI"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:4] == ["10.93 -> 10.67", "-2.4%", "-0.0071"]
+    mde, needed = float(cells[5]), float(cells[7].replace(",", ""))
+    assert 0.007 < mde < 0.02 and cells[6] == "no"  # about 2.8 x 0.05 / sqrt(192)
+    assert needed == pytest.approx(192 * (mde / 0.0071364) ** 2, rel=0.12)  # MDE printed to 3 decimals
+    assert "| +GLDI -> +RoPE | 10.67 -> 10.30 | -3.5% | not yet run |" in noisy
+    quiet = paper_steps(rows(0.005), rng)
+    assert "| yes |" in next(x for x in quiet.splitlines() if x.startswith("| baseline -> +GLDI"))

@@ -86,8 +86,8 @@ def time_desync_preprocessing(clip: Clip, repeats: int) -> None:
 
     def prepare():
         video, audio = desync.common_span(clip.video_at(desync.FPS), clip.audio_at(desync.SAMPLE_RATE))
-        desync.video_segments(video, desync.WINDOW_SEGMENTS)
-        desync.audio_segments(audio, desync.WINDOW_SEGMENTS)
+        desync.video_segments(video, desync.kept_segments(desync.WINDOW_SEGMENTS))
+        desync.audio_segments(audio, desync.kept_segments(desync.WINDOW_SEGMENTS))
 
     print(f"{'desync preprocessing':24s} {timed(prepare, repeats):7.2f} s/clip  (segments and log-mels only, no network)")
 

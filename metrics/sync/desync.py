@@ -136,14 +136,16 @@ class DeSyncMetric(Metric):
                               "sign": "as Synchformer's class grid"})
 
     def window_offsets(self, video: np.ndarray, audio: np.ndarray, n_segments: int) -> np.ndarray:
-        """Predicted offset (s) of the first and the last window."""
+        """Predicted offset (s) of the first and the last window. Only the segments the two windows
+        use are encoded: a segment's features depend on that segment alone."""
         import torch
 
+        kept = kept_segments(n_segments)
         with torch.inference_mode():
-            vfeat = self.segment_features(self.model.extract_vfeats, video_segments(video, n_segments))
-            afeat = self.segment_features(self.model.extract_afeats, audio_segments(audio, n_segments))
+            vfeat = self.segment_features(self.model.extract_vfeats, video_segments(video, kept))
+            afeat = self.segment_features(self.model.extract_afeats, audio_segments(audio, kept))
             offsets = []
-            for window in window_slices(n_segments):
+            for window in window_slices(len(kept)):
                 logits = self.model.compare_v_a(vfeat[:, window], afeat[:, window])
                 offsets.append(OFFSET_GRID[int(logits.argmax(dim=-1)[0])])
         return np.asarray(offsets)
@@ -168,30 +170,39 @@ def segment_count(length: int, size: int, step: int) -> int:
     return (length - size) // step + 1 if length >= size else 0
 
 
+def kept_segments(n_segments: int) -> list[int]:
+    """The segments of the first and the last window, in order: all of them up to 28 segments
+    (9.3 s), so the windows are still the first and the last 14 of this list."""
+    return sorted(set(range(WINDOW_SEGMENTS)) | set(range(n_segments - WINDOW_SEGMENTS, n_segments)))
+
+
 def window_slices(n_segments: int) -> list[slice]:
     """The first and the last 14 segments (the same slice twice when there are exactly 14)."""
     return [slice(0, WINDOW_SEGMENTS), slice(n_segments - WINDOW_SEGMENTS, n_segments)]
 
 
-def video_segments(frames: np.ndarray, n_segments: int):
-    """(S, 16, 3, 224, 224) float in [-1, 1] from (T, H, W, 3) uint8 frames at 25 fps."""
+def video_segments(frames: np.ndarray, segments: list[int]):
+    """(S, 16, 3, 224, 224) float in [-1, 1] of the given segments, from (T, H, W, 3) uint8 frames
+    at 25 fps; each frame is resized once even where segments overlap."""
     import torch
     from torchvision.transforms.v2 import functional as F
 
-    x = torch.from_numpy(np.ascontiguousarray(frames[: (n_segments - 1) * SEG_STEP + SEG_FRAMES])).permute(0, 3, 1, 2)
+    used = sorted({f for i in segments for f in range(i * SEG_STEP, i * SEG_STEP + SEG_FRAMES)})
+    x = torch.from_numpy(np.ascontiguousarray(frames[used])).permute(0, 3, 1, 2)
     x = F.resize(x, SIZE, interpolation=F.InterpolationMode.BICUBIC, antialias=True)
     x = F.center_crop(x, [SIZE, SIZE]).float() / 255.0
     x = (x - 0.5) / 0.5
-    return torch.stack([x[i * SEG_STEP : i * SEG_STEP + SEG_FRAMES] for i in range(n_segments)])
+    at = {f: k for k, f in enumerate(used)}  # a segment's 16 frames sit next to each other in `used`
+    return torch.stack([x[at[i * SEG_STEP] : at[i * SEG_STEP] + SEG_FRAMES] for i in segments])
 
 
-def audio_segments(audio: np.ndarray, n_segments: int):
-    """(S, 1, 128, 66) normalised log-mel of the 0.64 s audio segments."""
+def audio_segments(audio: np.ndarray, segments: list[int]):
+    """(S, 1, 128, 66) normalised log-mel of the given 0.64 s audio segments."""
     import torch
     import torchaudio
 
     wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    segs = torch.stack([wave[i * SEG_HOP : i * SEG_HOP + SEG_SAMPLES] for i in range(n_segments)])
+    segs = torch.stack([wave[i * SEG_HOP : i * SEG_HOP + SEG_SAMPLES] for i in segments])
     mel = torch.log(torchaudio.transforms.MelSpectrogram(**MEL)(segs) + 1e-6)
     frames = mel.shape[-1]
     if frames < MEL_FRAMES:

@@ -159,8 +159,8 @@ def test_desync_features_do_not_depend_on_the_batch(weights_env):
     metric = get_metric("desync@synchformer")()
     metric.setup()
     clip = moving(150, fps=25.0)
-    inputs = [(metric.model.extract_vfeats, video_segments(clip.video_at(25), 17)),
-              (metric.model.extract_afeats, audio_segments(clip.audio_at(SR), 17))]
+    inputs = [(metric.model.extract_vfeats, video_segments(clip.video_at(25), list(range(17)))),
+              (metric.model.extract_afeats, audio_segments(clip.audio_at(SR), list(range(17))))]
     with torch.inference_mode():
         for extract, segments in inputs:
             metric.batch_size = 1

@@ -68,15 +68,21 @@ def test_offset_grid_is_21_steps_of_0_2_s():
     assert desync.WINDOW_SECONDS == pytest.approx(4.8)
 
 
-@pytest.mark.parametrize("seconds, segments, last", [(4.8, 14, list(range(14))), (5.0, 14, list(range(14))),
-                                                     (10.0, 30, list(range(16, 30)))])
-def test_first_and_last_windows(seconds, segments, last):
+@pytest.mark.parametrize("seconds, segments, kept", [(4.8, 14, list(range(14))), (5.0, 14, list(range(14))),
+                                                     (10.0, 30, list(range(14)) + list(range(16, 30)))])
+def test_first_and_last_windows(seconds, segments, kept, monkeypatch):
+    encoded = []
+    for name in ("video_segments", "audio_segments"):
+        real = getattr(desync, name)
+        monkeypatch.setattr(desync, name, lambda x, which, real=real: encoded.append(list(which)) or real(x, which))
     metric = loaded_metric()
     score = metric.score(clip_of(seconds), None)
     assert score.details["segments"] == segments
+    assert encoded == [kept, kept]  # only the segments of the two windows, in order
+    # TinySync numbers the encoded segments: the windows are the first and the last 14 of them
     (first_v, first_a), (last_v, last_a) = metric.model.seen
     assert first_v == first_a == list(range(14))
-    assert last_v == last_a == last
+    assert last_v == last_a == list(range(len(kept) - 14, len(kept)))
     # answers: class 3 = -1.4 s, class 12 = +0.4 s -> DeSync = mean |offset|
     assert score.details["window_offsets_s"] == pytest.approx([-1.4, 0.4])
     assert score.values["DeSync"] == pytest.approx(0.9)
@@ -96,7 +102,7 @@ def test_streams_are_cut_to_their_common_duration():
 
 def test_video_segments_resize_crop_and_scale():
     frames = (np.arange(40) * 5).astype(np.uint8)[:, None, None, None] * np.ones((1, 90, 160, 3), np.uint8)
-    segs = video_segments(frames, 3)
+    segs = video_segments(frames, [0, 1, 2])
     assert segs.shape == (3, 16, 3, 224, 224)
     for i, j in ((0, 0), (1, 3), (2, 15)):
         expected = (5 * (8 * i + j) / 255 - 0.5) / 0.5
@@ -106,7 +112,7 @@ def test_video_segments_resize_crop_and_scale():
 def test_audio_segments_log_mel_layout_and_normalisation():
     audio = np.zeros(16000 * 2, np.float32)
     audio[5120 * 2 : 5120 * 2 + 400] = 0.8  # a burst at the start of segment 2 (inside segment 1 too)
-    segs = audio_segments(audio, 3)
+    segs = audio_segments(audio, [0, 1, 2])
     assert segs.shape == (3, 1, 128, 66)
     silence = (np.log(1e-6) - desync.MEL_MEAN) / (2 * desync.MEL_STD)
     padding = (0.0 - desync.MEL_MEAN) / (2 * desync.MEL_STD)  # 65 mel frames padded with 0 before scaling
@@ -149,3 +155,37 @@ def test_native_network_scores_through_setup(tmp_path, monkeypatch):
     offsets = score.details["window_offsets_s"]
     assert len(offsets) == 2 and all(min(abs(desync.OFFSET_GRID - o)) < 1e-9 for o in offsets)
     assert score.values["DeSync"] == pytest.approx(np.mean(np.abs(offsets)))
+
+
+def test_video_segments_of_a_subset_equal_those_of_all_segments():
+    frames = np.random.default_rng(0).integers(0, 256, (120, 40, 60, 3), dtype=np.uint8)
+    every = video_segments(frames, list(range(14)))
+    some = video_segments(frames, [0, 1, 5, 12, 13])
+    assert torch.equal(some, every[[0, 1, 5, 12, 13]])
+    audio = np.random.default_rng(1).normal(0, 0.1, 16000 * 5).astype(np.float32)
+    assert torch.allclose(audio_segments(audio, [2, 9]), audio_segments(audio, list(range(14)))[[2, 9]], atol=1e-6)
+
+
+def test_a_long_clip_scores_as_if_every_segment_were_encoded(tmp_path, monkeypatch):
+    """The native network on a 10 s clip (30 segments, 28 encoded): the offsets equal those from
+    the windows of the features of all 30 segments, as av-benchmark computes them."""
+    from harmony_bench.metrics.sync.testing import write_random_weights
+
+    written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
+    (tmp_path / "manifest.json").write_text(json.dumps(written))
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
+    metric = DeSyncMetric()
+    metric.setup()
+    clip = clip_of(10.0, size=(32, 48))
+    video, audio = desync.common_span(clip.video_at(desync.FPS), clip.audio_at(desync.SAMPLE_RATE))
+    with torch.inference_mode():
+        vfeat = metric.segment_features(metric.model.extract_vfeats, video_segments(video, list(range(30))))
+        afeat = metric.segment_features(metric.model.extract_afeats, audio_segments(audio, list(range(30))))
+        logits = [metric.model.compare_v_a(vfeat[:, w], afeat[:, w]) for w in (slice(0, 14), slice(16, 30))]
+        kept = desync.kept_segments(30)
+        assert torch.allclose(metric.segment_features(metric.model.extract_vfeats, video_segments(video, kept)),
+                              vfeat[:, kept], atol=1e-5)
+    expected = [desync.OFFSET_GRID[int(x.argmax(dim=-1)[0])] for x in logits]
+    assert metric.window_offsets(video, audio, 30).tolist() == pytest.approx(expected)
+    assert metric.score(clip, None).details["window_offsets_s"] == pytest.approx(expected)

@@ -139,9 +139,9 @@ def test_says_what_is_missing(tmp_path, monkeypatch):
     assert DeSyncMetric(architecture=TinySync).availability() == "weights missing: synchformer_state_dict.pth"
 
 
-def test_native_network_scores_through_setup(tmp_path, monkeypatch):
-    """No av-benchmark needed: the tiny random-weight file and its override load into the native
-    Synchformer, both hashes are recorded, and the offsets come from the 21-class grid."""
+@pytest.fixture
+def native(tmp_path, monkeypatch) -> tuple[DeSyncMetric, dict]:
+    """The native Synchformer set up from tiny random-weight files, and their hashes."""
     from harmony_bench.metrics.sync.testing import write_random_weights
 
     written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
@@ -150,6 +150,13 @@ def test_native_network_scores_through_setup(tmp_path, monkeypatch):
     monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
     metric = DeSyncMetric()
     metric.setup()
+    return metric, written
+
+
+def test_native_network_scores_through_setup(native):
+    """No av-benchmark needed: the tiny random-weight file and its override load into the native
+    Synchformer, both hashes are recorded, and the offsets come from the 21-class grid."""
+    metric, written = native
     assert metric.weights_sha256 == ";".join(f"{k}={v}" for k, v in written.items())
     score = metric.score(clip_of(5.0, size=(32, 48)), None)
     offsets = score.details["window_offsets_s"]
@@ -166,17 +173,10 @@ def test_video_segments_of_a_subset_equal_those_of_all_segments():
     assert torch.allclose(audio_segments(audio, [2, 9]), audio_segments(audio, list(range(14)))[[2, 9]], atol=1e-6)
 
 
-def test_a_long_clip_scores_as_if_every_segment_were_encoded(tmp_path, monkeypatch):
+def test_a_long_clip_scores_as_if_every_segment_were_encoded(native):
     """The native network on a 10 s clip (30 segments, 28 encoded): the offsets equal those from
     the windows of the features of all 30 segments, as av-benchmark computes them."""
-    from harmony_bench.metrics.sync.testing import write_random_weights
-
-    written = write_random_weights(tmp_path, only=("synchformer_state_dict.pth",))
-    (tmp_path / "manifest.json").write_text(json.dumps(written))
-    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
-    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
-    metric = DeSyncMetric()
-    metric.setup()
+    metric, _ = native
     clip = clip_of(10.0, size=(32, 48))
     video, audio = desync.common_span(clip.video_at(desync.FPS), clip.audio_at(desync.SAMPLE_RATE))
     with torch.inference_mode():

@@ -20,6 +20,16 @@ def test_results_are_reused_only_under_the_same_config(tmp_path):
     again = json.loads(path.read_text())
     assert again["config_sha256"] == first["config_sha256"] and again["eval_seconds"] >= 0
 
+    # the same model measured on fewer test clips: evaluated again on the budget's clips
+    fewer = {**first, "budget": {**first["budget"], "test_clips": QUICK.test_clips - 1}, "clips": first["clips"][:-1]}
+    path.write_text(json.dumps({**fewer, "eval_seconds": -1.0}))
+    anchors = results / "anchors.json"
+    anchors.write_text(json.dumps({**json.loads(anchors.read_text()), "budget": fewer["budget"]}))
+    run(QUICK, results, runs, only={"baseline"})
+    again = json.loads(path.read_text())
+    assert len(again["clips"]) == QUICK.test_clips and again["eval_seconds"] >= 0
+    assert json.loads(anchors.read_text())["budget"]["test_clips"] == QUICK.test_clips
+
 
 def test_variants_differ_only_in_their_switches():
     base, cts = variant_config("baseline", 0, QUICK), variant_config("cts", 0, QUICK)

@@ -129,11 +129,10 @@ def variant_config(name: str, seed: int, budget: Budget):
 EVAL_PROTOCOL = 2  # 2: each clip also scored against another generated clip's audio (null_*)
 
 
-def _measured_as(result: dict, budget: Budget) -> bool:
-    """A stored result counts for `budget` when it was measured on the same test clips with the
-    same sampling steps (neither is part of the model's config)."""
-    stored = result.get("budget", {})
-    return stored.get("test_clips") == budget.test_clips and stored.get("sample_steps") == budget.sample_steps
+def same_test(measured: dict, budget: dict) -> bool:
+    """Whether a result measured under the budget dict `measured` counts for `budget`: the same
+    test clips and sampling steps (neither is part of the model's config)."""
+    return all(measured.get(k) == budget.get(k) for k in ("test_clips", "sample_steps"))
 
 
 def config_fingerprint(cfg) -> str:
@@ -258,7 +257,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
     clips = test_clips(cfg, budget.test_clips, budget.duration)
     anchor_file = results / "anchors.json"
     stored = json.loads(anchor_file.read_text()) if anchor_file.is_file() else {}
-    if stored.get("eval_protocol") != EVAL_PROTOCOL or not _measured_as(stored, budget):
+    if stored.get("eval_protocol") != EVAL_PROTOCOL or not same_test(stored.get("budget", {}), asdict(budget)):
         _write(anchor_file, {"budget": asdict(budget), "eval_protocol": EVAL_PROTOCOL, "rows": anchors(cfg, clips)})
     for seed in budget.seeds:
         if seeds and seed not in seeds:
@@ -269,7 +268,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             path = results / f"{_slug(row)}-seed{seed}.json"
             fingerprint = config_fingerprint(variant_config(variant, seed, budget))
             if path.is_file() and (done := json.loads(path.read_text())).get("config_sha256") == fingerprint \
-                    and _measured_as(done, budget):
+                    and same_test(done.get("budget", {}), asdict(budget)):
                 continue
             started = time.perf_counter()
             model_dir = train_variant(variant, seed, budget, runs)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harmony_bench.reports.paper import load_baseline
-from harmony_model.synthav.ablation import ROWS, TRAINED, _slug
+from harmony_model.synthav.ablation import ROWS, TRAINED, _slug, same_test
 
 N_BOOT = 2000
 METRICS = (("error", "timing error (s) ↓"), ("error_gain", "error - chance (s) ↓"), ("corr0", "corr0 ↑"),
@@ -30,13 +30,16 @@ PAPER_ROWS = {"baseline": "Baseline (global cross-attention)", "+GLDI": "+ GLDI"
 
 
 def load(results: Path) -> tuple[dict[str, dict[int, list[dict]]], dict]:
-    """{row: {seed: clip rows}} for model rows, and the anchors file."""
+    """{row: {seed: clip rows}} for model rows, and the anchors file. A result measured on other
+    test clips than the anchors' budget is left out (and so reported missing): rows of one table
+    are paired clip by clip."""
+    anchors = json.loads((results / "anchors.json").read_text()) if (results / "anchors.json").is_file() else {}
     rows: dict[str, dict[int, list[dict]]] = {}
     for row in ROWS:
         for path in sorted(results.glob(f"{_slug(row)}-seed*.json")):
             obj = json.loads(path.read_text())
-            rows.setdefault(row, {})[int(obj["seed"])] = obj["clips"]
-    anchors = json.loads((results / "anchors.json").read_text()) if (results / "anchors.json").is_file() else {}
+            if "budget" not in anchors or same_test(obj.get("budget", {}), anchors["budget"]):
+                rows.setdefault(row, {})[int(obj["seed"])] = obj["clips"]
     return rows, anchors
 
 

@@ -46,6 +46,18 @@ def test_a_report_with_missing_runs_says_which(tmp_path):
     assert "+CTS seed 1," in md and "+CTS seed 0" not in md and "baseline seed" not in md
 
 
+def test_a_result_measured_on_other_test_clips_is_left_out(tmp_path):
+    budget = {"seeds": [0], "test_clips": 2, "sample_steps": 12}
+    (tmp_path / "anchors.json").write_text(json.dumps({"budget": budget, "rows": {}}))
+    (tmp_path / "baseline-seed0.json").write_text(json.dumps({"row": "baseline", "seed": 0, "budget": budget,
+                                                              "clips": _clips([0.3, 0.3])}))
+    (tmp_path / "gldi-seed0.json").write_text(json.dumps({"row": "+GLDI", "seed": 0, "clips": _clips([0.2]),
+                                                          "budget": {**budget, "test_clips": 1}}))
+    write_report(tmp_path, tmp_path / "out")
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "| +GLDI |" not in md and "(+GLDI seed 0, +RoPE seed 0," in md
+
+
 def test_minimum_detectable_effect_is_2_8_standard_errors():
     from harmony_model.synthav.report import minimum_detectable_effect
 

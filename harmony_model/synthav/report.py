@@ -199,7 +199,7 @@ def plot(summary: dict, path: Path) -> None:
         label = labels[key]
         means = [summary[r][key][0] for r in model_rows]
         err = np.array([[summary[r][key][0] - summary[r][key][1], summary[r][key][2] - summary[r][key][0]] for r in model_rows]).T
-        ax.bar(range(len(model_rows)), means, yerr=err, capsize=4, color="#4c72b0")
+        ax.bar(range(len(model_rows)), means, yerr=err.tolist(), capsize=4, color="#4c72b0")  # lists: one bar warns as arrays
         for name, style in zip(anchor_rows, ("-", "--", ":")):
             ax.axhline(summary[name][key][0], color="grey", linestyle=style, label=name)
         ax.set_xticks(range(len(model_rows)), model_rows, rotation=25, ha="right")

@@ -8,7 +8,10 @@ curriculum budget's 2 s / 12 fps clips (`ablation.SYNC`). Times are process CPU 
 torch thread, the compute itself, not the waits of a machine shared with other jobs), median of
 `--repeats` steps after one warm-up step.
 
-    python benchmarks/bench_train_throughput.py [--repeats 3]
+`--compile` measures instead the cached-latent table-budget steps eagerly and with the model
+under `torch.compile` (inductor, dynamic=False); the warm-up step, which compiles, is reported.
+
+    python benchmarks/bench_train_throughput.py [--repeats 3] [--compile]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Case:
     batch: int
     cached: bool
     stage: int = -1  # which curriculum stage's step
+    compiled: bool = False  # the model under torch.compile
 
 
 CASES = (
@@ -40,6 +44,12 @@ CASES = (
     Case("cached latents, CTS, batch 64", "table", "cts", 64, True),
     Case("curriculum budget (2 s, 12 fps), joint stages", "curriculum", "cts", 16, True, stage=0),
     Case("curriculum budget (2 s, 12 fps), CTS stage", "curriculum", "cts", 16, True),
+)
+COMPILE_CASES = (
+    Case("before: cached latents, joint, eager", "table", "rope", 16, True),
+    Case("torch.compile, joint", "table", "rope", 16, True, compiled=True),
+    Case("before: cached latents, CTS, eager", "table", "cts", 16, True),
+    Case("torch.compile, CTS", "table", "cts", 16, True, compiled=True),
 )
 
 
@@ -57,22 +67,27 @@ def measure(case: Case, repeats: int, cache_dir: str) -> dict:
     data.sample_batch(1, torch.Generator().manual_seed(0), **stage.data_options)  # pool built outside the timing
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(cfg, data, out)
+        if case.compiled:
+            trainer.model.compile(dynamic=False)
         steps, draws = [], []
         for r in range(repeats + 1):
-            started = time.process_time()
+            started, wall = time.process_time(), time.perf_counter()
             trainer.micro_batch(stage, 0, case.batch)
             drawn = time.process_time()
             trainer.train_step(stage)  # draws the same batch again: the step as training runs it
-            if r:  # the first step warms up
+            if r:  # the first step warms up (and compiles)
                 steps.append(time.process_time() - drawn)
                 draws.append(drawn - started)
+            else:
+                warm_cpu, warm_wall = time.process_time() - started, time.perf_counter() - wall
     step, draw = statistics.median(steps), statistics.median(draws)
-    return {"step": step, "draw": draw, "samples_per_s": case.batch / step}
+    return {"step": step, "draw": draw, "samples_per_s": case.batch / step, "warm_cpu": warm_cpu, "warm_wall": warm_wall}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true", help="eager against torch.compile (table budget, cached latents)")
     args = ap.parse_args()
     import torch
 
@@ -81,13 +96,15 @@ def main() -> None:
     print(f"{'case':52s} {'batch':>5s} {'s/step':>7s} {'draw+encode':>11s} {'samples/s':>9s}")
     with tempfile.TemporaryDirectory() as cache_dir:
         before: dict[str, float] = {}  # variant -> samples/s of its "before" row
-        for case in CASES:
+        for case in COMPILE_CASES if args.compile else CASES:
             r = measure(case, args.repeats, cache_dir)
             if case.label.startswith("before"):
                 before[case.variant] = r["samples_per_s"]
             gain = f"  ({r['samples_per_s'] / before[case.variant]:.2f}x before)" if case.budget == "table" else ""
             print(f"{case.label:52s} {case.batch:5d} {r['step']:7.3f} {r['draw'] / r['step']:11.1%} "
                   f"{r['samples_per_s']:9.1f}{gain}", flush=True)
+            if case.compiled:
+                print(f"{'':52s} compiling (the warm-up step): {r['warm_cpu']:.0f} CPU s, {r['warm_wall']:.0f} s wall")
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -140,7 +140,8 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
               "The paper's Table 3 steps in Sync-D, read as relative changes of our row above's timing error (an "
               "assumption: Sync-D is a distance, not seconds), against the minimum detectable effect (5% level, 80% "
               "power) of our paired step. The last column scales this table's clips x seeds by (MDE / step)^2, "
-              "the spread between seeds taken as it is now.", "", paper_steps(rows, rng)]
+              "the spread between seeds taken as it is now. Whether our own step is significant is read from "
+              "its CI, not from the >= MDE column.", "", paper_steps(rows, rng)]
     return "\n".join(lines), summary
 
 
@@ -152,7 +153,7 @@ def paper_steps(rows: dict[str, dict[int, list[dict]]], rng: np.random.Generator
     that shrinks Sync-D by x% is read as one that shrinks the timing error by x%."""
     paper = load_baseline("ablation")
     lines = ["| step | paper: Sync-D | paper's relative step | at this table's scale (s) | this table's step (s) "
-             "| MDE (s) | detectable | clips x seeds to detect it |", "|" + "---|" * 8]
+             "| MDE (s) | paper's step >= MDE | clips x seeds to detect it |", "|" + "---|" * 8]
     names = list(PAPER_ROWS)
     for above, row in zip(names, names[1:]):
         before, after = (float(paper.loc[PAPER_ROWS[r], "Sync-D"]) for r in (above, row))

@@ -56,6 +56,7 @@ class Budget:
     duration: float = 1.0  # seconds per clip, training and test
     fps: float = 8.0
     curriculum: tuple[tuple[str, float], ...] = (("hard", 1.0),)  # (level, fraction of steps)
+    test_level: str = "hard"  # SynthAV level of the held-out test clips
 
     def stage_steps(self) -> list[tuple[str, int]]:
         """(level, steps) per stage; the last stage takes what rounding leaves."""
@@ -131,8 +132,11 @@ EVAL_PROTOCOL = 2  # 2: each clip also scored against another generated clip's a
 
 def same_test(measured: dict, budget: dict) -> bool:
     """Whether a result measured under the budget dict `measured` counts for `budget`: the same
-    test clips and sampling steps (neither is part of the model's config)."""
-    return all(measured.get(k) == budget.get(k) for k in ("test_clips", "sample_steps"))
+    test clips and sampling steps (neither is part of the model's config). Results stored before
+    `test_level` existed were measured on the hard mix."""
+    defaults = {"test_level": Budget.test_level}
+    return all(measured.get(k, defaults.get(k)) == budget.get(k, defaults.get(k))
+               for k in ("test_clips", "sample_steps", "test_level"))
 
 
 def config_fingerprint(cfg) -> str:
@@ -148,8 +152,9 @@ def synthav_config(cfg, duration: float = 1.0, level: str = "hard") -> SynthAVCo
     return SynthAVConfig(size=c.height, fps=c.fps, duration=duration, sample_rate=c.sample_rate, level=level)
 
 
-def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
-    """Train (or resume) one variant; returns its EMA checkpoint folder."""
+def train_variant(name: str, seed: int, budget: Budget, runs: Path, train_missing: bool = True) -> Path | None:
+    """Train (or resume) one variant; returns its EMA checkpoint folder (None when it is not
+    fully trained and `train_missing` is off)."""
     from harmony_model.synthav.source import make_source
     from harmony_model.train import train
 
@@ -157,6 +162,8 @@ def train_variant(name: str, seed: int, budget: Budget, runs: Path) -> Path:
     out = runs / name / f"seed{seed}"
     if (out / "model" / "config.json").is_file() and _trained_steps(out) >= budget.steps:
         return out / "model"
+    if not train_missing:
+        return None
     data = make_source(cfg, count=budget.train_clips, duration=budget.duration, cache_latents=True)
     if not (out / "train_state.pt").is_file():
         (out / "loss_log.jsonl").unlink(missing_ok=True)  # lines of an interrupted run before its first checkpoint
@@ -251,10 +258,12 @@ def anchors(cfg, clips) -> dict[str, list[dict]]:
 # ---- the run ----------------------------------------------------------------------------------------
 
 def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
-        seeds: set[int] | None = None) -> None:
+        seeds: set[int] | None = None, train_missing: bool = True) -> None:
+    """Evaluate every (row, seed) of the budget not yet in `results`, training its variant first
+    (or, with `train_missing` off, leaving out the ones not fully trained)."""
     results.mkdir(parents=True, exist_ok=True)
     cfg = base_config(budget)
-    clips = test_clips(cfg, budget.test_clips, budget.duration)
+    clips = test_clips(cfg, budget.test_clips, budget.duration, budget.test_level)
     anchor_file = results / "anchors.json"
     stored = json.loads(anchor_file.read_text()) if anchor_file.is_file() else {}
     if stored.get("eval_protocol") != EVAL_PROTOCOL or not same_test(stored.get("budget", {}), asdict(budget)):
@@ -271,7 +280,10 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
                     and same_test(done.get("budget", {}), asdict(budget)):
                 continue
             started = time.perf_counter()
-            model_dir = train_variant(variant, seed, budget, runs)
+            model_dir = train_variant(variant, seed, budget, runs, train_missing)
+            if model_dir is None:
+                print(f"{row} seed {seed}: not trained yet, left out", flush=True)
+                continue
             trained = time.perf_counter() - started
             rows = evaluate(model_dir, guidance, scales, clips, budget.sample_steps)
             _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
@@ -312,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--curriculum", action="store_true",
                     help="the curriculum budget (SYNC: 2 s clips at 12 fps, single -> several -> hard, 384 test "
                          "clips); its table goes to reports/ablation/curriculum/")
+    ap.add_argument("--test-level", default="hard", choices=("single", "several", "hard"),
+                    help="with --curriculum: score the trained models on test clips of another SynthAV level (no "
+                         "training: only seeds already trained are evaluated); table in "
+                         "reports/ablation/curriculum-LEVEL/")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the table and plot from results")
     args = ap.parse_args(argv)
     only_seeds = {int(s) for s in args.seeds.split(",") if s}
@@ -319,10 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     check = replace(base, steps=args.steps, seeds=tuple(sorted(only_seeds)) or (0,))
     budget = QUICK if args.quick else check if args.steps else base
     runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget)
-    table = {Budget(): REPO / "reports" / "ablation", SYNC: REPO / "reports" / "ablation" / "curriculum"}.get(budget)
+    if args.test_level != "hard":
+        if budget != SYNC:
+            ap.error("--test-level goes with --curriculum (the curriculum's trained models)")
+        budget = replace(budget, test_level=args.test_level)
+    table = {Budget(): REPO / "reports" / "ablation", SYNC: REPO / "reports" / "ablation" / "curriculum",
+             replace(SYNC, test_level=args.test_level): REPO / "reports" / "ablation" / f"curriculum-{args.test_level}"
+             }.get(budget)
     results = table / "results" if table else runs / "results"
     if not args.report_only:
-        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None, only_seeds or None)
+        run(budget, results, runs, set(filter(None, args.variants.split(","))) or None, only_seeds or None,
+            train_missing=budget.test_level == Budget.test_level)
     from harmony_model.synthav.report import write_report
 
     write_report(results, table or runs)

@@ -76,3 +76,20 @@ def test_the_curriculum_config_file_is_the_shipped_candidates_config():
     assert on_disk.train.data == "harmony_model.synthav.source:make_source"
     on_disk.train.data, on_disk.train.data_kwargs = "", {}
     assert on_disk.to_dict() == variant_config("cts", 0, SYNC).to_dict()
+
+
+def test_another_test_level_scores_only_trained_models(tmp_path):
+    from dataclasses import asdict, replace
+
+    from harmony_model.synthav.ablation import same_test
+
+    runs = tmp_path / "runs"
+    run(QUICK, tmp_path / "hard", runs, only={"baseline"})
+    single = replace(QUICK, test_level="single")
+    run(single, tmp_path / "single", runs, only={"baseline", "gldi"}, train_missing=False)
+    scored = json.loads((tmp_path / "single" / "baseline-seed0.json").read_text())
+    assert {c["flavour"] for c in scored["clips"]} == {"ambient"} and scored["budget"]["test_level"] == "single"
+    assert not (tmp_path / "single" / "gldi-seed0.json").exists() and not (runs / "gldi").exists()  # nothing trained
+    # results stored before test_level existed were measured on the hard mix
+    old = {"test_clips": QUICK.test_clips, "sample_steps": QUICK.sample_steps}
+    assert same_test(old, asdict(QUICK)) and not same_test(old, asdict(single))

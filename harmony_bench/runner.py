@@ -503,7 +503,7 @@ class EvaluationWorker:
         elif self._can_score(todo):
             clip = self._open_clip(clip_row)
         else:  # every metric of the case records why it cannot run; the clip is not needed
-            clip = "not opened"
+            clip = None
         return _evaluate_case(case, [self.slots[i] for i in todo], clip_row, clip, self.stamp, self._scoring)
 
     def _can_score(self, todo: list[int]) -> bool:
@@ -546,9 +546,10 @@ class _RowStamp:
     versions: dict
 
 
-def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, clip: "Clip | str",
+def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, clip: "Clip | str | None",
                    st: _RowStamp, scoring: ThreadPoolExecutor | None = None) -> list[ResultRow]:
-    """The rows of each slot, in slot order; the slots are scored on `scoring`'s threads when given."""
+    """The rows of each slot, in slot order; the slots are scored on `scoring`'s threads when given.
+    `clip` is the decoded clip, why there is none, or None when no slot needs it (each has a reason)."""
     def rows(slot: _Slot) -> list[ResultRow]:
         start = time.time()
         if slot.reason:

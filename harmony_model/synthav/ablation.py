@@ -303,6 +303,18 @@ def runs_dir(budget: Budget) -> Path:
     return REPO / "runs" / ("ablation" if budget.steps == Budget.steps else f"ablation-{budget.steps}")
 
 
+def table_dir(budget: Budget) -> Path | None:
+    """Where a budget's table goes: reports/ablation for the table's budget, .../curriculum for
+    the curriculum's, .../curriculum-LEVEL for its models scored on test clips of another level;
+    None for a budget check or smoke run (their tables stay under runs/)."""
+    reports = REPO / "reports" / "ablation"
+    if budget == Budget():
+        return reports
+    if replace(budget, test_level=SYNC.test_level) == SYNC:
+        return reports / ("curriculum" if budget == SYNC else f"curriculum-{budget.test_level}")
+    return None
+
+
 def _slug(row: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in row.lower()).strip("-").replace("--", "-")
 
@@ -335,13 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     check = replace(base, steps=args.steps, seeds=tuple(sorted(only_seeds)) or (0,))
     budget = QUICK if args.quick else check if args.steps else base
     runs = REPO / "runs" / "ablation-quick" if args.quick else runs_dir(budget)
-    if args.test_level != "hard":
+    if args.test_level != budget.test_level:
         if budget != SYNC:
             ap.error("--test-level goes with --curriculum (the curriculum's trained models)")
         budget = replace(budget, test_level=args.test_level)
-    table = {Budget(): REPO / "reports" / "ablation", SYNC: REPO / "reports" / "ablation" / "curriculum",
-             replace(SYNC, test_level=args.test_level): REPO / "reports" / "ablation" / f"curriculum-{args.test_level}"
-             }.get(budget)
+    table = table_dir(budget)
     results = table / "results" if table else runs / "results"
     if not args.report_only:
         run(budget, results, runs, set(filter(None, args.variants.split(","))) or None, only_seeds or None,

@@ -93,3 +93,14 @@ def test_another_test_level_scores_only_trained_models(tmp_path):
     # results stored before test_level existed were measured on the hard mix
     old = {"test_clips": QUICK.test_clips, "sample_steps": QUICK.sample_steps}
     assert same_test(old, asdict(QUICK)) and not same_test(old, asdict(single))
+
+
+def test_each_budget_has_its_own_table_folder():
+    from dataclasses import replace
+
+    from harmony_model.synthav.ablation import Budget, table_dir
+
+    assert table_dir(Budget()).name == "ablation" and table_dir(SYNC).name == "curriculum"
+    assert table_dir(replace(SYNC, test_level="hard")) == table_dir(SYNC)
+    assert table_dir(replace(SYNC, test_level="single")).name == "curriculum-single"
+    assert table_dir(QUICK) is None and table_dir(replace(SYNC, steps=100)) is None

@@ -57,6 +57,13 @@ def _nanmean(x) -> float:
     return float(x.mean()) if x.size else float("nan")
 
 
+def _flavour_errors(clips: list[dict]) -> str:
+    """Mean timing error per flavour, speech / ambient / complex; — for a flavour without clips
+    (a test level of ambient scenes only)."""
+    means = (_nanmean([c["error"] for c in clips if c["flavour"] == f]) for f in ("speech", "ambient", "complex"))
+    return " / ".join("—" if np.isnan(m) else f"{m:.3f}" for m in means)
+
+
 def _draws(per_seed: dict[int, np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """Two-level bootstrap draws of the mean over seeds of per-seed clip means (NaN draws dropped)."""
     seeds = sorted(per_seed)
@@ -106,8 +113,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
             continue
         per_seed = rows[row]
         stats = {key: bootstrap({s: clip_values(c, key) for s, c in per_seed.items()}, rng) for key, _ in METRICS}
-        flav = " / ".join(f"{_nanmean([c['error'] for cs in per_seed.values() for c in cs if c['flavour'] == f]):.3f}"
-                          for f in ("speech", "ambient", "complex"))
+        flav = _flavour_errors([c for cs in per_seed.values() for c in cs])
         paired = previous and row != "+CTS, standard CFG"
         steps = [_paired_step(rows.get(previous), per_seed, rng, key, digits) if paired else "—"
                  for key, digits in (("error", 3), ("corr0", 2))]
@@ -122,8 +128,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
             previous = row
     for name, clips in anchors.get("rows", {}).items():
         stats = {key: bootstrap({0: clip_values(clips, key)}, rng) for key, _ in METRICS}
-        flav = " / ".join(f"{_nanmean([c['error'] for c in clips if c['flavour'] == f]):.3f}"
-                          for f in ("speech", "ambient", "complex"))
+        flav = _flavour_errors(clips)
         cells = [f"*{name}*", "", "", "", "", *(_fmt(stats[k], 2 if k in TWO_DIGITS else 3) for k, _ in METRICS),
                  "—", "—", flav, "—"]
         lines.append("| " + " | ".join(cells) + " |")

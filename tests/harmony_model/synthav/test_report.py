@@ -91,3 +91,10 @@ def test_the_papers_steps_are_scaled_to_the_row_above_and_set_against_the_mde():
     assert "| +GLDI -> +RoPE | 10.67 -> 10.30 | -3.5% | not yet run |" in noisy
     quiet = paper_steps(rows(0.005), rng)
     assert "| yes |" in next(x for x in quiet.splitlines() if x.startswith("| baseline -> +GLDI"))
+
+
+def test_flavour_errors_leave_a_dash_for_a_flavour_without_clips():
+    from harmony_model.synthav.report import _flavour_errors
+
+    clips = [{"flavour": "ambient", "error": 0.1}, {"flavour": "ambient", "error": 0.3}, {"flavour": "complex", "error": 0.5}]
+    assert _flavour_errors(clips) == "— / 0.200 / 0.500"

@@ -87,7 +87,7 @@ def test_the_papers_steps_are_scaled_to_the_row_above_and_set_against_the_mde():
     assert cells[1:4] == ["10.93 -> 10.67", "-2.4%", "-0.0071"]
     mde, needed = float(cells[5]), float(cells[7].replace(",", ""))
     assert 0.007 < mde < 0.02 and cells[6] == "no"  # about 2.8 x 0.05 / sqrt(192)
-    assert needed == pytest.approx(192 * (mde / 0.0071364) ** 2, rel=0.12)  # MDE printed to 3 decimals
+    assert needed == pytest.approx(2 * (mde / 0.0071364) ** 2, rel=0.12)  # two seeds; MDE printed to 3 decimals
     assert "| +GLDI -> +RoPE | 10.67 -> 10.30 | -3.5% | not yet run |" in noisy
     quiet = paper_steps(rows(0.005), rng)
     assert "| yes |" in next(x for x in quiet.splitlines() if x.startswith("| baseline -> +GLDI"))

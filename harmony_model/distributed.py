@@ -186,10 +186,10 @@ class FSDPTrainer(Trainer):
         dist.barrier()
         dcp.save(self._app_state(), checkpoint_id=str(tmp))
         ema = gather_full(self.ema)
-        if self.is_main:
+        if self.is_main:  # export first, as in Trainer.save
+            export_ema(self.cfg, ema, self.out / "model")
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
-            export_ema(self.cfg, ema, self.out / "model")
         dist.barrier()
 
     def resume(self) -> bool:

@@ -202,13 +202,15 @@ class Trainer:
 
     # ---- state ------------------------------------------------------------------------------
     def save(self) -> None:
+        # The export goes first: a crash between the two resumes from the older state and
+        # redoes those steps deterministically, instead of leaving a state ahead of its export.
         self.out.mkdir(parents=True, exist_ok=True)
+        export_ema(self.cfg, self.ema, self.out / "model")
         state = {"step": self.step, "model": trained_state(self.model), "ema": self.ema,
                  "optimizer": self.opt.state_dict()}
         tmp = self.out / (STATE_NAME + ".part")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_NAME)
-        export_ema(self.cfg, self.ema, self.out / "model")
 
     def resume(self) -> bool:
         path = self.out / STATE_NAME
@@ -293,12 +295,15 @@ class Trainer:
                 stage = stage_at(t.stages, self.step)
                 started = time.perf_counter()
                 parts = self.train_step(stage)
+                seconds = round(time.perf_counter() - started, 4)
+                # Saved before logged: readers of the log (the ablation) take its last step as
+                # the step of the exported model, so that line must not precede the export.
+                if self.step % t.checkpoint_every == 0 or self.step == end:  # collective when sharded
+                    self.save()
                 if log and (self.step % t.log_every == 0 or self.step == end):
                     log.write(json.dumps({"step": self.step, "stage": stage.name, **parts,
-                                          "seconds": round(time.perf_counter() - started, 4)}) + "\n")
+                                          "seconds": seconds}) + "\n")
                     log.flush()
-                if self.step % t.checkpoint_every == 0 or self.step == end:
-                    self.save()
                 bar.update(1)
                 bar.set_postfix(loss=parts["total"], stage=stage.name)
         bar.close()

@@ -74,3 +74,26 @@ def test_log_lines_after_the_last_checkpoint_are_dropped_on_restart(tmp_path, cf
     Trainer(cfg, ToySource(cfg), tmp_path).run(progress=False)  # no train state: starts at step 0
     steps = [json.loads(line)["step"] for line in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+
+
+def test_a_log_line_never_precedes_its_checkpoint(tmp_path, cfg, monkeypatch):
+    # The ablation takes the log's last step as the step of the exported model: a crash
+    # while saving the final checkpoint must not leave a line that claims it.
+    import harmony_model.train as train_mod
+
+    real_export = train_mod.export_ema
+
+    def export_then_crash_at_the_end(c, ema, folder):
+        if trainer.step == trainer.total_steps:
+            raise OSError("disk full")
+        real_export(c, ema, folder)
+
+    monkeypatch.setattr(train_mod, "export_ema", export_then_crash_at_the_end)
+    cfg.train.checkpoint_every = 1
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, ToySource(cfg), tmp_path)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.run(progress=False)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "loss_log.jsonl").read_text().splitlines()]
+    assert steps[-1] == trainer.total_steps - 1
+    assert torch.load(tmp_path / STATE_NAME, weights_only=True)["step"] == trainer.total_steps - 1

@@ -285,12 +285,28 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
                 print(f"{row} seed {seed}: not trained yet, left out", flush=True)
                 continue
             trained = time.perf_counter() - started
+            model = model_identity(model_dir)
             rows = evaluate(model_dir, guidance, scales, clips, budget.sample_steps)
             _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
-                          "budget": asdict(budget), "config_sha256": fingerprint, "train_seconds_this_call": round(trained, 1),
-                          "train_log": str(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
+                          "budget": asdict(budget), "config_sha256": fingerprint, "model": model,
+                          "train_seconds_this_call": round(trained, 1),
+                          "train_log": _shown(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
                           "eval_seconds": round(time.perf_counter() - started - trained, 1), "clips": rows})
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
+
+
+def model_identity(model_dir: Path) -> dict:
+    """Which weights a result was measured on: their sha256 and the training step they were
+    exported at (the loss log's last line, written only after that export)."""
+    from harmony_bench.weights import sha256_of
+
+    return {"weights_sha256": sha256_of(model_dir / "model.safetensors"), "trained_steps": _trained_steps(model_dir.parent)}
+
+
+def _shown(path: Path) -> str:
+    """A path as stored in a result: relative to the repository when inside it, so results
+    read the same on every clone."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def runs_dir(budget: Budget) -> Path:

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 from harmony_model.synthav.ablation import QUICK, SYNC, TRAINED, config_fingerprint, run, variant_config
@@ -63,7 +64,11 @@ def test_a_curriculum_run_trains_through_every_level(tmp_path):
     assert [(s["name"], s["steps"]) for s in stages] == [("single", 1), ("several", 1), ("hard", 3)]
     last = json.loads((out / "loss_log.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 5 and last["stage"] == "hard" and "video_driven" in last  # CTS in the last stage
-    assert json.loads((tmp_path / "results" / "cts-seed0.json").read_text())["budget"]["curriculum"][0] == ["single", 0.2]
+    result = json.loads((tmp_path / "results" / "cts-seed0.json").read_text())
+    assert result["budget"]["curriculum"][0] == ["single", 0.2]
+    # the result names the weights it measured: the final export, by hash and step
+    digest = hashlib.sha256((out / "model" / "model.safetensors").read_bytes()).hexdigest()
+    assert result["model"] == {"weights_sha256": digest, "trained_steps": 5}
 
 
 def test_the_curriculum_config_file_is_the_shipped_candidates_config():

@@ -3,7 +3,9 @@
 Confidence intervals are 95% percentile intervals of a two-level bootstrap (training seeds with
 replacement, then test clips with replacement within each drawn seed), so they include the
 spread between training runs. A row's step over the row above it is a paired bootstrap of the
-difference (the rows share seeds and test clips).
+difference (the rows share seeds and test clips). With two or three training seeds a bootstrap
+over them sees only (n-1)/n of their variance and never reaches beyond the extreme seeds, so
+`seed_level` also reads each seed as one observation, with Student's t.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
                   f"in timing error, {minimum_detectable_effect(rows['baseline'], rows[row], rng, 'corr0_gain'):.2f} "
                   "in corr0 - chance"
                   for row in ROWS if row in rows and row != "baseline"]
+    lines += ["", seed_level(rows)]
     lines += ["", "## A step of the paper's size", "",
               "The paper's Table 3 steps in Sync-D, read as relative changes of our row above's timing error (an "
               "assumption: Sync-D is a distance, not seconds), against the minimum detectable effect (5% level, 80% "
@@ -149,6 +152,54 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
               "unseen and the count is a lower bound. Whether our own step is significant is read from "
               "its CI, not from the >= MDE column.", "", paper_steps(rows, rng)]
     return "\n".join(lines), summary
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float, float]:
+    """(mean, low, high, MDE) of a mean over a few independent observations (training seeds):
+    the 95% Student-t interval with n-1 degrees of freedom, and the smallest true mean that a
+    two-sided 5% t-test finds with 80% power, (t_0.975 + t_0.80) standard errors."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=float)
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, float("nan"), float("nan"), float("nan")
+    se = float(x.std(ddof=1)) / np.sqrt(x.size)
+    df = x.size - 1
+    half = float(t.ppf(0.975, df)) * se
+    return mean, mean - half, mean + half, float(t.ppf(0.975, df) + t.ppf(0.80, df)) * se
+
+
+def seed_level(rows: dict[str, dict[int, list[dict]]]) -> str:
+    """Per training seed (each its mean over the test clips): every row's sync against chance and
+    every step against the row above, as t-intervals over the seeds."""
+    def per_seed(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], key: str) -> list[float]:
+        seeds = sorted(set(after) & set(before)) if before is not None else sorted(after)
+        return [_nanmean(clip_values(after[s], key) - (clip_values(before[s], key) if before is not None else 0))
+                for s in seeds]
+
+    def line(name: str, values: list[float]) -> str:
+        mean, lo, hi, mde = t_interval(values) if values else (float("nan"),) * 4
+        shown = " / ".join(f"{v:+.3f}" for v in values) or "—"
+        interval = "—" if np.isnan(lo) else f"[{lo:+.3f}, {hi:+.3f}]"
+        return f"| {name} | {len(values)} | {shown} | {mean:+.3f} | {interval} | {'—' if np.isnan(mde) else f'{mde:.3f}'} |"
+
+    head = "| {} | seeds | per seed | mean | 95% t-interval | MDE |\n|---|---|---|---|---|---|"
+    out = ["## Over training seeds", "",
+           "Each training seed as one observation (its mean over the test clips): 95% Student-t intervals with "
+           "seeds - 1 degrees of freedom (t_0.975 = 12.7 with two seeds, 4.30 with three) and the MDE as "
+           "(t_0.975 + t_0.80) standard errors. They cover the spread between training runs, on these test "
+           "clips; the bootstrap intervals above cover the sampling of test clips, but with so few seeds "
+           "understate the spread between runs. A row or step is established only where both exclude zero.", "",
+           head.format("row: error - chance (s)")]
+    out += [line(row, per_seed(None, rows[row], "error_gain")) for row in ROWS if row in rows]
+    out += ["", head.format("row: corr0 - chance")]
+    out += [line(row, per_seed(None, rows[row], "corr0_gain")) for row in ROWS if row in rows]
+    out += ["", head.format("step: timing error (s)")]
+    names = [r for r in ROWS if r != "+CTS, standard CFG"]
+    out += [line(f"{above} -> {row}", per_seed(rows[above], rows[row], "error"))
+            for above, row in zip(names, names[1:]) if above in rows and row in rows]
+    return "\n".join(out)
 
 
 def paper_steps(rows: dict[str, dict[int, list[dict]]], rng: np.random.Generator) -> str:

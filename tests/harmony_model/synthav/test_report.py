@@ -98,3 +98,29 @@ def test_flavour_errors_leave_a_dash_for_a_flavour_without_clips():
 
     clips = [{"flavour": "ambient", "error": 0.1}, {"flavour": "ambient", "error": 0.3}, {"flavour": "complex", "error": 0.5}]
     assert _flavour_errors(clips) == "— / 0.200 / 0.500"
+
+
+def test_t_interval_over_seeds_known_answer():
+    from harmony_model.synthav.report import t_interval
+
+    # mean 2, sd 1, se 1/sqrt(3); t_0.975,2 = 4.3027, t_0.80,2 = 1.0607
+    mean, lo, hi, mde = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and lo == pytest.approx(2 - 4.3027 / 3 ** 0.5, abs=1e-3) and hi == pytest.approx(2 + 4.3027 / 3 ** 0.5, abs=1e-3)
+    assert mde == pytest.approx((4.3027 + 1.0607) / 3 ** 0.5, abs=1e-3)
+    assert all(np.isnan(x) for x in t_interval([0.5])[1:])  # one seed: no interval
+
+
+def test_seed_level_reads_each_seed_as_one_observation(tmp_path):
+    # every clip of a seed has one value, so the bootstrap over 2 seeds x clips is narrow while
+    # the seeds disagree: the t-interval (1 df) must be wide and include zero
+    for seed, (base, gldi) in enumerate([(0.30, 0.10), (0.30, 0.32)]):
+        for row, e in (("baseline", base), ("+GLDI", gldi)):
+            (tmp_path / f"{_slug(row)}-seed{seed}.json").write_text(json.dumps({"row": row, "seed": seed, "clips": _clips([e] * 8)}))
+    write_report(tmp_path, tmp_path / "out")
+    md = (tmp_path / "out" / "table.md").read_text()
+    step = next(x for x in md.splitlines() if x.startswith("| baseline -> +GLDI | 2 |"))
+    cells = [c.strip() for c in step.strip("|").split("|")]
+    assert cells[2:4] == ["-0.200 / +0.020", "-0.090"]
+    lo, hi = (float(v) for v in cells[4].strip("[]").split(","))
+    assert lo < -1.0 and hi > 0.5  # 12.7 x 0.11
+    assert "| baseline | 2 | +0.050 / +0.050 | +0.050 | [+0.050, +0.050] |" in md  # error - chance, no spread

@@ -296,8 +296,7 @@ class Trainer:
                 started = time.perf_counter()
                 parts = self.train_step(stage)
                 seconds = round(time.perf_counter() - started, 4)
-                # Saved before logged: readers of the log (the ablation) take its last step as
-                # the step of the exported model, so that line must not precede the export.
+                # Saved before logged: a line of the log names a step whose checkpoint is complete.
                 if self.step % t.checkpoint_every == 0 or self.step == end:  # collective when sharded
                     self.save()
                 if log and (self.step % t.log_every == 0 or self.step == end):
@@ -308,6 +307,13 @@ class Trainer:
                 bar.set_postfix(loss=parts["total"], stage=stage.name)
         bar.close()
         return self.out / "model"
+
+
+def saved_step(out: str | Path) -> int:
+    """The step of the last complete save in a training folder (0 before the first); the export
+    in `out/model` is at least as recent, since `Trainer.save` writes it first."""
+    path = Path(out) / STATE_NAME
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["step"]) if path.is_file() else 0
 
 
 def export_ema(cfg: HarmonyConfig, ema: dict[str, torch.Tensor], folder: Path) -> None:

@@ -156,11 +156,11 @@ def train_variant(name: str, seed: int, budget: Budget, runs: Path, train_missin
     """Train (or resume) one variant; returns its EMA checkpoint folder (None when it is not
     fully trained and `train_missing` is off)."""
     from harmony_model.synthav.source import make_source
-    from harmony_model.train import train
+    from harmony_model.train import saved_step, train
 
     cfg = variant_config(name, seed, budget)
     out = runs / name / f"seed{seed}"
-    if (out / "model" / "config.json").is_file() and _trained_steps(out) >= budget.steps:
+    if (out / "model" / "config.json").is_file() and saved_step(out) >= budget.steps:
         return out / "model"
     if not train_missing:
         return None
@@ -168,12 +168,6 @@ def train_variant(name: str, seed: int, budget: Budget, runs: Path, train_missin
     if not (out / "train_state.pt").is_file():
         (out / "loss_log.jsonl").unlink(missing_ok=True)  # lines of an interrupted run before its first checkpoint
     return train(cfg, data, out, resume=True, progress=False)
-
-
-def _trained_steps(out: Path) -> int:
-    log = out / "loss_log.jsonl"
-    lines = log.read_text().splitlines() if log.is_file() else []
-    return json.loads(lines[-1])["step"] if lines else 0
 
 
 # ---- evaluation -----------------------------------------------------------------------------------
@@ -297,10 +291,11 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
 
 def model_identity(model_dir: Path) -> dict:
     """Which weights a result was measured on: their sha256 and the training step they were
-    exported at (the loss log's last line, written only after that export)."""
+    exported at (the train state's; it is saved after the export)."""
     from harmony_bench.weights import sha256_of
+    from harmony_model.train import saved_step
 
-    return {"weights_sha256": sha256_of(model_dir / "model.safetensors"), "trained_steps": _trained_steps(model_dir.parent)}
+    return {"weights_sha256": sha256_of(model_dir / "model.safetensors"), "trained_steps": saved_step(model_dir.parent)}
 
 
 def _shown(path: Path) -> str:

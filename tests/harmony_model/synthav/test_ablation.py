@@ -1,7 +1,7 @@
 import hashlib
 import json
 
-from harmony_model.synthav.ablation import QUICK, SYNC, TRAINED, config_fingerprint, run, variant_config
+from harmony_model.synthav.ablation import QUICK, SYNC, TRAINED, config_fingerprint, run, train_variant, variant_config
 
 
 def test_results_are_reused_only_under_the_same_config(tmp_path):
@@ -69,6 +69,10 @@ def test_a_curriculum_run_trains_through_every_level(tmp_path):
     # the result names the weights it measured: the final export, by hash and step
     digest = hashlib.sha256((out / "model" / "model.safetensors").read_bytes()).hexdigest()
     assert result["model"] == {"weights_sha256": digest, "trained_steps": 5}
+    # "trained" is read from the saved state, not from the log (whose lines may outrun a save)
+    assert train_variant("cts", 0, budget, tmp_path / "runs", train_missing=False) == out / "model"
+    (out / "train_state.pt").unlink()
+    assert train_variant("cts", 0, budget, tmp_path / "runs", train_missing=False) is None
 
 
 def test_the_curriculum_config_file_is_the_shipped_candidates_config():

@@ -147,10 +147,11 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
     lines += ["", "## A step of the paper's size", "",
               "The paper's Table 3 steps in Sync-D, read as relative changes of our row above's timing error (an "
               "assumption: Sync-D is a distance, not seconds), against the minimum detectable effect (5% level, 80% "
-              "power) of our paired step. The last column scales this table's training seeds by (MDE / "
+              "power) of our paired step. \"Seeds to detect it\" scales this table's training seeds by (MDE / "
               "step)^2 at its test clips a seed; while a row has one seed the spread between training runs is "
-              "unseen and the count is a lower bound. Whether our own step is significant is read from "
-              "its CI, not from the >= MDE column.", "", paper_steps(rows, rng)]
+              "unseen and the count is a lower bound. \"Over runs\" counts each seed once instead: the fewest "
+              "seeds whose t-based MDE (section above) reaches the paper's step, at the spread between this "
+              "table's runs (a standard deviation from a few seeds, so a rough count). Whether our own step is significant is read from its CIs, not from the >= MDE column.", "", paper_steps(rows, rng)]
     return "\n".join(lines), summary
 
 
@@ -170,14 +171,30 @@ def t_interval(values: list[float]) -> tuple[float, float, float, float]:
     return mean, mean - half, mean + half, float(t.ppf(0.975, df) + t.ppf(0.80, df)) * se
 
 
+def _per_seed(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], key: str) -> list[float]:
+    """Each shared training seed's mean over the test clips of `key` (after - before, paired per clip)."""
+    seeds = sorted(set(after) & set(before)) if before is not None else sorted(after)
+    return [_nanmean(clip_values(after[s], key) - (clip_values(before[s], key) if before is not None else 0))
+            for s in seeds]
+
+
+def seeds_over_runs(values: list[float], step: float, most: int = 100_000) -> float:
+    """How many training seeds would detect a true mean of `step` over runs, at the spread between
+    runs that `values` (one per seed) show: the smallest n with (t_0.975 + t_0.80, n-1 df) x sd /
+    sqrt(n) <= |step|, the MDE of `t_interval`. nan with fewer than two seeds, inf beyond `most`."""
+    from scipy.stats import t
+
+    if len(values) < 2:
+        return float("nan")
+    n = np.arange(2, most + 1)
+    mde = (t.ppf(0.975, n - 1) + t.ppf(0.80, n - 1)) * float(np.std(values, ddof=1)) / np.sqrt(n)
+    enough = np.flatnonzero(mde <= abs(step))
+    return float(n[enough[0]]) if enough.size else float("inf")
+
+
 def seed_level(rows: dict[str, dict[int, list[dict]]]) -> str:
     """Per training seed (each its mean over the test clips): every row's sync against chance and
     every step against the row above, as t-intervals over the seeds."""
-    def per_seed(before: dict[int, list[dict]] | None, after: dict[int, list[dict]], key: str) -> list[float]:
-        seeds = sorted(set(after) & set(before)) if before is not None else sorted(after)
-        return [_nanmean(clip_values(after[s], key) - (clip_values(before[s], key) if before is not None else 0))
-                for s in seeds]
-
     def line(name: str, values: list[float]) -> str:
         mean, lo, hi, mde = t_interval(values) if values else (float("nan"),) * 4
         shown = " / ".join(f"{v:+.3f}" for v in values) or "—"
@@ -192,12 +209,12 @@ def seed_level(rows: dict[str, dict[int, list[dict]]]) -> str:
            "clips; the bootstrap intervals above cover the sampling of test clips, but with so few seeds "
            "understate the spread between runs. A row or step is established only where both exclude zero.", "",
            head.format("row: error - chance (s)")]
-    out += [line(row, per_seed(None, rows[row], "error_gain")) for row in ROWS if row in rows]
+    out += [line(row, _per_seed(None, rows[row], "error_gain")) for row in ROWS if row in rows]
     out += ["", head.format("row: corr0 - chance")]
-    out += [line(row, per_seed(None, rows[row], "corr0_gain")) for row in ROWS if row in rows]
+    out += [line(row, _per_seed(None, rows[row], "corr0_gain")) for row in ROWS if row in rows]
     out += ["", head.format("step: timing error (s)")]
     names = [r for r in ROWS if r != "+CTS, standard CFG"]
-    out += [line(f"{above} -> {row}", per_seed(rows[above], rows[row], "error"))
+    out += [line(f"{above} -> {row}", _per_seed(rows[above], rows[row], "error"))
             for above, row in zip(names, names[1:]) if above in rows and row in rows]
     return "\n".join(out)
 
@@ -210,7 +227,7 @@ def paper_steps(rows: dict[str, dict[int, list[dict]]], rng: np.random.Generator
     that shrinks Sync-D by x% is read as one that shrinks the timing error by x%."""
     paper = load_baseline("ablation")
     lines = ["| step | paper: Sync-D | paper's relative step | at this table's scale (s) | this table's step (s) "
-             "| MDE (s) | paper's step >= MDE | seeds to detect it |", "|" + "---|" * 8]
+             "| MDE (s) | paper's step >= MDE | seeds to detect it | seeds to detect it over runs |", "|" + "---|" * 9]
     names = list(PAPER_ROWS)
     for above, row in zip(names, names[1:]):
         before, after = (float(paper.loc[PAPER_ROWS[r], "Sync-D"]) for r in (above, row))
@@ -218,14 +235,19 @@ def paper_steps(rows: dict[str, dict[int, list[dict]]], rng: np.random.Generator
         seeds = sorted(set(rows.get(above, {})) & set(rows.get(row, {})))
         cells = [f"{above} -> {row}", f"{before:.2f} -> {after:.2f}", f"{relative:+.1%}"]
         if not seeds:
-            lines.append("| " + " | ".join(cells + ["not yet run"] + ["—"] * 4) + " |")
+            lines.append("| " + " | ".join(cells + ["not yet run"] + ["—"] * 5) + " |")
             continue
         scaled = relative * float(np.mean([_nanmean(clip_values(rows[above][s], "error")) for s in seeds]))
         mde = minimum_detectable_effect(rows[above], rows[row], rng, "error")
         cells += [f"{scaled:+.4f}", _paired_step(rows[above], rows[row], rng, "error", 3), f"{mde:.3f}",
-                  "yes" if abs(scaled) >= mde else "no", f"{len(seeds) * (mde / scaled) ** 2:,.0f}"]
+                  "yes" if abs(scaled) >= mde else "no", f"{len(seeds) * (mde / scaled) ** 2:,.0f}",
+                  _count(seeds_over_runs(_per_seed(rows[above], rows[row], "error"), scaled))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _count(n: float) -> str:
+    return "—" if np.isnan(n) else "> 100,000" if np.isinf(n) else f"{n:,.0f}"
 
 
 def _tick(on: bool) -> str:

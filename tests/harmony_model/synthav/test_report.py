@@ -124,3 +124,15 @@ def test_seed_level_reads_each_seed_as_one_observation(tmp_path):
     lo, hi = (float(v) for v in cells[4].strip("[]").split(","))
     assert lo < -1.0 and hi > 0.5  # 12.7 x 0.11
     assert "| baseline | 2 | +0.050 / +0.050 | +0.050 | [+0.050, +0.050] |" in md  # error - chance, no spread
+
+
+def test_seeds_over_runs_known_answer():
+    from harmony_model.synthav.report import seeds_over_runs
+
+    # sd 1: at n = 10, (t_0.975,9 + t_0.80,9) / sqrt(10) = (2.2622 + 0.8834) / 3.1623 = 0.995 <= 1;
+    # at n = 9, (2.3060 + 0.8889) / 3 = 1.065 > 1
+    assert seeds_over_runs([-1.0, 0.0, 1.0], 1.0) == 10
+    assert seeds_over_runs([-1.0, 0.0, 1.0], -1.0) == 10  # a step's sign does not matter
+    assert seeds_over_runs([-1.0, 0.0, 1.0], 1.07) == 9
+    assert np.isnan(seeds_over_runs([0.3], 1.0))  # one seed: no spread seen
+    assert seeds_over_runs([-1.0, 0.0, 1.0], 0.0) == float("inf")

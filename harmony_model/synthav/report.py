@@ -151,7 +151,8 @@ def table(rows: dict[str, dict[int, list[dict]]], anchors: dict, seed: int = 0) 
               "step)^2 at its test clips a seed; while a row has one seed the spread between training runs is "
               "unseen and the count is a lower bound. \"Over runs\" counts each seed once instead: the fewest "
               "seeds whose t-based MDE (section above) reaches the paper's step, at the spread between this "
-              "table's runs (a standard deviation from a few seeds, so a rough count). Whether our own step is significant is read from its CIs, not from the >= MDE column.", "", paper_steps(rows, rng)]
+              "table's runs (a standard deviation from a few seeds, so a rough count). Whether our own step is "
+              "significant is read from its CIs, not from the >= MDE column.", "", paper_steps(rows, rng)]
     return "\n".join(lines), summary
 
 

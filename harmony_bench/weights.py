@@ -25,6 +25,16 @@ from typing import Callable
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """Where a file sits on a Hugging Face Hub repository: fetched from
+    `<endpoint>/<repo>/resolve/<revision>/<path>` (harmony_bench.fetch)."""
+
+    repo: str  # "owner/name"
+    revision: str  # a commit hash where one is pinned, else a branch (the sha256 still pins the bytes)
+    path: str  # inside the repository
+
+
+@dataclass(frozen=True)
 class WeightFile:
     name: str  # file name inside the weights folder, may include a sub-folder ("siglip/model.safetensors")
     sha256: str | None  # None: no full public hash; then hash_prefix and/or check_format verify it
@@ -36,6 +46,9 @@ class WeightFile:
     hash_prefix: str | None = None  # leading hex digits of the sha256 that the file name carries
     size_range: tuple[int, int] | None = None  # accepted byte sizes when no full hash is pinned
     check_format: Callable[[Path], None] | None = None  # raises ValueError for a malformed file
+    url: str = ""  # direct download URL off the Hub; "" where the publisher offers only a page
+    hub: HubFile | None = None  # Hub files: repository, revision and path
+    size_estimate: int | None = None  # bytes, where no exact size is published (free-space check)
 
     def verification(self) -> str:
         """How a present file is checked, in one line (for `harmony-bench weights`)."""

@@ -16,6 +16,7 @@ total size is checked against the free space of the folder.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -138,7 +139,7 @@ class _Progress:
 
 def fetch_files(files: list[WeightFile], folder: Path, *, from_dir: Path | None = None,
                 accept_licence: bool = False, ask: Callable[[str], bool] | None = None,
-                out: Callable[[str], None] = print, free_space: Callable[[Path], int] = free_bytes,
+                out: Callable[[str], None] = print, free_space: Callable[[Path], int] | None = None,
                 opener: urllib.request.OpenerDirector | None = None) -> FetchReport:
     """Fetch, verify and place each of `files` under `folder` (see the module docstring).
 
@@ -157,7 +158,7 @@ def fetch_files(files: list[WeightFile], folder: Path, *, from_dir: Path | None 
         out(f"{name}: already present and verified")
     for name in report.refused:
         out(f"{name}: not fetched: its licence needs consent (pass --accept-licence, or answer yes at a terminal)")
-    total = _check_space(todo, folder, free_space)
+    total = _check_space(todo, folder, free_space or free_bytes)
     progress = _Progress(total, out)
     opener = opener or build_opener()
     for k, wf in enumerate(todo, 1):
@@ -269,7 +270,7 @@ def _download(wf: WeightFile, source: Source, part: Path, opener, progress: _Pro
             if exc.code == 416 and have:  # asked past the end: the part holds the whole file
                 return
             raise FetchError(_http_message(wf, source, exc)) from None
-        except (OSError, ValueError) as exc:  # cut connection, timeout, truncated body
+        except (OSError, http.client.HTTPException) as exc:  # cut connection, timeout, truncated body
             if attempt == ATTEMPTS:
                 raise FetchError(f"{wf.name}: transfer interrupted {ATTEMPTS} times ({type(exc).__name__}: "
                                  f"{exc}); run the same command again to resume from {part}") from None

@@ -340,6 +340,14 @@ def cmd_weights_fetch(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_doctor(args) -> int:
+    from harmony_bench.doctor import doctor
+
+    lines, code = doctor()
+    print("\n".join(lines))
+    return code
+
+
 EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
 
 
@@ -400,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept the non-commercial and copyleft licences of the files fetched")
     f.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                    help="copy from a folder laid out as the weights folder (filled on another machine)")
+
+    _command(sub, "doctor", "what this machine can produce of the paper's columns, and how to fix the rest",
+             cmd_doctor)
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

@@ -117,3 +117,8 @@ def group_text(group: list[ColumnCoverage]) -> str:
     """"PQ, PC, CE, CU (Tables 2, 4-6)": a group's columns and the tables having any of them."""
     tables = tuple(sorted({t for c in group for t in c.tables}))
     return f"{', '.join(c.column for c in group)} ({tables_text(tables)})"
+
+
+def fill_commands(columns: set[str]) -> dict[str, str]:
+    """{column: the command that makes it producible here} for those of `columns` that are not."""
+    return {c.column: c.fix for c in paper_coverage() if c.column in columns and not c.ready and c.fix}

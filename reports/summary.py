@@ -7,6 +7,7 @@ Every line fits the width asked for (100 columns by default).
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +40,7 @@ def summary_table(run_dir: str | Path, width: int = 100) -> str:
     if others:
         lines += ["", "Not comparable with the paper (offline variants, other weights; see report/variants_*):",
                   _header(name_width)] + others
-    lines += _no_number_lines(run, paper, variants, width)
+    lines += _no_number_lines(run, paper, width)
     return "\n".join(_cut(line, width) for line in lines) + "\n"
 
 
@@ -69,19 +70,38 @@ def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
     return lines
 
 
-def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Table], width: int) -> list[str]:
-    """Paper columns this run has no number for anywhere, grouped by why."""
-    measured = {col.name.split(" [")[0] for col in _run_cells([*paper, *variants])}
-    reasons: dict[str, list[str]] = {}
-    for col in paper[0].columns:
-        if col.name not in measured:
-            reasons.setdefault(no_number_reason(run.results, col.name), []).append(col.name)
-    if not reasons:
+def _no_number_lines(run: RunData, paper: Sequence[Table], width: int) -> list[str]:
+    """Paper columns this run has no number for anywhere, grouped by why and by the command that
+    would let this machine fill them."""
+    from harmony_bench.coverage import fill_commands
+
+    measured = {col.name for col in _run_cells(paper)}  # a variant's number leaves the paper's column empty
+    missing = [col.name for col in paper[0].columns if col.name not in measured]
+    if not missing:
         return []
-    lines = ["", "No number (details: report/status.csv):"]
-    for why, names in reasons.items():
-        lines += textwrap.wrap(f"{', '.join(names)}: {why}", width, initial_indent="  ", subsequent_indent="    ")
+    fills = fill_commands(set(missing))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in missing:
+        groups.setdefault((no_number_reason(run.results, name), fills.get(name, "")), []).append(name)
+    lines = ["", "Empty paper columns, and what fills each here (details: report/status.csv):"]
+    rescore = False
+    for (why, fill), names in groups.items():
+        lines += _wrap(f"{', '.join(names)}: {why}", width, "  ")
+        if fill:
+            lines += _wrap(f"fill: {fill}", width, "    ")
+        rescore |= bool(fill) or RETRIED.search(why) is not None
+    if rescore:  # unavailable and not-run results are scored again; stored numbers are kept
+        lines += _wrap(f"then score the run again: harmony-bench evaluate {run.run_dir}", width, "  ")
     return lines
+
+
+# what `evaluate` scores again in a run folder: results that were unavailable, or never run
+RETRIED = re.compile(r"\d+ unavailable|^not run$")
+
+
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _cut(text: str, width: int) -> str:

@@ -171,7 +171,8 @@ def fetch_files(files: list[WeightFile], folder: Path, *, from_dir: Path | None 
             out(f"  failed: {exc}")
             continue
         report.fetched.append(wf.name)
-        out(f"  verified and in place: {folder / wf.name}")
+        overall = f" (overall {human(progress.done)} of {human(total)})" if total else ""
+        out(f"  verified and in place: {folder / wf.name}{overall}")
     return report
 
 

@@ -104,6 +104,7 @@ def test_full_fetch_from_the_hub_and_a_plain_host(host, monkeypatch, tmp_path):
     assert (folder / HUB.name).read_bytes() == DATA and (folder / plain.name).read_bytes() == DATA[::-1]
     assert not list(folder.rglob("*.part"))
     assert any("[1/2] hubby/model.bin (102.4 kB; MIT) from " + host.url in line for line in lines)
+    assert lines[-1] == f"  verified and in place: {folder / plain.name} (overall 204.8 kB of 204.8 kB)"
     # present and verified: a second call transfers nothing
     host.requests.clear()
     assert fetch_files([HUB, plain], folder, out=lines.append).present == [HUB.name, plain.name]

@@ -25,7 +25,9 @@ class Host:
         self.files: dict[str, bytes] = {}
         self.cut_once: set[str] = set()  # paths whose first response stops half-way
         self.token: dict[str, str] = {}  # path -> the bearer token it needs (else 401)
+        self.redirects: dict[str, str] = {}  # path -> where a 302 sends it
         self.requests: list[tuple[str, str | None]] = []
+        self.authorization: dict[str, str | None] = {}  # path -> the Authorization header it came with
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,12 @@ class Host:
 
             def do_GET(self):
                 host.requests.append((self.path, self.headers.get("Range")))
+                host.authorization[self.path] = self.headers.get("Authorization")
+                if self.path in host.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", host.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
                 body = host.files.get(self.path)
                 needed = host.token.get(self.path)
                 if needed and self.headers.get("Authorization") != f"Bearer {needed}":
@@ -158,6 +166,16 @@ def test_a_gated_repository_answers_with_one_line(host, monkeypatch, tmp_path):
                     "(or `hf auth login` once)")
     monkeypatch.setenv("HF_TOKEN", "hf_secret")  # with the token the same file comes
     assert fetch_files([HUB], tmp_path / "w", out=lambda line: None).fetched == [HUB.name]
+
+
+def test_the_token_goes_to_the_hub_not_to_the_host_it_redirects_to(host, monkeypatch, tmp_path):
+    path = "/org/model/resolve/0123abc/weights/model.bin"
+    host.redirects[path] = f"{host.url}/cdn/blob"
+    host.files["/cdn/blob"] = DATA
+    _manifest(monkeypatch, tmp_path, {HUB.name: DATA})
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    assert fetch_files([HUB], tmp_path / "w", out=lambda line: None).ok
+    assert host.authorization == {path: "Bearer hf_secret", "/cdn/blob": None}
 
 
 def test_a_missing_file_is_a_404_line(host, tmp_path):

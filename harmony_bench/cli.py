@@ -329,6 +329,9 @@ def cmd_weights_fetch(args) -> int:
     from harmony_bench.weights import weights_dir
 
     files = metric_files(args.keys)
+    if not files:
+        print("no weight files: these metrics need none")
+        return 0
     if args.dry_run:
         print("\n".join(dry_run_lines(files, args.from_dir)))
         return 0

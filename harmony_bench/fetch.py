@@ -118,7 +118,7 @@ class FetchReport:
 
 @dataclass
 class _Progress:
-    """Lines of progress per file and over all files, at most one per `every` seconds per file."""
+    """Progress lines of the file in transfer and over all files, at most one every `every` seconds."""
 
     total: int
     out: Callable[[str], None]

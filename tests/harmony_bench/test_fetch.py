@@ -151,7 +151,8 @@ def test_wrong_bytes_are_refused_and_deleted(host, monkeypatch, tmp_path):
     folder = tmp_path / "w"
     report = fetch_files([plain], folder, out=lambda line: None)
     assert len(report.failed) == 1 and "\n" not in report.failed[0]
-    assert "deleted, it failed verification" in report.failed[0] and hashlib.sha256(DATA).hexdigest() in report.failed[0]
+    assert "deleted, it failed verification" in report.failed[0]
+    assert hashlib.sha256(DATA).hexdigest() in report.failed[0]
     assert not list(folder.rglob("file.pth*"))
 
 
@@ -239,7 +240,8 @@ def test_from_a_folder_filled_elsewhere(host, monkeypatch, tmp_path, capsys):
     assert main(["weights", "fetch", "dd@raft", "syncnet@v2", "--from", str(mirror)]) == 1
     out = capsys.readouterr().out
     weights = tmp_path / "weights"
-    assert (weights / "raft/raft_large_C_T_V1-22a6c225.pth").read_bytes() == files["raft/raft_large_C_T_V1-22a6c225.pth"]
+    raft = "raft/raft_large_C_T_V1-22a6c225.pth"
+    assert (weights / raft).read_bytes() == files[raft]
     assert not (weights / "syncnet_v2.model").exists() and "syncnet_v2.model: deleted, it failed verification" in out
     assert "1 fetched, 0 already present, 0 refused (licence), 1 failed" in out and host.requests == []
 

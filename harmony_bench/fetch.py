@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harmony_bench.weights import WeightFile, WeightsMismatch, verify
+from harmony_bench.weights import WeightFile, WeightsMismatch, move_hashed, verify
 
 MIRROR_ENV = "HARMONY_BENCH_WEIGHTS_MIRROR"
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -230,7 +230,7 @@ def _fetch_one(wf: WeightFile, source: Source, folder: Path, opener, progress: _
     except WeightsMismatch as exc:
         part.unlink()
         raise FetchError(f"{wf.name}: deleted, it failed verification: {' '.join(str(exc).split())}") from None
-    os.replace(part, final)  # same folder, so atomic: the final name only ever holds verified bytes
+    move_hashed(part, final)  # same folder, so atomic: the final name only ever holds verified bytes
 
 
 def _copy(wf: WeightFile, src: Path, part: Path) -> None:

@@ -121,14 +121,31 @@ def sha256_of(path: Path) -> str:
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    _HASH_CACHE[key] = h.hexdigest()
-    if st.st_size >= 1 << 20 and cache_path.parent.is_dir():
-        disk[key[0]] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+    _remember(key, h.hexdigest(), cache_path, disk)
+    return _HASH_CACHE[key]
+
+
+def _remember(key: tuple[str, int, int], sha: str, cache_path: Path, disk: dict) -> None:
+    _HASH_CACHE[key] = sha
+    if key[1] >= 1 << 20 and cache_path.parent.is_dir():
+        disk[key[0]] = [key[1], key[2], sha]
         try:
             cache_path.write_text(json.dumps(disk))
         except OSError:  # a read-only weights folder: hash again next time
             pass
-    return _HASH_CACHE[key]
+
+
+def move_hashed(src: Path, dst: Path) -> None:
+    """os.replace(src, dst) (atomic within one file system), carrying src's memoised sha256 over
+    to dst: a rename keeps the bytes, size and mtime, so a fetched file is not hashed again."""
+    st = src.stat()
+    old = (str(src.resolve()), st.st_size, st.st_mtime_ns)
+    os.replace(src, dst)
+    sha = _HASH_CACHE.pop(old, None)
+    cache_path, disk = _disk_cache()
+    disk.pop(old[0], None)
+    if sha is not None:
+        _remember((str(dst.resolve()), st.st_size, st.st_mtime_ns), sha, cache_path, disk)
 
 
 def locate(wf: WeightFile) -> Path:

@@ -119,6 +119,26 @@ def test_full_fetch_from_the_hub_and_a_plain_host(host, monkeypatch, tmp_path):
     assert host.requests == []
 
 
+def test_a_fetched_file_is_not_hashed_again_at_first_use(host, monkeypatch, tmp_path):
+    from harmony_bench import weights
+
+    big = DATA * 11  # over 1 MiB: its hash is kept on disk
+    plain = _plain(host)
+    host.files["/files/plain/file.pth"] = big
+    _manifest(monkeypatch, tmp_path, {plain.name: big})
+    folder = Path(weights.weights_dir())
+    folder.mkdir(parents=True)
+    assert fetch_files([plain], folder, out=lambda line: None).ok
+    cached = json.loads((folder / weights.CACHE_FILE).read_text())
+    assert list(cached) == [str((folder / plain.name).resolve())]  # the .part's entry moved with it
+    monkeypatch.setattr(weights, "_HASH_CACHE", {})
+    reads = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: reads.append(self) or real_open(self, *a, **k))
+    assert weights.sha256_of(folder / plain.name) == hashlib.sha256(big).hexdigest()
+    assert folder / plain.name not in reads  # from the disk cache
+
+
 def test_a_cut_transfer_resumes_with_a_range_request(host, monkeypatch, tmp_path):
     plain = _plain(host)
     path = "/files/plain/file.pth"

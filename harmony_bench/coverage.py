@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from harmony_bench.weights import WeightsMismatch, WeightsMissing, locate, resolve
+from harmony_bench.weights import WeightsMismatch, WeightsMissing, resolve
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ def installed(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
-def metric_gaps(cls, verify: bool = True) -> Gaps:
-    """Packages and weight files one metric class lacks here. verify: hash the files present
-    (memoised per file), as a run does before loading them."""
+def metric_gaps(cls) -> Gaps:
+    """Packages and weight files one metric class lacks here. Files present are verified as a run
+    verifies them (hashes memoised per file, on disk for large ones)."""
     from harmony_bench.fetch import restricted
 
     missing, fixes = [], []
@@ -55,7 +55,7 @@ def metric_gaps(cls, verify: bool = True) -> Gaps:
     absent, failing = [], []
     for wf in cls.weights:
         try:
-            resolve(wf) if verify else locate(wf)
+            resolve(wf)
         except WeightsMissing:
             absent.append(wf.name)
         except WeightsMismatch:
@@ -70,10 +70,10 @@ def metric_gaps(cls, verify: bool = True) -> Gaps:
     return Gaps(tuple(missing), tuple(fixes))
 
 
-def paper_coverage(verify: bool = True) -> list[ColumnCoverage]:
+def paper_coverage() -> list[ColumnCoverage]:
     """One entry per paper column, in the paper's order."""
     from harmony_bench.metrics.registry import all_metric_keys, get_metric
-    from harmony_bench.reports.paper import PAPER_COLUMNS, PAPER_TABLES
+    from harmony_bench.reports.paper import PAPER_COLUMNS
 
     official = [get_metric(k) for k in all_metric_keys() if get_metric(k).official]
     gaps_of: dict[str, Gaps] = {}
@@ -82,13 +82,19 @@ def paper_coverage(verify: bool = True) -> list[ColumnCoverage]:
         givers = [cls for cls in official if any(o.paper and o.name == col.name for o in cls.outputs)]
         for cls in givers:
             if cls.key not in gaps_of:
-                gaps_of[cls.key] = metric_gaps(cls, verify)
+                gaps_of[cls.key] = metric_gaps(cls)
         ready = [cls for cls in givers if not gaps_of[cls.key].missing]
         gaps = Gaps((), ()) if ready else (gaps_of[givers[0].key] if givers else
                                             Gaps(("no official metric gives it",), ()))
-        tables = tuple(sorted(t.number for t in PAPER_TABLES.values() if col.name in {c.name for c in t.columns}))
-        out.append(ColumnCoverage(col.name, tables, tuple(cls.key for cls in givers), gaps))
+        out.append(ColumnCoverage(col.name, tables_of(col.name), tuple(cls.key for cls in givers), gaps))
     return out
+
+
+def tables_of(column: str) -> tuple[int, ...]:
+    """The numbers of the paper's tables that have `column`."""
+    from harmony_bench.reports.paper import PAPER_TABLES
+
+    return tuple(sorted(t.number for t in PAPER_TABLES.values() if column in {c.name for c in t.columns}))
 
 
 def tables_text(numbers: tuple[int, ...]) -> str:

@@ -279,15 +279,14 @@ def _shown(extra: Extra) -> pd.DataFrame:
 
 def _fill_extra(run: RunData, paper: list[Table]) -> list[Extra]:
     """The run's empty paper columns and the command that fills each on this machine."""
-    from harmony_bench.coverage import paper_coverage, tables_text
+    from harmony_bench.coverage import tables_of, tables_text
     from harmony_bench.reports.summary import empty_column_groups
 
     groups, rescore = empty_column_groups(run, paper)
     if not groups:
         return []
-    tables = {c.column: c.tables for c in paper_coverage()}
     frame = pd.DataFrame([{"columns": ", ".join(g.columns),
-                           "tables": tables_text(tuple(sorted({t for c in g.columns for t in tables[c]}))),
+                           "tables": tables_text(tuple(sorted({t for c in g.columns for t in tables_of(c)}))),
                            "why empty": g.why, "fill with": g.fill or "-"} for g in groups])
     intro = FILL_INTRO + (f" Then score the run again (numbers already stored are kept): {rescore}" if rescore else "")
     return [Extra("fill", "Empty paper columns and what fills them", intro, frame)]

@@ -65,7 +65,8 @@ def source_of(wf: WeightFile, from_dir: Path | None = None) -> Source:
         return Source("copy", str(Path(mirror).expanduser() / wf.name))
     if wf.hub:
         endpoint = os.environ.get("HF_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
-        return Source("hub", f"{endpoint}/{wf.hub.repo}/resolve/{wf.hub.revision}/{urllib.parse.quote(wf.hub.path)}")
+        revision = urllib.parse.quote(wf.hub.revision, safe="")  # a branch may hold "/"
+        return Source("hub", f"{endpoint}/{wf.hub.repo}/resolve/{revision}/{urllib.parse.quote(wf.hub.path)}")
     if wf.url:
         return Source("url", wf.url)
     return Source("none", wf.source)
@@ -84,11 +85,15 @@ def size_text(wf: WeightFile) -> str:
 
 
 def human(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")
+    """Bytes in decimal units, as the publishers print sizes: 950.1 MB, 4.8 GB."""
+    if n < 1000:
+        return f"{n} B"
+    scaled, unit = n / 1000, "kB"
+    for bigger in ("MB", "GB"):
+        if scaled < 1000:
+            break
+        scaled, unit = scaled / 1000, bigger
+    return f"{scaled:.1f} {unit}"
 
 
 def restricted(licence: str) -> bool:
@@ -139,12 +144,12 @@ class _Progress:
 
 def fetch_files(files: list[WeightFile], folder: Path, *, from_dir: Path | None = None,
                 accept_licence: bool = False, ask: Callable[[str], bool] | None = None,
-                out: Callable[[str], None] = print, free_space: Callable[[Path], int] | None = None,
-                opener: urllib.request.OpenerDirector | None = None) -> FetchReport:
+                out: Callable[[str], None] = print, free_space: Callable[[Path], int] | None = None
+                ) -> FetchReport:
     """Fetch, verify and place each of `files` under `folder` (see the module docstring).
 
     ask: asks the user to accept one licence (None: no terminal to ask, so restricted files are
-    refused unless `accept_licence`). free_space and opener are for tests."""
+    refused unless `accept_licence`). free_space: bytes free in a folder (tests inject a small disk)."""
     report = FetchReport()
     todo = []
     for wf in _unique(files):
@@ -160,12 +165,11 @@ def fetch_files(files: list[WeightFile], folder: Path, *, from_dir: Path | None 
         out(f"{name}: not fetched: its licence needs consent (pass --accept-licence, or answer yes at a terminal)")
     total = _check_space(todo, folder, free_space or free_bytes)
     progress = _Progress(total, out)
-    opener = opener or build_opener()
     for k, wf in enumerate(todo, 1):
         source = source_of(wf, from_dir)
         out(f"[{k}/{len(todo)}] {wf.name} ({size_text(wf)}; {wf.licence}) from {source.describe()}")
         try:
-            _fetch_one(wf, source, folder, opener, progress)
+            _fetch_one(wf, source, folder, progress)
         except FetchError as exc:
             report.failed.append(str(exc))
             out(f"  failed: {exc}")
@@ -213,7 +217,7 @@ def _check_space(todo: list[WeightFile], folder: Path, free_space: Callable[[Pat
     return need
 
 
-def _fetch_one(wf: WeightFile, source: Source, folder: Path, opener, progress: _Progress) -> None:
+def _fetch_one(wf: WeightFile, source: Source, folder: Path, progress: _Progress) -> None:
     final = folder / wf.name
     part = folder / (wf.name + PART_SUFFIX)
     part.parent.mkdir(parents=True, exist_ok=True)
@@ -224,7 +228,7 @@ def _fetch_one(wf: WeightFile, source: Source, folder: Path, opener, progress: _
         _copy(wf, Path(source.location), part)
         progress.advance(wf.name, part.stat().st_size, part.stat().st_size, part.stat().st_size)
     else:
-        _download(wf, source, part, opener, progress)
+        _download(wf, source, part, progress)
     try:
         verify(wf, part)
     except WeightsMismatch as exc:
@@ -239,10 +243,6 @@ def _copy(wf: WeightFile, src: Path, part: Path) -> None:
     shutil.copyfile(src, part)
 
 
-def build_opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener()
-
-
 def _hub_token() -> str | None:
     token = os.environ.get("HF_TOKEN")
     if token:
@@ -254,7 +254,7 @@ def _hub_token() -> str | None:
     return get_token()
 
 
-def _download(wf: WeightFile, source: Source, part: Path, opener, progress: _Progress) -> None:
+def _download(wf: WeightFile, source: Source, part: Path, progress: _Progress) -> None:
     for attempt in range(1, ATTEMPTS + 1):
         have = part.stat().st_size if part.is_file() else 0
         request = urllib.request.Request(source.location, headers={"User-Agent": "harmony-bench"})
@@ -264,7 +264,7 @@ def _download(wf: WeightFile, source: Source, part: Path, opener, progress: _Pro
         if token:  # unredirected: the Hub's redirect to its file host must not carry the token
             request.add_unredirected_header("Authorization", f"Bearer {token}")
         try:
-            with opener.open(request, timeout=TIMEOUT_S) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # honours *_proxy variables
                 _receive(wf, response, part, have, progress)
             return
         except urllib.error.HTTPError as exc:

@@ -320,7 +320,7 @@ def cmd_weights(args) -> int:
             if text:
                 print(_wrapped(f"{label + ':':9}{text}", indent=2))
     if not args.verify:
-        print("\n(run with --verify to check the files present)")
+        print("\n(run with --verify to check the files present; `harmony-bench weights fetch` downloads them)")
     return 1 if bad and args.verify else 0
 
 

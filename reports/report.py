@@ -121,7 +121,8 @@ def _cell_text(value) -> str:
 
 def _frame_md(title: str, frame: pd.DataFrame, intro: str = "") -> str:
     cols = list(frame.columns)
-    lines = [f"### {md_escape(title)}", "", *([md_escape(intro), ""] if intro else []), "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
+    lines = [f"### {md_escape(title)}", "", *([md_escape(intro), ""] if intro else []),
+             "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(md_escape(_cell_text(v)) for v in r) + " |" for r in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ class Host:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.cut_once: set[str] = set()  # paths whose first response stops half-way
+        self.no_ranges: set[str] = set()  # paths served whole whatever Range asks
         self.token: dict[str, str] = {}  # path -> the bearer token it needs (else 401)
         self.redirects: dict[str, str] = {}  # path -> where a 302 sends it
         self.requests: list[tuple[str, str | None]] = []
@@ -48,7 +49,8 @@ class Host:
                     return self._status(401)
                 if body is None:
                     return self._status(404)
-                start = int(self.headers["Range"][6:-1]) if self.headers.get("Range") else 0
+                ranged = self.headers.get("Range") and self.path not in host.no_ranges
+                start = int(self.headers["Range"][6:-1]) if ranged else 0
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()
@@ -162,6 +164,18 @@ def test_a_cut_within_one_call_is_retried_from_where_it_stopped(host, monkeypatc
     _manifest(monkeypatch, tmp_path, {plain.name: DATA})
     assert fetch_files([plain], tmp_path / "w", out=lambda line: None).ok
     assert [r for _, r in host.requests] == [None, f"bytes={len(DATA) // 2}-"]
+
+
+def test_a_host_that_ignores_range_sends_the_whole_file_again(host, monkeypatch, tmp_path):
+    plain = _plain(host)
+    path = "/files/plain/file.pth"
+    host.files[path], host.no_ranges = DATA, {path}
+    _manifest(monkeypatch, tmp_path, {plain.name: DATA})
+    part = tmp_path / "w" / (plain.name + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"stale bytes of an earlier try")
+    assert fetch_files([plain], tmp_path / "w", out=lambda line: None).ok
+    assert host.requests == [(path, "bytes=29-")] and (tmp_path / "w" / plain.name).read_bytes() == DATA
 
 
 def test_wrong_bytes_are_refused_and_deleted(host, monkeypatch, tmp_path):

@@ -320,8 +320,35 @@ def cmd_weights(args) -> int:
             if text:
                 print(_wrapped(f"{label + ':':9}{text}", indent=2))
     if not args.verify:
-        print("\n(run with --verify to check the files present)")
+        print("\n(run with --verify to check the files present; `harmony-bench weights fetch` downloads them)")
     return 1 if bad and args.verify else 0
+
+
+def cmd_weights_fetch(args) -> int:
+    from harmony_bench.fetch import ask_at_terminal, dry_run_lines, fetch_files, metric_files
+    from harmony_bench.weights import weights_dir
+
+    files = metric_files(args.keys)
+    if not files:
+        print("no weight files: these metrics need none")
+        return 0
+    if args.dry_run:
+        print("\n".join(dry_run_lines(files, args.from_dir)))
+        return 0
+    print(f"weights folder: {weights_dir()}")
+    report = fetch_files([wf for wf, _ in files.values()], weights_dir(), from_dir=args.from_dir,
+                         accept_licence=args.accept_licence, ask=ask_at_terminal())
+    print(f"{len(report.fetched)} fetched, {len(report.present)} already present, {len(report.refused)} refused "
+          f"(licence), {len(report.failed)} failed")
+    return 0 if report.ok else 1
+
+
+def cmd_doctor(args) -> int:
+    from harmony_bench.doctor import doctor
+
+    lines, code = doctor()
+    print("\n".join(lines))
+    return code
 
 
 EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
@@ -374,6 +401,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
+    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
+    f = _command(wsub, "fetch", "download and verify the weight files of metrics into the weights folder",
+                 cmd_weights_fetch)
+    f.add_argument("keys", nargs="*", type=_metric_key, metavar="KEY",
+                   help="metric keys (default: every official backend; see `harmony-bench metrics`)")
+    f.add_argument("--dry-run", action="store_true", help="list file, source, size and licence, and the total")
+    f.add_argument("--accept-licence", action="store_true",
+                   help="accept the non-commercial and copyleft licences of the files fetched")
+    f.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                   help="copy from a folder laid out as the weights folder (filled on another machine)")
+
+    _command(sub, "doctor", "what this machine can produce of the paper's columns, and how to fix the rest",
+             cmd_doctor)
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

@@ -25,6 +25,16 @@ from typing import Callable
 
 
 @dataclass(frozen=True)
+class HubFile:
+    """Where a file sits on a Hugging Face Hub repository: fetched from
+    `<endpoint>/<repo>/resolve/<revision>/<path>` (harmony_bench.fetch)."""
+
+    repo: str  # "owner/name"
+    revision: str  # a commit hash where one is pinned, else a branch (the sha256 still pins the bytes)
+    path: str  # inside the repository
+
+
+@dataclass(frozen=True)
 class WeightFile:
     name: str  # file name inside the weights folder, may include a sub-folder ("siglip/model.safetensors")
     sha256: str | None  # None: no full public hash; then hash_prefix and/or check_format verify it
@@ -36,6 +46,9 @@ class WeightFile:
     hash_prefix: str | None = None  # leading hex digits of the sha256 that the file name carries
     size_range: tuple[int, int] | None = None  # accepted byte sizes when no full hash is pinned
     check_format: Callable[[Path], None] | None = None  # raises ValueError for a malformed file
+    url: str = ""  # direct download URL off the Hub; "" where the publisher offers only a page
+    hub: HubFile | None = None  # Hub files: repository, revision and path
+    size_estimate: int | None = None  # bytes, where no exact size is published (free-space check)
 
     def verification(self) -> str:
         """How a present file is checked, in one line (for `harmony-bench weights`)."""
@@ -108,14 +121,31 @@ def sha256_of(path: Path) -> str:
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    _HASH_CACHE[key] = h.hexdigest()
-    if st.st_size >= 1 << 20 and cache_path.parent.is_dir():
-        disk[key[0]] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+    _remember(key, h.hexdigest(), cache_path, disk)
+    return _HASH_CACHE[key]
+
+
+def _remember(key: tuple[str, int, int], sha: str, cache_path: Path, disk: dict) -> None:
+    _HASH_CACHE[key] = sha
+    if key[1] >= 1 << 20 and cache_path.parent.is_dir():
+        disk[key[0]] = [key[1], key[2], sha]
         try:
             cache_path.write_text(json.dumps(disk))
         except OSError:  # a read-only weights folder: hash again next time
             pass
-    return _HASH_CACHE[key]
+
+
+def move_hashed(src: Path, dst: Path) -> None:
+    """os.replace(src, dst) (atomic within one file system), carrying src's memoised sha256 over
+    to dst: a rename keeps the bytes, size and mtime, so a fetched file is not hashed again."""
+    st = src.stat()
+    old = (str(src.resolve()), st.st_size, st.st_mtime_ns)
+    os.replace(src, dst)
+    sha = _HASH_CACHE.pop(old, None)
+    cache_path, disk = _disk_cache()
+    disk.pop(old[0], None)
+    if sha is not None:
+        _remember((str(dst.resolve()), st.st_size, st.st_mtime_ns), sha, cache_path, disk)
 
 
 def locate(wf: WeightFile) -> Path:

@@ -119,9 +119,10 @@ def _cell_text(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _frame_md(title: str, frame: pd.DataFrame) -> str:
+def _frame_md(title: str, frame: pd.DataFrame, intro: str = "") -> str:
     cols = list(frame.columns)
-    lines = [f"### {md_escape(title)}", "", "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
+    lines = [f"### {md_escape(title)}", "", *([md_escape(intro), ""] if intro else []),
+             "| " + " | ".join(map(md_escape, cols)) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(md_escape(_cell_text(v)) for v in r) + " |" for r in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
@@ -277,6 +278,25 @@ def _shown(extra: Extra) -> pd.DataFrame:
     return extra.frame
 
 
+def _fill_extra(run: RunData, paper: list[Table]) -> list[Extra]:
+    """The run's empty paper columns and the command that fills each on this machine."""
+    from harmony_bench.coverage import tables_of, tables_text
+    from harmony_bench.reports.summary import empty_column_groups
+
+    groups, rescore = empty_column_groups(run, paper)
+    if not groups:
+        return []
+    frame = pd.DataFrame([{"columns": ", ".join(g.columns),
+                           "tables": tables_text(tuple(sorted({t for c in g.columns for t in tables_of(c)}))),
+                           "why empty": g.why, "fill with": g.fill or "-"} for g in groups])
+    intro = FILL_INTRO + (f" Then score the run again (numbers already stored are kept): {rescore}" if rescore else "")
+    return [Extra("fill", "Empty paper columns and what fills them", intro, frame)]
+
+
+FILL_INTRO = ("Each paper column this run has no number for under the paper's protocol, why, and the command "
+              "that lets this machine produce it (`harmony-bench doctor` checks them all).")
+
+
 def _paired(runs: Sequence[RunData]) -> Extra:
     first = runs[0]
     frames = [compare_frames(first.results, r.results).assign(run_a=first.run_id, run_b=r.run_id) for r in runs[1:]]
@@ -292,7 +312,11 @@ def write_run_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     paper, variants = build_tables([run])
-    bundle = Bundle(f"Harmony-Bench report: {run.run_id} ({run.model})", [run], paper, variants, _extras([run]))
+    fill = _fill_extra(run, paper)
+    for table in paper if fill else ():
+        table.notes.append(f"Empty columns: '{fill[0].title}' below says which command fills each on this machine.")
+    bundle = Bundle(f"Harmony-Bench report: {run.run_id} ({run.model})", [run], paper, variants,
+                    _extras([run]) + fill)
     return _write_bundle(bundle, out_dir, "report", html.gallery_html(gallery_items(run, out_dir)))
 
 
@@ -338,7 +362,7 @@ def _combined_md(bundle: Bundle) -> str:
     parts = [f"# {md_escape(bundle.title)}\n"] + [to_markdown(t) for t in bundle.paper]
     if bundle.variants:
         parts += ["## Not comparable with the paper\n"] + [to_markdown(t) for t in bundle.variants]
-    parts += [_frame_md(e.title, _shown(e)) for e in bundle.extras]
+    parts += [_frame_md(e.title, _shown(e), e.intro) for e in bundle.extras]
     return "\n".join(parts)
 
 

@@ -7,8 +7,10 @@ Every line fits the width asked for (100 columns by default).
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from harmony_bench.reports.report import SCOPES, build_tables
@@ -39,7 +41,7 @@ def summary_table(run_dir: str | Path, width: int = 100) -> str:
     if others:
         lines += ["", "Not comparable with the paper (offline variants, other weights; see report/variants_*):",
                   _header(name_width)] + others
-    lines += _no_number_lines(run, paper, variants, width)
+    lines += _no_number_lines(run, paper, width)
     return "\n".join(_cut(line, width) for line in lines) + "\n"
 
 
@@ -69,19 +71,54 @@ def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
     return lines
 
 
-def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Table], width: int) -> list[str]:
-    """Paper columns this run has no number for anywhere, grouped by why."""
-    measured = {col.name.split(" [")[0] for col in _run_cells([*paper, *variants])}
-    reasons: dict[str, list[str]] = {}
-    for col in paper[0].columns:
-        if col.name not in measured:
-            reasons.setdefault(no_number_reason(run.results, col.name), []).append(col.name)
-    if not reasons:
+@dataclass(frozen=True)
+class EmptyGroup:
+    """Paper columns a run has no number for under the paper's protocol, sharing why and fill."""
+
+    columns: list[str]
+    why: str  # from the run's stored results
+    fill: str  # the command that lets this machine produce them; "" when nothing is missing here
+
+
+def empty_column_groups(run: RunData, paper: Sequence[Table]) -> tuple[list[EmptyGroup], str]:
+    """(groups in the paper's column order, the command that scores the run again, or "" when
+    no group would gain from it)."""
+    from harmony_bench.coverage import fill_commands
+
+    measured = {col.name for col in _run_cells(paper)}  # a variant's number leaves the paper's column empty
+    missing = [col.name for col in paper[0].columns if col.name not in measured]
+    fills = fill_commands(set(missing)) if missing else {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in missing:
+        groups.setdefault((no_number_reason(run.results, name), fills.get(name, "")), []).append(name)
+    out = [EmptyGroup(names, why, fill) for (why, fill), names in groups.items()]
+    # `evaluate` scores again what was unavailable or never run; stored numbers are kept
+    rescore = any(g.fill or RETRIED.search(g.why) for g in out)
+    return out, f"harmony-bench evaluate {run.run_dir}" if rescore else ""
+
+
+# the reasons of results that `evaluate` scores again in a run folder
+RETRIED = re.compile(r"\d+ unavailable|^not run$")
+
+
+def _no_number_lines(run: RunData, paper: Sequence[Table], width: int) -> list[str]:
+    """Paper columns this run has no number for, grouped by why and by what fills them here."""
+    groups, rescore = empty_column_groups(run, paper)
+    if not groups:
         return []
-    lines = ["", "No number (details: report/status.csv):"]
-    for why, names in reasons.items():
-        lines += textwrap.wrap(f"{', '.join(names)}: {why}", width, initial_indent="  ", subsequent_indent="    ")
+    lines = ["", "Empty paper columns, and what fills each here (details: report/status.csv):"]
+    for g in groups:
+        lines += _wrap(f"{', '.join(g.columns)}: {g.why}", width, "  ")
+        if g.fill:
+            lines += _wrap(f"fill: {g.fill}", width, "    ")
+    if rescore:
+        lines += _wrap(f"then score the run again: {rescore}", width, "  ")
     return lines
+
+
+def _wrap(text: str, width: int, indent: str) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def _cut(text: str, width: int) -> str:

@@ -20,6 +20,7 @@ from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.metrics.audio.checkpoints import architecture_override
 from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.weights import HubFile
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video.frames import batches
 
@@ -40,6 +41,7 @@ AUDIOBOX_MODEL = WeightFile(
     name="audiobox-aesthetics/model.safetensors",
     sha256="a5a3c2412649cc2384ec525ffd5180ce6c4778f43bed6108e0a1303de04d014e", size_bytes=415_472_992,
     source=f"{_HF}/model.safetensors", licence="CC-BY-4.0",
+    hub=HubFile("facebook/audiobox-aesthetics", _REV, "model.safetensors"),
     hash_source=f"huggingface.co/facebook/audiobox-aesthetics at revision {_REV[:7]}: its git-LFS oid, "
                 "recorded alike by several independent projects",
     note="safetensors of AesMultiOutput (PyTorchModelHubMixin.save_pretrained): tensors only, the WavLM "
@@ -49,6 +51,7 @@ AUDIOBOX_CONFIG = WeightFile(
     name="audiobox-aesthetics/config.json",
     sha256="0b8eabc5ced92cefed116a3aca8f1e59d2a33dc4d376b9e86dfb9c072e1d280d", size_bytes=492,
     source=f"{_HF}/config.json", licence="CC-BY-4.0",
+    hub=HubFile("facebook/audiobox-aesthetics", _REV, "config.json"),
     hash_source=f"huggingface.co/facebook/audiobox-aesthetics at revision {_REV[:7]}: the file's bytes, as "
                 "recorded by independent projects",
     note="model settings and the per-axis target normalisation (mean, std)")

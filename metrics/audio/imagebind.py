@@ -58,6 +58,7 @@ IMAGEBIND_HUGE = WeightFile(
     name="imagebind/imagebind_huge.pth",
     sha256="d6f6c22bedcc90708448d5d2fbb7b2db9c73f505dc89bd0b2e09b23af1b62157", size_bytes=4_803_584_173,
     source="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth", licence="CC-BY-NC-4.0",
+    url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
     hash_source="Meta publishes none; the git-LFS pointers of three independent Hugging Face copies of the "
                 "file (DAMO-NLP-SG/Video-LLaMA-2-7B-Pretrained, -13B-Pretrained, vdo/Video-LLaMA-Series) agree",
     note="a bare state dict of float32 tensors (torch.save of model.state_dict()), about 4.8 GB")

@@ -25,6 +25,9 @@ WHISPER_LARGE_V3 = WeightFile(
     source="https://openaipublic.azureedge.net/main/whisper/models/"
            "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt",
     licence="MIT",
+    url="https://openaipublic.azureedge.net/main/whisper/models/"
+        "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb/large-v3.pt",
+    size_bytes=3_087_371_615,  # as recorded beside this sha256 by independent projects
     note="openai-whisper checkpoint format: {'dims': ModelDimensions fields (ints), 'model_state_dict': "
          "float16 tensors}",
     hash_source="openai-whisper's download URL (whisper/__init__.py, _MODELS['large-v3']), which its "

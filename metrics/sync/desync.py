@@ -23,7 +23,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.weights import WeightFile
+from harmony_bench.weights import HubFile, WeightFile
 from harmony_bench.metrics.base import (AMBIENT_SUBSETS, Batching, InputNeeds, Metric, NotScorable, Output, ProtocolCard,
                                         Score)
 from harmony_bench.metrics.registry import register
@@ -48,6 +48,7 @@ SYNCHFORMER = WeightFile(
            "(the file av-benchmark's README points to; from v-iashin/Synchformer 24-01-04T16-39-21, AudioSet)",
     licence="MIT (Synchformer)",
     size_bytes=950_058_171,
+    hub=HubFile("hkchengrex/MMAudio", "main", "ext_weights/synchformer_state_dict.pth"),
     hash_source="git-LFS pointer, huggingface.co/hkchengrex/MMAudio ext_weights/ (MMAudio's download_utils "
                 "lists md5 5b2f5594b0730f70e41e549b7c94390c for it)",
     note="a plain state dict of float32 tensors (the training checkpoint's 'model' entry with the "

@@ -43,6 +43,7 @@ SYNCNET_V2 = WeightFile(
     source="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model (joonson/syncnet_python download_model.sh)",
     licence="MIT (syncnet_python repository licence)",
     size_bytes=54_573_114,
+    url="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/syncnet_v2.model",
     hash_source="the authors publish none; the git-LFS pointers of the Hugging Face copies in "
                 "chunyu-li/LatentSync (auxiliary/) and lithiumice/models_hub_2 agree, as do published "
                 "hashes of the Oxford download",

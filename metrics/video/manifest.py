@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harmony_bench.weights import WeightFile
+from harmony_bench.weights import HubFile, WeightFile
 
 
 def _raft_format(path: Path) -> None:
@@ -31,6 +31,7 @@ RAFT_THINGS = WeightFile(
          "checkpoint VBench's dynamic degree loads; 5,257,536 float32 parameters in a plain state dict.",
     hash_prefix="22a6c225",
     size_range=(20_900_000, 21_300_000),  # 5,257,536 float32 values plus the zip container
+    url="https://download.pytorch.org/models/raft_large_C_T_V1-22a6c225.pth",
     check_format=_raft_format,
 )
 
@@ -44,6 +45,8 @@ MUSIQ_SPAQ = WeightFile(
     hash_source="an independent user's hash of the release file (VBench imaging-quality runs), which "
                 "starts with the 358bb6af its name carries",
     hash_prefix="358bb6af",
+    url="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+    size_estimate=110_000_000,  # no published size; the KonIQ file of the same architecture is 108,610,983
 )
 
 MUSIQ_KONIQ = WeightFile(
@@ -54,6 +57,8 @@ MUSIQ_KONIQ = WeightFile(
     note="pyiqa's default `musiq` metric checkpoint (KonIQ-10k), the one Verse-Bench uses.",
     hash_source=_PYIQA_HF,
     hash_prefix="e95806b9",
+    url="https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_koniq_ckpt-e95806b9.pth",
+    size_bytes=108_610_983,  # as recorded beside the same sha256 by independent projects
 )
 
 
@@ -64,6 +69,7 @@ def hf_folder(folder: str, repo: str, revision: str, pins: dict[str, tuple[str, 
     return tuple(WeightFile(name=f"{folder}/{file}", sha256=pins[file][0], size_bytes=pins[file][1],
                             licence=licence, note=note,
                             source=f"https://huggingface.co/{repo}/resolve/{revision}/{file}",
+                            hub=HubFile(repo, revision, file),
                             hash_source=f"huggingface.co/{repo} at revision {revision[:7]}: "
                                         + ("its git-LFS oid" if file.endswith(".safetensors") else "the file's bytes")
                                         + ", recorded alike by several independent projects")
@@ -85,6 +91,7 @@ AESTHETIC_HEAD = WeightFile(
     licence="AGPL-3.0 (discus0434/aesthetic-predictor-v2-5)",
     note="State dict of the MLP head only: 10 bfloat16 tensors, keys scoring_head.{0,2,4,6,8}.{weight,bias}; "
          "loads with weights_only=True.",
+    url="https://github.com/discus0434/aesthetic-predictor-v2-5/raw/main/models/aesthetic_predictor_v2_5.pth",
     hash_source="the file the publisher commits in discus0434/aesthetic-predictor-v2-5 models/ (measured "
                 "when it was loaded for issue 13; AGPL-3.0, so it is not committed here)",
 )
@@ -103,6 +110,7 @@ AMT_S = WeightFile(
     source="https://huggingface.co/lalala125/AMT/resolve/main/amt-s.pth",
     licence="CC BY-NC 4.0 (MCG-NKU/AMT; the Hugging Face repository says cc-by-nc-sa-4.0)",
     size_bytes=12038359,
+    hub=HubFile("lalala125/AMT", "main", "amt-s.pth"),  # "main": the file's only commit; the sha256 pins it
     note="The AMT authors' AMT-S checkpoint (Vimeo90K), the file VBench's motion smoothness downloads.",
     hash_source="git-LFS pointer, huggingface.co/lalala125/AMT commit 4af6ffb 'Upload amt-s & amt-l.' "
                 "(the file's only commit)",

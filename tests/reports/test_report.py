@@ -258,3 +258,20 @@ def test_hb_tables_gives_the_paper_tables_as_dataframes(report_a):
     assert detail.loc["model-a", "WER_n"] == 3 and pd.isna(detail.loc["Harmony", "WER_n"])
     lo, hi = detail.loc["model-a", ["AQ_ci_low", "AQ_ci_high"]]
     assert lo < detail.loc["model-a", "AQ"] < hi
+
+
+def test_the_report_says_which_command_fills_each_empty_paper_column(tmp_path, monkeypatch):
+    from harmony_bench.store import Store
+
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path / "no-weights"))
+    Store(tmp_path / "fresh", create=True).close()
+    (tmp_path / "fresh" / "run.json").write_text(json.dumps({"run_id": "fresh", "model": "static"}))
+    write_run_report(tmp_path / "fresh")
+    fill = pd.read_csv(tmp_path / "fresh" / "report" / "fill.csv").set_index("columns")
+    assert list(fill.index) == ["AQ", "IQ", "DD", "MS", "ID", "PQ, PC, CE, CU", "WER", "IB-A, IB", "Sync-C, Sync-D",
+                                "DeSync"]
+    assert fill.loc["PQ, PC, CE, CU", "fill with"] == "harmony-bench weights fetch audiobox@aesthetics"
+    assert fill.loc["Sync-C, Sync-D", "tables"] == "Tables 2-7" and fill.loc["WER", "why empty"] == "not run"
+    md = (tmp_path / "fresh" / "report" / "report.md").read_text()
+    assert f"harmony-bench evaluate {tmp_path / 'fresh'}" in md.replace("\\", "")
+    assert md.count("Empty columns: 'Empty paper columns and what fills them' below") == len(TABLES)

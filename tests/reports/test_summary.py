@@ -11,11 +11,12 @@ from tests.reports.conftest import CASES, make_run
 
 
 @pytest.fixture(scope="module")
-def table(run_pair) -> str:
+def table(run_pair, tmp_path_factory) -> str:
     mp = pytest.MonkeyPatch()
     from tests.reports.conftest import fake_metric_class
 
     mp.setattr("harmony_bench.reports.runs.metric_class", fake_metric_class)
+    mp.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path_factory.mktemp("no-weights")))
     try:
         return summary_table(run_pair[0])
     finally:
@@ -40,7 +41,14 @@ def test_paper_columns_first_then_the_rest_with_n(table, run_pair):
     aq = raw[(raw["output"] == "AQ") & (raw["status"] == "ok")].groupby("subset")["value"].mean()
     expected = [fmt(aq.mean()), fmt(aq["speech"]), fmt(aq["ambient"]), fmt(aq["complex"]), "-"]
     assert _line(table, "AQ ↑")[2:7] == expected
-    assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in lines
+    fills = {line: lines[i + 1] for i, line in enumerate(lines) if lines[i + 1:i + 2] and "fill:" in lines[i + 1]}
+    assert fills["  IQ: not run"] == "    fill: harmony-bench weights fetch iq@musiq-spaq"
+    assert fills["  PQ, PC, CE, CU: not run"] == "    fill: harmony-bench weights fetch audiobox@aesthetics"
+    # a variant's number (other weights) leaves the paper's IB column empty: the official file fills it
+    ib = next(line for line in lines if line.startswith("  IB: measured only outside the paper's protocol"))
+    assert lines[lines.index(ib) + 2] == "    fill: harmony-bench weights fetch ib@imagebind-huge --accept-licence"
+    assert lines[-1] == f"  then score the run again: harmony-bench evaluate {run_pair[0]}"
+    assert "AQ" not in " ".join(fills)  # measured under the paper's protocol
 
 
 @pytest.mark.parametrize("width", [100, 72, 50])
@@ -50,10 +58,21 @@ def test_every_line_fits_the_width(run_pair, width):
     assert "AQ ↑" in text
 
 
-def test_reasons_are_given_and_names_cannot_drive_the_terminal(tmp_path):
+def test_reasons_are_given_and_names_cannot_drive_the_terminal(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path / "no-weights"))
     cx_004 = [c for c in CASES if c["id"] == "cx-004"]  # Sync finds no face there
     run = make_run(tmp_path, "odd", "model\x1b[2J", cases=cx_004, clips=False, reason="no face\nfound")
     text = summary_table(run)
     assert "\x1b" not in text and "model?[2J" in text
     assert "  Sync-C, Sync-D: 1 unscorable (no face found)" in text.splitlines()
-    assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in text.splitlines()
+    assert "  PQ, PC, CE, CU: not run" in text.splitlines()
+
+
+def test_a_column_this_machine_can_produce_needs_only_a_new_evaluation(run_pair, monkeypatch):
+    from harmony_bench import coverage
+
+    monkeypatch.setattr(coverage, "fill_commands", lambda columns: {})  # every official metric ready here
+    lines = summary_table(run_pair[0]).splitlines()
+    assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in lines
+    assert not any("fill:" in line for line in lines)
+    assert lines[-1] == f"  then score the run again: harmony-bench evaluate {run_pair[0]}"

@@ -28,10 +28,13 @@ COMMON_NOTES = [
 SCOPE_NOTES = {
     "overall": ["Overall = unweighted mean of the per-subset means, over the subsets where the metric is "
                 "defined (the paper's Table 2 rule); the CI resamples cases within each subset."],
-    "zh": ["WER here is a character error rate over the Chinese speech cases (as in the paper's Table 7)."],
+    "zh": ["WER is on the paper's Table 7 scale (0.92-9.10 there, not a character error rate); a run's cell "
+           "carries the assumption under which it is read so. CER (this suite): the character error rate of the "
+           "Chinese speech cases, a fraction; the paper printed none, so its rows are '-'. Best and second "
+           "are marked within each column only."],
 }
-WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their character error rate is in "
-            "the Chinese speech table).")
+WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their scores are in the Chinese speech "
+            "table, Table 7).")
 
 
 def run_labels(runs: Sequence[RunData]) -> dict[str, str]:

@@ -324,6 +324,14 @@ def cmd_weights(args) -> int:
     return 1 if bad and args.verify else 0
 
 
+def cmd_weights_check(args) -> int:
+    from harmony_bench.known_answers import check_all, report_lines
+
+    results = check_all(args.keys, device=args.device)
+    print("\n".join(report_lines(results)).lstrip("\n"))
+    return 1 if any(r.verdict == "FAIL" for r in results) else 0
+
+
 EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
 
 
@@ -374,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "weights", "list the weight files each official metric needs, and check them", cmd_weights)
     p.add_argument("--verify", action="store_true", help="hash the files present against the manifest")
+    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
+    c = _command(wsub, "check", "run each official backend on its publisher's input and compare with the "
+                 "published output", cmd_weights_check)
+    c.add_argument("keys", nargs="*", type=_metric_key, help="backends to check (default: every official one)")
+    c.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

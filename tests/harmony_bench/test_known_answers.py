@@ -160,3 +160,67 @@ def test_every_official_backend_gets_a_line(monkeypatch, tmp_path):
     assert results["desync@synchformer"].verdict == "not checked here"
     assert {r.verdict for k, r in results.items() if k in {a.metric for a in KNOWN_ANSWERS} and
             k != "desync@synchformer"} == {"no weights"}
+
+
+def _whisper_inputs(folder):
+    import soundfile as sf
+
+    from harmony_bench.metrics.audio.testing import write_whisper
+    from harmony_bench.metrics.audio.wer import WHISPER_LARGE_V3
+
+    (folder / WHISPER_LARGE_V3.name).parent.mkdir(parents=True)
+    write_whisper(folder / WHISPER_LARGE_V3.name)
+    t = np.arange(44_100 * 2) / 44_100  # stereo 44.1 kHz, as jfk.flac
+    sf.write(folder / ka.JFK.name, np.stack([np.sin(2 * np.pi * 220 * t)] * 2, axis=1) * 0.3, 44_100)
+    return [WHISPER_LARGE_V3.name, ka.JFK.name]
+
+
+def _imagebind_inputs(folder):
+    import soundfile as sf
+    from PIL import Image
+
+    from harmony_bench.metrics.audio.checkpoints import override_path
+    from harmony_bench.metrics.audio.imagebind import IMAGEBIND_HUGE
+    from harmony_bench.metrics.audio.testing import write_imagebind
+
+    (folder / IMAGEBIND_HUGE.name).parent.mkdir(parents=True)
+    write_imagebind(folder / IMAGEBIND_HUGE.name)
+    rng = np.random.default_rng(1)
+    for wf in ka.IB_IMAGES:
+        Image.fromarray(rng.integers(0, 256, (180, 260, 3), dtype=np.uint8)).save(folder / wf.name, format="JPEG")
+    for i, wf in enumerate(ka.IB_AUDIO):  # 44.1 kHz, mono and stereo, as the README's files
+        sf.write(folder / wf.name, 0.1 * rng.standard_normal((44_100 * (2 + i), 1 + i % 2)), 44_100, subtype="PCM_16")
+    return [IMAGEBIND_HUGE.name, str(override_path(folder / IMAGEBIND_HUGE.name).relative_to(folder))]
+
+
+def _syncnet_inputs(folder):
+    from harmony_bench.media import write_clip
+    from harmony_bench.metrics.sync.syncnet import SYNCNET_V2
+    from harmony_bench.metrics.sync.testing import write_random_weights
+
+    write_random_weights(folder, only=(SYNCNET_V2.name,))
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (20, 224, 224, 3), dtype=np.uint8)
+    write_clip(folder / ka.SYNCNET_EXAMPLE.name, frames, 25, 0.1 * rng.standard_normal(16_000 * 20 // 25), 16_000,
+               wav=False)
+    return [SYNCNET_V2.name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key,write", [("wer@whisper-large-v3", _whisper_inputs),
+                                       ("ib@imagebind-huge", _imagebind_inputs), ("syncnet@v2", _syncnet_inputs)])
+def test_each_backends_check_runs_its_publishers_input_format_through_random_weights(key, write, tmp_path,
+                                                                                     monkeypatch):
+    """Random weights cannot give the published values: the check runs end to end on files shaped
+    like the publisher's and says FAIL, with a number or a text for every published value."""
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    answer = next(a for a in KNOWN_ANSWERS if a.metric == key)
+    for wf in answer.inputs:
+        (tmp_path / wf.name).parent.mkdir(parents=True, exist_ok=True)
+    names = write(tmp_path) + [wf.name for wf in answer.inputs]
+    (tmp_path / "manifest.json").write_text(json.dumps({n: sha256_of(tmp_path / n) for n in names}))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
+    result = check(answer)
+    assert result.verdict == "FAIL", result
+    assert [c.label for c in result.comparisons] == [e.label for e in answer.expected]
+    assert all(isinstance(c.got, str) or np.isfinite(c.got) for c in result.comparisons)

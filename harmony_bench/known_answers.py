@@ -68,6 +68,9 @@ class CheckResult:
     reason: str = ""
     comparisons: list[Comparison] = field(default_factory=list)
     source: str = ""
+    tolerance: str = ""
+    note: str = ""
+    weights: str = ""  # "name=sha256;..." of the files the backend loaded
 
 
 def _raw(repo: str, commit: str, path: str) -> str:
@@ -346,10 +349,11 @@ def known_answer_files() -> list[WeightFile]:
 
 def check(answer: KnownAnswer, device: str = "cpu") -> CheckResult:
     """Run one backend on its publisher's input and compare; never raises for a missing piece."""
-    from harmony_bench.metrics.base import MetricUnavailable
+    from harmony_bench.metrics.base import MetricUnavailable, NotScorable
     from harmony_bench.metrics.registry import get_metric
 
-    result = CheckResult(answer.metric, "cannot run", source=answer.source)
+    result = CheckResult(answer.metric, "cannot run", source=answer.source, tolerance=answer.tolerance,
+                         note=answer.note)
     metric = get_metric(answer.metric)(device)
     reason = metric.availability()
     if reason:
@@ -363,8 +367,9 @@ def check(answer: KnownAnswer, device: str = "cpu") -> CheckResult:
         return result
     try:
         metric.setup()
+        result.weights = metric.weights_sha256
         got = answer.compute(metric, paths)
-    except (MetricUnavailable, WeightsMismatch, ValueError, RuntimeError, OSError) as exc:
+    except (MetricUnavailable, NotScorable, WeightsMismatch, ValueError, RuntimeError, OSError) as exc:
         result.reason = f"{type(exc).__name__}: {exc}"
         return result
     result.comparisons = [Comparison(e.label, e.value, got.get(e.label), e.label in got and e.holds(got[e.label]))
@@ -414,8 +419,10 @@ def report_lines(results: Sequence[CheckResult], width: int = 100) -> list[str]:
         lines += [""] + wrapped(f"{r.metric}: {r.verdict}" + (f": {r.reason}" if r.reason and not r.comparisons else ""))
         if r.verdict in FIXES:
             lines.append(f"  to fix: {FIXES[r.verdict].format(key=r.metric)}")
-        if r.source:
-            lines += wrapped(f"  published in {r.source}")
+        for label, text in (("published in", r.source), ("tolerance:", r.tolerance), ("note:", r.note),
+                            ("weights:", r.weights)):
+            if text and (r.comparisons or label == "published in"):
+                lines += wrapped(f"  {label} {text}")
         for c in r.comparisons:
             lines.append(f"  {c.label}: expected {_shown(c.expected)}, got {_shown(c.got)}  {'ok' if c.ok else 'FAIL'}")
     return lines

@@ -157,6 +157,8 @@ def ranks(table: Table) -> dict[tuple[int, str], int]:
             continue
         shown = {i: round_half_up(r.cells[col.name].value, PLACES) for i, r in enumerate(table.rows)
                  if col.name in r.cells and not r.cells[col.name].missing}
+        if len(shown) < 2:  # a lone value (one run in this suite's own column) is best of nothing
+            continue
         order = sorted(set(shown.values()), reverse=col.direction == "higher")
         for i, v in shown.items():
             if order.index(v) < 2:

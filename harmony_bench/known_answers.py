@@ -209,12 +209,29 @@ def imagebind_matrices(metric, paths: dict[str, Path]) -> dict[str, float]:
 
 
 # -- SyncNet: syncnet_python's demo clip -----------------------------------------------------------
+def _face_crop_video(path: Path) -> None:
+    """The format check of a file with no published hash: a video of 224 x 224 frames (what
+    demo_syncnet.py feeds the lip network as they are) with an audio track."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            video, audio = container.streams.video, container.streams.audio
+            size = (video[0].codec_context.width, video[0].codec_context.height) if video else None
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ValueError(f"not a readable video ({exc})") from exc
+    if size != (224, 224) or not audio:
+        raise ValueError(f"expected 224 x 224 frames and an audio track, got frames {size}, "
+                         f"{len(audio)} audio track(s)")
+
+
 SYNCNET_EXAMPLE = WeightFile(
     name=f"{FOLDER}/syncnet/example.avi", sha256=None,
     source="http://www.robots.ox.ac.uk/~vgg/software/lipsync/data/example.avi (joonson/syncnet_python "
            "6efbb1c download_model.sh)",
     licence="not stated (Oxford VGG download fetched by syncnet_python's MIT-licensed script)",
-    note="a 224 x 224 face-crop video; no hash published, so the one loaded is recorded, never checked")
+    check_format=_face_crop_video,
+    note="a 224 x 224 face-crop video with audio; no hash published: checked for that format only")
 SYNCNET_ATOL = 0.05  # chosen here: the README prints 3 decimals and no tolerance
 
 
@@ -227,8 +244,6 @@ def syncnet_demo(metric, paths: dict[str, Path]) -> dict[str, float]:
 
     clip = read_clip(paths[SYNCNET_EXAMPLE.name])
     frames = clip.video_at(FPS)
-    if frames.shape[1:3] != (224, 224):
-        raise ValueError(f"example.avi frames are {frames.shape[2]}x{frames.shape[1]}, not the 224x224 face crop")
     search = metric.track_search(frames, to_int16_scale(clip.audio_at(SAMPLE_RATE)), 0)
     return {"AV offset": float(-search.offset), "Min dist": search.min_distance, "Confidence": search.confidence}
 
@@ -279,7 +294,8 @@ def _synchformer_item(path: Path, offset_sec: float, v_start_i_sec: float):
     v0, a0 = int(v_start_i_sec * FPS), int((v_start_i_sec + offset_sec) * SAMPLE_RATE)
     video, audio = video[v0 : v0 + 5 * FPS], audio[a0 : a0 + 5 * SAMPLE_RATE]
     start = (len(video) - int((WINDOW_SEGMENTS * 0.5 + 0.5) * SEG_FRAMES)) // 2
-    segments = np.stack([video[start + i * SEG_STEP : start + i * SEG_STEP + SEG_FRAMES] for i in range(WINDOW_SEGMENTS)])
+    firsts = [start + i * SEG_STEP for i in range(WINDOW_SEGMENTS)]
+    segments = np.stack([video[f : f + SEG_FRAMES] for f in firsts])
     return segments, audio[int(start / FPS * SAMPLE_RATE):]
 
 
@@ -404,7 +420,8 @@ def _shown(value: float | str | None) -> str:
     return f"{value:.6g}"
 
 
-FIXES = {"no weights": "harmony-bench weights fetch {key}", "inputs missing": "harmony-bench weights fetch --known-answers"}
+FIXES = {"no weights": "harmony-bench weights fetch {key}",
+         "inputs missing": "harmony-bench weights fetch --known-answers"}
 
 
 def report_lines(results: Sequence[CheckResult], width: int = 100) -> list[str]:
@@ -416,7 +433,8 @@ def report_lines(results: Sequence[CheckResult], width: int = 100) -> list[str]:
 
     lines = []
     for r in results:
-        lines += [""] + wrapped(f"{r.metric}: {r.verdict}" + (f": {r.reason}" if r.reason and not r.comparisons else ""))
+        why = f": {r.reason}" if r.reason and not r.comparisons else ""
+        lines += [""] + wrapped(f"{r.metric}: {r.verdict}{why}")
         if r.verdict in FIXES:
             lines.append(f"  to fix: {FIXES[r.verdict].format(key=r.metric)}")
         for label, text in (("published in", r.source), ("tolerance:", r.tolerance), ("note:", r.note),

@@ -31,7 +31,7 @@ def test_every_input_is_pinned_at_a_commit_with_its_hash_or_says_why_not():
         for wf in answer.inputs:
             assert wf.licence and wf.size_bytes is None or wf.size_bytes > 0
             if wf.sha256 is None:
-                assert "no hash published" in wf.note, wf.name
+                assert "no hash published" in wf.note and wf.check_format, wf.name
             else:
                 assert re.fullmatch(r"[0-9a-f]{64}", wf.sha256) and raw.match(wf.source), wf.name
                 assert wf.source.split("/")[5][:12] in wf.hash_source  # the hash was read at that commit
@@ -236,3 +236,18 @@ def test_each_backends_check_runs_its_publishers_input_format_through_random_wei
     assert result.verdict == "FAIL", result
     assert [c.label for c in result.comparisons] == [e.label for e in answer.expected]
     assert all(isinstance(c.got, str) or np.isfinite(c.got) for c in result.comparisons)
+
+
+def test_the_unhashed_syncnet_clip_must_be_a_224_face_crop_with_audio(tmp_path, monkeypatch):
+    from harmony_bench.media import write_clip
+    from harmony_bench.weights import WeightsMismatch, verify
+
+    frames = np.zeros((10, 224, 224, 3), np.uint8)
+    write_clip(tmp_path / "ok.avi", frames, 25, np.zeros(6400), 16_000, wav=False)
+    write_clip(tmp_path / "wide.avi", np.zeros((10, 224, 320, 3), np.uint8), 25, np.zeros(6400), 16_000, wav=False)
+    verify(ka.SYNCNET_EXAMPLE, tmp_path / "ok.avi")
+    with pytest.raises(WeightsMismatch, match=r"224 x 224 frames and an audio track, got frames \(320, 224\)"):
+        verify(ka.SYNCNET_EXAMPLE, tmp_path / "wide.avi")
+    (tmp_path / "junk.avi").write_bytes(b"RIFF not a video")
+    with pytest.raises(WeightsMismatch, match="not a readable video"):
+        verify(ka.SYNCNET_EXAMPLE, tmp_path / "junk.avi")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from harmony_bench.reports import html
 from harmony_bench.reports.paper import PAPER_TABLES, load_baseline
-from harmony_bench.reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
+from harmony_bench.reports.runs import (CER_LANGUAGES, CHINESE, RunData, chinese_variant_columns, compare_frames, leaderboard_flags, load_run, measured_row,
                           no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
 from harmony_bench.reports.stats import LEVEL, N_BOOT, SEED
 from harmony_bench.reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
@@ -82,11 +82,12 @@ def variant_tables(runs: Sequence[RunData], labels: dict[str, str]) -> list[Tabl
     columns = variant_columns(pd.concat(frames))
     tables = []
     for scope in SCOPES:
-        rows = [measured_row(labels[r.run_id], variants[r.run_id], columns, scope) for r in runs]
+        scoped = chinese_variant_columns(columns) if scope == CHINESE else columns
+        rows = [measured_row(labels[r.run_id], variants[r.run_id], scoped, scope) for r in runs]
         if all(c.missing for row in rows for c in row.cells.values()):
             continue
         tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {PAPER_TABLES[scope].title}",
-                            columns, rows, ranked=False, short=PAPER_TABLES[scope].short, notes=[
+                            scoped, rows, ranked=False, short=PAPER_TABLES[scope].short, notes=[
                                 "Offline variants, other checkpoints or other protocol versions: each cell's "
                                 "note says which and why. Never ranked against the paper's rows."]))
     return tables

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +166,12 @@ def _primary_keys(official: pd.DataFrame) -> dict[str, str]:
 def variant_columns(values: pd.DataFrame) -> tuple[Column, ...]:
     cols = values.drop_duplicates("column").sort_values("column")
     return tuple(Column(r.column, r.direction, "", _defined(r.output)) for r in cols.itertuples())
+
+
+def chinese_variant_columns(columns: Sequence[Column]) -> tuple[Column, ...]:
+    """Variant columns for the Chinese cases: a WER output there is a character error rate, so
+    its column says CER (it reads the same stored output)."""
+    return tuple(replace(c, name="CER" + c.name[3:], reads=c.name) if _output_of(c) == "WER" else c for c in columns)
 
 
 def _defined(output: str) -> frozenset[str]:

@@ -275,7 +275,8 @@ def test_table7_run_number_never_sits_unmarked_in_a_column_of_another_scale(run_
     by_words = zh_rows.loc[zh_rows["output"] == "WER-words", "value"].mean()
     assert by_words > 2 > cer  # the fixture's two scales, far apart
 
-    table = next(t for t in build_tables([run])[0] if t.key == "table7_zh")
+    paper_tables, variant_tables = build_tables([run])
+    table = next(t for t in paper_tables if t.key == "table7_zh")
     mine = table.rows[-1]
     assert mine.source == "run"
     assert mine.cells["CER"].value == pytest.approx(cer) and mine.cells["WER"].value == pytest.approx(by_words)
@@ -293,3 +294,8 @@ def test_table7_run_number_never_sits_unmarked_in_a_column_of_another_scale(run_
     text = to_markdown(table)
     assert "| CER (this suite) ↓ |" in text and "character error rate" not in table.title
     assert f"<sup>{footnotes(table)[mine.cells['WER'].note]}</sup>" in text.splitlines()[4 + len(published)]
+    variants = next(t for t in variant_tables if t.key == "variants_zh")  # another WER protocol: CER there too
+    assert not any(c.name.startswith("WER") for c in variants.columns)
+    other = run.results[(run.results["language"] == "zh") & (run.results["metric_key"] == "wer@whisper+norm")
+                        & (run.results["output"] == "WER")]["value"]
+    assert len(other) == 2 and variants.rows[-1].cells["CER [wer@whisper+norm]"].value == pytest.approx(other.mean())

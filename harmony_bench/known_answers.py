@@ -64,7 +64,8 @@ class Comparison:
 @dataclass
 class CheckResult:
     metric: str
-    verdict: str  # "pass", "FAIL", "no weights", "inputs missing", "cannot run", "not checked here"
+    verdict: str  # "pass", "FAIL", "no weights", "inputs missing", "cannot run", "not checked here",
+    # or "no published known answer"
     reason: str = ""
     comparisons: list[Comparison] = field(default_factory=list)
     source: str = ""

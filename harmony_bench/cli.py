@@ -329,6 +329,11 @@ def cmd_weights_fetch(args) -> int:
     from harmony_bench.weights import weights_dir
 
     files = metric_files(args.keys)
+    if args.known_answers:
+        from harmony_bench.known_answers import known_answer_files
+
+        for wf in known_answer_files(args.keys):
+            files.setdefault(wf.name, (wf, ["weights check"]))
     if not files:
         print("no weight files: these metrics need none")
         return 0
@@ -349,6 +354,14 @@ def cmd_doctor(args) -> int:
     lines, code = doctor()
     print("\n".join(lines))
     return code
+
+
+def cmd_weights_check(args) -> int:
+    from harmony_bench.known_answers import check_all, report_lines
+
+    results = check_all(args.keys, device=args.device)
+    print("\n".join(report_lines(results)).lstrip("\n"))
+    return 1 if any(r.verdict == "FAIL" for r in results) else 0
 
 
 EPILOG = "exit status: 0 success; 1 a case, metric or I/O failure (the rest is kept); 2 a usage error"
@@ -411,9 +424,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept the non-commercial and copyleft licences of the files fetched")
     f.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                    help="copy from a folder laid out as the weights folder (filled on another machine)")
+    f.add_argument("--known-answers", action="store_true",
+                   help="also fetch the publishers' reference inputs that `weights check` compares against")
 
     _command(sub, "doctor", "what this machine can produce of the paper's columns, and how to fix the rest",
              cmd_doctor)
+
+    c = _command(wsub, "check", "run each official backend on its publisher's input and compare with the "
+                 "published output", cmd_weights_check)
+    c.add_argument("keys", nargs="*", type=_metric_key, help="backends to check (default: every official one)")
+    c.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
     # listed for --help only: `main` hands `train ...` to harmony_model.train untouched
     sub.add_parser("train", help="train the reference model: harmony-bench train --config CFG.json --out DIR", add_help=False)

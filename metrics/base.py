@@ -53,6 +53,7 @@ class ProtocolCard:
     reference: str  # which reference implementation this follows
     differences: str  # where it deliberately differs, and how it relates to the paper's numbers
     precision: str = ""  # the numeric precision the network runs in, and the reference's
+    known_answer: str = ""  # whether the publisher prints a known answer (input and output) and where
     refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
 
 

@@ -6,7 +6,7 @@ overall table is a mean of per-subset means) is exact and rounds the way the pap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,10 +26,17 @@ class Column:
     direction: str | None  # "higher" / "lower"; None for a non-numeric column (ablation flags)
     group: str = ""
     subsets: frozenset[str] = ALL_SUBSETS  # where the paper defines the metric
+    reads: str = ""  # the stored output behind a run's cell, when it is not `name`
+    published: bool = True  # False: this suite's own column, on a scale the paper printed no number in
+    run_note: str = ""  # footnote on every run cell: the assumption under which it shares this column
 
     @property
     def arrow(self) -> str:
         return {"higher": "↑", "lower": "↓"}.get(self.direction or "", "")
+
+    @property
+    def output(self) -> str:
+        return self.reads or self.name
 
 
 # Arrows and per-subset definitions as printed in Tables 2 and 4-6 ("-" cells of every model).
@@ -43,8 +50,20 @@ PAPER_COLUMNS: tuple[Column, ...] = (
     Column("DeSync", "lower", SYNC, AMBIENT_SUBSETS), Column("IB", "higher", SYNC),
 )
 COLUMNS_BY_NAME = {c.name: c for c in PAPER_COLUMNS}
-CHINESE_COLUMNS: tuple[Column, ...] = tuple(
-    COLUMNS_BY_NAME[n] for n in ("WER", "Sync-C", "Sync-D", "IB"))
+# Table 7's WER runs 0.92-9.10 where the English WER runs 0.15-1.00: not a character error rate.
+# The paper calls it the standard WER, "not perfectly optimized for the tokenization of the Chinese
+# language": WER over whitespace tokens, where an unsegmented sentence is one token (under 1 only
+# when some sentences come out exactly right, far over 1 when a transcript splits into many
+# tokens). A run's WER-words output is that reading; its CER gets a column of its own.
+ZH_WER_ASSUMPTION = (
+    "Chinese WER read as the paper's: word error rate over whitespace-separated tokens (an unsegmented "
+    "sentence is one token; the paper calls its standard WER 'not perfectly optimized for the tokenization "
+    "of the Chinese language'), measured as WER-words after this suite's seed-tts normalisation, whose "
+    "match with the paper's unpublished normalisation is an assumption")
+CHINESE_COLUMNS: tuple[Column, ...] = (
+    replace(COLUMNS_BY_NAME["WER"], reads="WER-words", run_note=ZH_WER_ASSUMPTION),
+    Column("CER", "lower", AUDIO, SPEECH_SUBSETS, reads="WER", published=False),
+) + tuple(COLUMNS_BY_NAME[n] for n in ("Sync-C", "Sync-D", "IB"))
 ABLATION_FLAGS: tuple[Column, ...] = (
     Column("GLDI", None, "Model Structure"), Column("RoPE", None, "Model Structure"),
     Column("CTS", None, "Methodology"), Column("SyncCFG", None, "Methodology"))
@@ -68,7 +87,7 @@ PAPER_TABLES: dict[str, PaperTable] = {
     "speech": PaperTable(4, "table4_speech.csv", "Human-speech subset", "Speech", PAPER_COLUMNS, "speech"),
     "ambient": PaperTable(5, "table5_ambient.csv", "Ambient-sound subset", "Ambient", PAPER_COLUMNS, "ambient"),
     "complex": PaperTable(6, "table6_complex.csv", "Complex-scene subset", "Complex", PAPER_COLUMNS, "complex"),
-    "zh": PaperTable(7, "table7_chinese_speech.csv", "Chinese speech (WER is a character error rate)", "Chinese",
+    "zh": PaperTable(7, "table7_chinese_speech.csv", "Chinese speech", "Chinese",
                      CHINESE_COLUMNS, "speech"),
 }
 
@@ -78,7 +97,7 @@ def load_baseline(key: str) -> pd.DataFrame:
     table = PAPER_TABLES[key]
     raw = pd.read_csv(BASELINES_DIR / table.file, comment="#", dtype=str, keep_default_na=False)
     raw = raw.set_index("method")
-    expected = [c.name for c in table.columns]
+    expected = [c.name for c in table.columns if c.published]
     if list(raw.columns) != expected:
         raise ValueError(f"{table.file}: columns {list(raw.columns)} != {expected}")
     return raw.map(lambda s: None if s.strip() == "-" else Decimal(s.strip())).astype(object)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from harmony_bench.reports import html
 from harmony_bench.reports.paper import PAPER_TABLES, load_baseline
-from harmony_bench.reports.runs import (CER_LANGUAGES, RunData, compare_frames, leaderboard_flags, load_run, measured_row,
+from harmony_bench.reports.runs import (CER_LANGUAGES, CHINESE, RunData, chinese_variant_columns, compare_frames, leaderboard_flags, load_run, measured_row,
                           no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
 from harmony_bench.reports.stats import LEVEL, N_BOOT, SEED
 from harmony_bench.reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
@@ -28,10 +28,13 @@ COMMON_NOTES = [
 SCOPE_NOTES = {
     "overall": ["Overall = unweighted mean of the per-subset means, over the subsets where the metric is "
                 "defined (the paper's Table 2 rule); the CI resamples cases within each subset."],
-    "zh": ["WER here is a character error rate over the Chinese speech cases (as in the paper's Table 7)."],
+    "zh": ["WER is on the paper's Table 7 scale (0.92-9.10 there, not a character error rate); a run's cell "
+           "carries the assumption under which it is read so. CER (this suite): the character error rate of the "
+           "Chinese speech cases, a fraction; the paper printed none, so its rows are '-'. Best and second "
+           "are marked within each column only."],
 }
-WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their character error rate is in "
-            "the Chinese speech table).")
+WER_NOTE = (f"WER excludes {', '.join(sorted(CER_LANGUAGES))} cases (their scores are in the Chinese speech "
+            "table, Table 7).")
 
 
 def run_labels(runs: Sequence[RunData]) -> dict[str, str]:
@@ -79,11 +82,12 @@ def variant_tables(runs: Sequence[RunData], labels: dict[str, str]) -> list[Tabl
     columns = variant_columns(pd.concat(frames))
     tables = []
     for scope in SCOPES:
-        rows = [measured_row(labels[r.run_id], variants[r.run_id], columns, scope) for r in runs]
+        scoped = chinese_variant_columns(columns) if scope == CHINESE else columns
+        rows = [measured_row(labels[r.run_id], variants[r.run_id], scoped, scope) for r in runs]
         if all(c.missing for row in rows for c in row.cells.values()):
             continue
         tables.append(Table(f"variants_{scope}", f"Not comparable with the paper: {PAPER_TABLES[scope].title}",
-                            columns, rows, ranked=False, short=PAPER_TABLES[scope].short, notes=[
+                            scoped, rows, ranked=False, short=PAPER_TABLES[scope].short, notes=[
                                 "Offline variants, other checkpoints or other protocol versions: each cell's "
                                 "note says which and why. Never ranked against the paper's rows."]))
     return tables

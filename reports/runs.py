@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +20,16 @@ import pandas as pd
 
 from harmony_bench.cases import Case
 from harmony_bench.weights import OVERRIDE_MARK
-from harmony_bench.reports.paper import COLUMNS_BY_NAME, SUBSET_ORDER, Column
+from harmony_bench.reports.paper import CHINESE_COLUMNS, COLUMNS_BY_NAME, SUBSET_ORDER, Column
 from harmony_bench.reports.stats import bootstrap_ci, mean_of_subset_means, paired_comparison
 from harmony_bench.reports.tables import Cell, Row
 
-# WER of these languages is a character error rate (paper Table 7): it gets its own table and
-# stays out of the WER column of Tables 2, 4 and 6, whose published values it would swamp.
+# WER of these languages is a character error rate: it stays out of the WER column of Tables 2, 4
+# and 6, whose published values it would swamp, and is Table 7's own CER column.
 CER_LANGUAGES = frozenset({"zh"})
 CHINESE = "zh"
+# Auxiliary (non-paper) outputs that a paper column reads for a run (paper.CHINESE_COLUMNS).
+TABLE_READINGS = frozenset(c.reads for c in CHINESE_COLUMNS if c.published and c.reads)
 
 
 @dataclass
@@ -137,15 +139,16 @@ def scored(results: pd.DataFrame, comparable: bool) -> pd.DataFrame:
     When two official backends measure one column (e.g. two WER normalisations), the one that
     scored most cases fills the paper column and the other is reported beside the variants.
     """
-    ok = results[(results["status"] == "ok") & results["paper"] & results["value"].notna()].copy()
-    ok.loc[~ok["output"].isin(COLUMNS_BY_NAME), ["comparable", "protocol_note"]] = (
+    read = results["output"].isin(TABLE_READINGS)  # auxiliary outputs a paper column reads (Table 7's WER)
+    ok = results[(results["status"] == "ok") & (results["paper"] | read) & results["value"].notna()].copy()
+    ok.loc[~ok["output"].isin(COLUMNS_BY_NAME.keys() | TABLE_READINGS), ["comparable", "protocol_note"]] = (
         False, "not a column of the paper's tables")
     ok["comparable"] = ok["comparable"].astype(bool)
     primary = _primary_keys(ok[ok["comparable"]])
     in_paper = ok["comparable"] & (ok["metric_key"] == ok["output"].map(primary))
     if comparable:
         return ok[in_paper].assign(column=ok["output"])
-    other = ok[~in_paper].copy()
+    other = ok[~in_paper & ok["paper"]].copy()
     alternative = other["comparable"]
     other.loc[alternative, "protocol_note"] = [
         f"another official protocol for {o}; the paper column uses {primary[o]}"
@@ -165,13 +168,19 @@ def variant_columns(values: pd.DataFrame) -> tuple[Column, ...]:
     return tuple(Column(r.column, r.direction, "", _defined(r.output)) for r in cols.itertuples())
 
 
+def chinese_variant_columns(columns: Sequence[Column]) -> tuple[Column, ...]:
+    """Variant columns for the Chinese cases: a WER output there is a character error rate, so
+    its column says CER (it reads the same stored output)."""
+    return tuple(replace(c, name="CER" + c.name[3:], reads=c.name) if _output_of(c) == "WER" else c for c in columns)
+
+
 def _defined(output: str) -> frozenset[str]:
     col = COLUMNS_BY_NAME.get(output)
     return col.subsets if col else frozenset(SUBSET_ORDER)
 
 
 def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool = False) -> np.ndarray:
-    v = values[(values["column"] == col.name) & (values["subset"] == subset)]
+    v = values[(values["column"] == col.output) & (values["subset"] == subset)]
     if chinese:
         v = v[v["language"] == CHINESE]
     elif _output_of(col) == "WER":
@@ -182,12 +191,12 @@ def _scope_values(values: pd.DataFrame, col: Column, subset: str, chinese: bool 
 
 def _output_of(col: Column) -> str:
     """The stored output behind a column ("WER [wer@x]" -> "WER")."""
-    return col.name.split(" [")[0]
+    return col.output.split(" [")[0]
 
 
 def _note(values: pd.DataFrame, col: Column) -> str:
-    notes = sorted(set(values.loc[values["column"] == col.name, "protocol_note"]) - {""})
-    return "; ".join(notes)
+    notes = sorted(set(values.loc[values["column"] == col.output, "protocol_note"]) - {""})
+    return "; ".join(notes + ([col.run_note] if col.run_note else []))
 
 
 def subset_cell(values: pd.DataFrame, col: Column, subset: str, chinese: bool = False) -> Cell:

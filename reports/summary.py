@@ -51,13 +51,15 @@ def _header(name_width: int) -> str:
 
 
 def _run_cells(tables: Sequence[Table]) -> dict[Column, dict[str, Cell]]:
-    """Column -> scope -> the run's cell, over tables that each cover one scope."""
+    """Column -> scope -> the run's cell, over tables that each cover one scope. Columns of one
+    name share a line (Table 7's WER reads another output on the paper's Chinese scale)."""
+    first: dict[str, Column] = {}
     out: dict[Column, dict[str, Cell]] = {}
     for table in tables:
         row = next(r for r in table.rows if r.source == "run")
         scope = next(s for s in SCOPES if table.key.endswith(f"_{s}"))
         for col in table.columns:
-            out.setdefault(col, {})[scope] = table.cell(row, col)
+            out.setdefault(first.setdefault(col.name, col), {})[scope] = table.cell(row, col)
     return {col: cells for col, cells in out.items() if not all(c.missing for c in cells.values())}
 
 

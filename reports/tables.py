@@ -157,6 +157,8 @@ def ranks(table: Table) -> dict[tuple[int, str], int]:
             continue
         shown = {i: round_half_up(r.cells[col.name].value, PLACES) for i, r in enumerate(table.rows)
                  if col.name in r.cells and not r.cells[col.name].missing}
+        if len(shown) < 2:  # a lone value (one run in this suite's own column) is best of nothing
+            continue
         order = sorted(set(shown.values()), reverse=col.direction == "higher")
         for i, v in shown.items():
             if order.index(v) < 2:
@@ -170,8 +172,14 @@ def footnotes(table: Table) -> dict[str, str]:
     return {note: chr(ord("a") + i) for i, note in enumerate(notes)}
 
 
+def column_label(col: Column) -> str:
+    """The header without its arrow; this suite's own columns (a scale the paper printed nothing
+    in) say so, so that no reader takes them for the paper's."""
+    return col.name if col.published else f"{col.name} (this suite)"
+
+
 def column_header(col: Column) -> str:
-    return f"{col.name} {col.arrow}".strip()
+    return f"{column_label(col)} {col.arrow}".strip()
 
 
 # -- renderers -----------------------------------------------------------------------------
@@ -324,7 +332,7 @@ def to_latex(table: Table) -> str:
         lines.append(" & ".join([""] + [rf"\multicolumn{{{n}}}{{c}}{{{latex_escape(g)}}}" for g, n in groups]) + r" \\")
         lines.append(" ".join(_cmidrules(groups)))
     arrows = {"higher": r"$\uparrow$", "lower": r"$\downarrow$"}
-    lines.append(" & ".join(["Method"] + [f"{latex_escape(c.name)} {arrows.get(c.direction or '', '')}".strip()
+    lines.append(" & ".join(["Method"] + [f"{latex_escape(column_label(c))} {arrows.get(c.direction or '', '')}".strip()
                                           for c in cols]) + r" \\")
     lines.append(r"\midrule")
     for i, row in enumerate(table.rows):

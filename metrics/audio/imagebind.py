@@ -203,6 +203,9 @@ class ImageBindScores(Metric):
                     "pairs); every frame of the clip at 0.5 fps is used here. Frames come from the "
                     "harness's decoder (harmony_bench.media), not torio's StreamingMediaDecoder.",
         precision="float32, as av-benchmark 050a5cd (no autocast)",
+        known_answer="published: the vision x text, audio x text and vision x audio softmax matrices for "
+                     ".assets/ (three images, sounds, texts), facebookresearch/ImageBind 53680b0 README.md; no tolerance "
+                     "published (harmony-bench weights check uses atol 5e-3)",
     )
 
     def load(self, paths: dict) -> None:

@@ -162,6 +162,8 @@ class WhisperLargeV3Wer(AsrWer):
                     "mel front ends agree to float rounding). Audio over 30 s is cut at 30 s, as there.",
         precision=("float32 (the float16 checkpoint cast up on loading; decoding with fp16=False), as seed-tts-eval's "
                    "WhisperForConditionalGeneration.from_pretrained default"),
+        known_answer="published: the phrases openai/whisper c0d2f62 tests/test_transcribe.py expects in the "
+                     "transcription of tests/jfk.flac (harmony-bench weights check)",
     )
 
     def load(self, paths: dict) -> None:
@@ -190,6 +192,7 @@ class WhisperLargeV3WhisperNormWer(WhisperLargeV3Wer):
                     "not the default because the reference suites for joint audio-video generation use "
                     "the seed-tts-eval rule",
         precision="float32, as wer@whisper-large-v3",
+        known_answer="published for the same model and decoding: see wer@whisper-large-v3, which weights check runs",
     )
 
 

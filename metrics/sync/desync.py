@@ -102,6 +102,9 @@ class DeSyncMetric(Metric):
                      "match av-benchmark's to 5e-7 on a seeded full-size checkpoint (tests/metrics/sync/"
                      "data/synchformer_reference.npz), so only near-tied classes could differ"),
         precision="float32, as av-benchmark 050a5cd (no autocast)",
+        known_answer=("published: offset class and probability for two clips shipped in v-iashin/Synchformer "
+                      "b66668a (README.md Examples; the PyAV version moves the probability); harmony-bench weights "
+                      "check runs example.py's transforms on them"),
     )
 
     def __init__(self, device: str = "cpu", architecture: Callable | None = None):

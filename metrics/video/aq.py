@@ -71,6 +71,8 @@ class AestheticQuality(Metric):
                    "Verse-Bench's AestheticInferencer, casts model and pixels to bfloat16 on CUDA; kept at "
                    "float32: bfloat16 keeps 8 significant bits and moves the score, and equality could not "
                    "be shown without the real weights and a GPU"),
+        known_answer="none published: discus0434/aesthetic-predictor-v2-5's README shows scores only drawn into an "
+                     "image (assets/example.png), with no input and value pinned as text",
     )
 
     def load(self, paths: dict) -> None:

@@ -82,6 +82,7 @@ class IdentityConsistency(Metric):
                     "transformers' pipeline with PIL frames; the same processor steps are applied to the "
                     "decoded frames here.",
         precision="float32, as Verse-Bench's transformers pipeline (default dtype, no torch_dtype given)",
+        known_answer="none published: the DINOv3 release and model card give no output values for a pinned input",
     )
 
     def load(self, paths: dict) -> None:

@@ -97,6 +97,9 @@ class ImagingQualitySpaq(_ImagingQuality):
                     "harness (PyAV) rather than VBench's decord, which can differ by a few levels on some "
                     "streams.",
         precision="float32, as VBench 45e79ec (pyiqa MUSIQ, no autocast)",
+        known_answer="published: official MUSIQ-SPAQ scores of five TID2013 images, chaofengc/IQA-PyTorch 01ae427 "
+                     "ResultsCalibra/results_official.csv, within pyiqa's atol 1e-2, rtol 3e-2 (harmony-bench "
+                     "weights check)",
     )
 
 
@@ -118,4 +121,7 @@ class ImagingQualityKoniq(_ImagingQuality):
         differences="Different checkpoint (KonIQ-10k) and no resize: values differ systematically from "
                     "iq@musiq-spaq, never mix the two in one column.",
         precision="float32, as pyiqa",
+        known_answer="published: official MUSIQ-KonIQ scores of five TID2013 images, chaofengc/IQA-PyTorch 01ae427 "
+                     "ResultsCalibra/results_official.csv (row musiq), within pyiqa's atol 1e-2, rtol 3e-2 "
+                     "(harmony-bench weights check)",
     )

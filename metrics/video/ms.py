@@ -219,6 +219,8 @@ class MotionSmoothnessAmt(Metric):
                     "(128 at scale 1) are replicate-padded up to it, where VBench's AMT-S returns NaN. "
                     "Otherwise none: same network, weights, padding, scale rule, t, quantisation and formula.",
         precision="float32, as VBench 45e79ec (AMT-S without autocast)",
+        known_answer="none published: MCG-NKU/AMT's demo writes interpolated frames and prints no values to "
+                     "compare with",
     )
 
     def load(self, paths: dict) -> None:

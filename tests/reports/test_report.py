@@ -253,7 +253,7 @@ def test_hb_tables_gives_the_paper_tables_as_dataframes(report_a):
         for name, cell in mine.items():
             got = frame.loc["model-a", name]
             assert (pd.isna(got) and cell["value"] is None) or got == pytest.approx(cell["value"]), (table["key"], name)
-    assert list(frames["table7_zh"].columns) == ["source", "WER", "Sync-C", "Sync-D", "IB"]
+    assert list(frames["table7_zh"].columns) == ["source", "WER", "CER", "Sync-C", "Sync-D", "IB"]
     detail = hb.tables(run_dir, detail=True)["table4_speech"]
     assert detail.loc["model-a", "WER_n"] == 3 and pd.isna(detail.loc["Harmony", "WER_n"])
     lo, hi = detail.loc["model-a", ["AQ_ci_low", "AQ_ci_high"]]
@@ -275,3 +275,43 @@ def test_the_report_says_which_command_fills_each_empty_paper_column(tmp_path, m
     md = (tmp_path / "fresh" / "report" / "report.md").read_text()
     assert f"harmony-bench evaluate {tmp_path / 'fresh'}" in md.replace("\\", "")
     assert md.count("Empty columns: 'Empty paper columns and what fills them' below") == len(TABLES)
+
+def test_table7_run_number_never_sits_unmarked_in_a_column_of_another_scale(run_pair):
+    """The paper's Chinese WER (0.92-9.10) is not a character error rate: a run's CER (a fraction)
+    goes to this suite's own column; the paper's column gets only the whitespace-token reading,
+    footnoted with its assumption; no best/second mark compares a run's CER with a paper number."""
+    from harmony_bench.reports.paper import ZH_WER_ASSUMPTION
+    from harmony_bench.reports.report import build_tables
+    from harmony_bench.reports.runs import load_run
+    from harmony_bench.reports.tables import footnotes, ranks, to_markdown
+
+    run = load_run(run_pair[0])
+    zh_rows = run.results[(run.results["language"] == "zh") & (run.results["metric_key"] == "wer@whisper")]
+    cer = zh_rows.loc[zh_rows["output"] == "WER", "value"].mean()
+    by_words = zh_rows.loc[zh_rows["output"] == "WER-words", "value"].mean()
+    assert by_words > 2 > cer  # the fixture's two scales, far apart
+
+    paper_tables, variant_tables = build_tables([run])
+    table = next(t for t in paper_tables if t.key == "table7_zh")
+    mine = table.rows[-1]
+    assert mine.source == "run"
+    assert mine.cells["CER"].value == pytest.approx(cer) and mine.cells["WER"].value == pytest.approx(by_words)
+    assert ZH_WER_ASSUMPTION in mine.cells["WER"].note
+    for col in table.columns:  # every column a run fills from another stored output says why
+        cell = table.cell(mine, col)
+        if not cell.missing and col.published and col.output != col.name:
+            assert col.run_note and col.run_note in cell.note, col.name
+    published = [r for r in table.rows if r.source == "paper"]
+    own = next(c for c in table.columns if not c.published)
+    assert own.name == "CER" and published and all(table.cell(r, own).missing for r in published)
+    marks = ranks(table)
+    assert not any(marks.get((i, "CER")) for i in range(len(table.rows)))  # one run: nothing to rank it against
+    assert marks.get((len(published) - 1, "WER")) == 1  # Harmony's 0.92 stays the best WER
+    text = to_markdown(table)
+    assert "| CER (this suite) ↓ |" in text and "character error rate" not in table.title
+    assert f"<sup>{footnotes(table)[mine.cells['WER'].note]}</sup>" in text.splitlines()[4 + len(published)]
+    variants = next(t for t in variant_tables if t.key == "variants_zh")  # another WER protocol: CER there too
+    assert not any(c.name.startswith("WER") for c in variants.columns)
+    other = run.results[(run.results["language"] == "zh") & (run.results["metric_key"] == "wer@whisper+norm")
+                        & (run.results["output"] == "WER")]["value"]
+    assert len(other) == 2 and variants.rows[-1].cells["CER [wer@whisper+norm]"].value == pytest.approx(other.mean())

@@ -23,6 +23,11 @@ def table(run_pair, tmp_path_factory) -> str:
         mp.undo()
 
 
+def _zh_mean(run_dir, output: str) -> float:
+    raw = load_results(run_dir)
+    return raw[(raw["output"] == output) & (raw["metric_key"] == "wer@whisper") & (raw["language"] == "zh")]["value"].mean()
+
+
 def _line(text: str, start: str) -> list[str]:
     return next(line for line in text.splitlines() if line.startswith(start)).split()
 
@@ -34,7 +39,9 @@ def test_paper_columns_first_then_the_rest_with_n(table, run_pair):
     other = next(i for i, line in enumerate(lines) if line.startswith("Not comparable with the paper"))
     assert lines[comparable + 1].split() == ["metric", "Overall", "Speech", "Ambient", "Complex", "Chinese", "n"]
     names = [line.split(" ")[0] for line in lines[comparable + 2:other - 1]]
-    assert names == ["AQ", "DD", "WER", "Sync-C", "Sync-D"]  # the paper's column order
+    assert names == ["AQ", "DD", "WER", "Sync-C", "Sync-D", "CER"]  # the paper's column order, then the suite's own
+    assert _line(table, "CER (this suite)")[4:9] == ["-"] * 4 + [fmt(_zh_mean(run_pair[0], "WER"))]
+    assert _line(table, "WER ↓")[6] == fmt(_zh_mean(run_pair[0], "WER-words"))  # Chinese: the paper's scale
     assert _line(table, "Sync-C ↑") == ["Sync-C", "↑", "4.04", "4.01", "-", "4.08", "3.93", "8"]
     assert _line(table, "IB [ib@imagebind]")[-1] == str(len(CASES))
     raw = load_results(run_pair[0])

@@ -131,3 +131,16 @@ def test_a_tampered_bundle_is_refused_by_the_leaderboard(bundle, tmp_path):
         open_bundle(rewrite(bundle, tmp_path / "bad.zip", remove_clip), tmp_path / "open")
     run = open_bundle(bundle, tmp_path / "ok")
     assert run.name == "run" and (run / "clips" / "amb-001.mp4").is_file()
+
+
+def test_leaderboard_site_from_a_bundle_holds_its_clips(bundle, tmp_path, capsys):
+    site = tmp_path / "site"
+    assert main(["leaderboard", str(bundle), "--site", str(site), "--previews", "--out", str(tmp_path / "t")]) == 0
+    assert (site / "index.html").is_file() and (tmp_path / "t" / "leaderboard.md").is_file()
+    page = (site / "cases" / "amb-001.html").read_text()
+    href = page.split('<video class="clip"')[1].split(' src="')[1].split('"')[0]
+    clip = (site / "cases" / href).resolve()
+    assert clip.is_file() and clip.suffix == ".webm" and site.resolve() in clip.parents  # a preview inside the site
+    assert (site / "runs" / "run" / "run" / "clips" / "amb-001.mp4").is_file()  # the bundle, unpacked in the site
+    assert main(["leaderboard", str(bundle)]) == 2
+    assert "needs --out" in capsys.readouterr().err

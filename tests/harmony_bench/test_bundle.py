@@ -133,6 +133,7 @@ def test_a_tampered_bundle_is_refused_by_the_leaderboard(bundle, tmp_path):
     assert run.name == "run" and (run / "clips" / "amb-001.mp4").is_file()
 
 
+@pytest.mark.slow
 def test_leaderboard_site_from_a_bundle_holds_its_clips(bundle, tmp_path, capsys):
     site = tmp_path / "site"
     assert main(["leaderboard", str(bundle), "--site", str(site), "--previews", "--out", str(tmp_path / "t")]) == 0

@@ -54,6 +54,8 @@ def write_site(run_dirs: list[Path], site_dir: Path, previews: bool = False) -> 
     site_dir = Path(site_dir)
     for sub in ("assets", "cases", "refs"):
         (site_dir / sub).mkdir(parents=True, exist_ok=True)
+    for stale in (site_dir / "cases").glob("*.html"):  # pages of cases an earlier build had
+        stale.unlink()
     for name in ASSETS:
         (site_dir / "assets" / name).write_bytes(resources.files("harmony_bench.reports").joinpath(
             "site_assets", name).read_bytes())

@@ -12,9 +12,11 @@
 the identity against the store and the case set; every clip against the sha256 the store
 recorded when it was generated and scored; then it scores a seeded random sample of cases again
 with the metrics this machine can run and compares each value within the metric's tolerance.
-Editing a file after bundling breaks its hash; editing a file and the manifest together is
-caught by the cross-checks and the re-scoring. Clips made by another model than the one named
-cannot be told from the clips alone: the bundle proves what was scored, not who generated it.
+Editing a file after bundling breaks its hash. Editing a file and rewriting the manifest to
+match is caught by the cross-checks (the identity against the store's copy, each clip against
+the hash the store recorded) and, for a number, by re-scoring when its case is in the sample and
+its metric runs here. Clips made by another model than the one named cannot be told from the
+clips alone: the bundle shows what was scored, not who generated it.
 """
 
 from __future__ import annotations
@@ -289,9 +291,9 @@ def _check_identity(root: Path, verdict: Verdict) -> Identity | None:
     if claimed.get("run_id") != identity.run_id or meta.get("run_id") != identity.run_id:
         verdict.problems.append(f"identity: the run id {claimed.get('run_id')} is not the hash of the identity "
                                 f"({identity.run_id})")
-    if run_ids - {identity.run_id}:
-        verdict.problems.append(f"identity: rows of the store carry run id(s) {', '.join(sorted(run_ids - {identity.run_id}))}, "
-                                f"not {identity.run_id}")
+    others = sorted(run_ids - {identity.run_id})
+    if others:
+        verdict.problems.append(f"identity: rows of the store carry run id(s) {', '.join(others)}, not {identity.run_id}")
     if (root / CASES).is_dir() and case_set_hash(root / CASES) != identity.case_set_sha256:
         verdict.problems.append(f"identity: the bundled case set does not hash to the identity's "
                                 f"{identity.case_set_sha256[:12]}")

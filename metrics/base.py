@@ -252,4 +252,5 @@ class MetricUnavailable(RuntimeError):
 
 
 __all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "Batching", "InputNeeds", "Metric", "MetricUnavailable",
-           "NotScorable", "Output", "ProtocolCard", "Score", "Tolerance", "WeightFile", "WeightsMismatch", "WeightsMissing"]
+           "NotScorable", "Output", "ProtocolCard", "Score", "Tolerance", "WeightFile", "WeightsMismatch",
+           "WeightsMissing"]

@@ -111,7 +111,8 @@ def _players(run: RunData, label: str, site_dir: Path, previews: bool, cases: di
             out[case_id] = Player(label, None, reasons.get(case_id) or "no clip stored for this case")
             continue
         if previews:
-            video = make_preview(video, site_dir / "media" / _safe(run.run_id) / f"{Path(page_name(case_id)).stem}.webm")
+            name = f"{Path(page_name(case_id)).stem}.webm"
+            video = make_preview(video, site_dir / "media" / _safe(run.run_id) / name)
         out[case_id] = Player(label, Path(os.path.relpath(video, site_dir / "cases")).as_posix())
     return out
 

@@ -169,6 +169,9 @@ def test_sorting_orders_the_rows_by_the_column(chrome, site):
 SEEKED = """Promise.all(Array.from(document.querySelectorAll('video.clip')).map(v =>
   v.seeking ? new Promise(r => v.addEventListener('seeked', r, {once: true})) : null))
   .then(() => Array.from(document.querySelectorAll('video.clip')).map(v => v.currentTime))"""
+PLAYED = """new Promise(done => { const v = document.querySelector('video.clip'), t0 = performance.now();
+  (function wait() { v.currentTime > 0.3 || performance.now() - t0 > 10000 ? done(v.currentTime) : setTimeout(wait, 20); })();
+})"""
 READY = """Promise.all(Array.from(document.querySelectorAll('video.clip')).map(v =>
   v.readyState >= 1 ? null : new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}))))
   .then(() => parseFloat(document.getElementById('seek').max))"""
@@ -191,7 +194,7 @@ def test_one_control_keeps_every_player_in_step(chrome, site):
     chrome.key("Home", "Home", 36)
     chrome.eval(SEEKED)
     chrome.eval("document.getElementById('play').click()")
-    time.sleep(0.4)
+    assert chrome.eval(PLAYED) > 0.3
     chrome.eval("document.getElementById('play').click()")  # pause
     times = chrome.eval(SEEKED)
     assert max(times) - min(times) <= 0.1 and times[0] > 0.1  # both played, together

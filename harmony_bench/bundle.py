@@ -293,7 +293,8 @@ def _check_identity(root: Path, verdict: Verdict) -> Identity | None:
                                 f"({identity.run_id})")
     others = sorted(run_ids - {identity.run_id})
     if others:
-        verdict.problems.append(f"identity: rows of the store carry run id(s) {', '.join(others)}, not {identity.run_id}")
+        verdict.problems.append(f"identity: rows of the store carry run id(s) {', '.join(others)}, "
+                                f"not {identity.run_id}")
     if (root / CASES).is_dir() and case_set_hash(root / CASES) != identity.case_set_sha256:
         verdict.problems.append(f"identity: the bundled case set does not hash to the identity's "
                                 f"{identity.case_set_sha256[:12]}")

@@ -170,7 +170,9 @@ SEEKED = """Promise.all(Array.from(document.querySelectorAll('video.clip')).map(
   v.seeking ? new Promise(r => v.addEventListener('seeked', r, {once: true})) : null))
   .then(() => Array.from(document.querySelectorAll('video.clip')).map(v => v.currentTime))"""
 PLAYED = """new Promise(done => { const v = document.querySelector('video.clip'), t0 = performance.now();
-  (function wait() { v.currentTime > 0.3 || performance.now() - t0 > 10000 ? done(v.currentTime) : setTimeout(wait, 20); })();
+  (function wait() {
+    v.currentTime > 0.3 || performance.now() - t0 > 10000 ? done(v.currentTime) : setTimeout(wait, 20);
+  })();
 })"""
 READY = """Promise.all(Array.from(document.querySelectorAll('video.clip')).map(v =>
   v.readyState >= 1 ? null : new Promise(r => v.addEventListener('loadedmetadata', r, {once: true}))))

@@ -207,8 +207,12 @@ def cmd_verify(args) -> int:
     from harmony_bench.bundle import verify
 
     verdict = verify(args.bundle, sample=args.sample, seed=args.seed)
-    for line in verdict.lines():
-        print(line)
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(verdict), "bundle": str(verdict.bundle), "passed": verdict.passed},
+                         indent=2))
+    else:
+        for line in verdict.lines():
+            print(line)
     return 0 if verdict.passed else 1
 
 
@@ -394,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path, help="bundle file")
     p.add_argument("--sample", type=_positive, default=5, help="cases to score again (default 5)")
     p.add_argument("--seed", type=int, help="seed of the sample (default: drawn, and printed)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
     p = _command(sub, "merge", "merge run folders of one run (e.g. shards made elsewhere) into one", cmd_merge)
     p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")

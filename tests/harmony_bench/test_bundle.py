@@ -124,6 +124,9 @@ def test_verify_command_prints_the_seed_and_the_verdict(bundle, tmp_path, capsys
     bad = rewrite(bundle, tmp_path / "bad.zip", remove_clip)
     assert main(["verify", str(bad), "--sample", "1", "--seed", "5"]) == 1
     assert "PROBLEM: missing: run/clips/cx-001.mp4" in capsys.readouterr().out
+    assert main(["verify", str(bad), "--sample", "1", "--seed", "5", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is False and doc["seed"] == 5 and "missing: run/clips/cx-001.mp4" in doc["problems"][0]
 
 
 def test_a_tampered_bundle_is_refused_by_the_leaderboard(bundle, tmp_path):

@@ -76,11 +76,17 @@ def write_site(run_dirs: list[Path], site_dir: Path, previews: bool = False) -> 
     return index
 
 
+def safe_stem(text: str) -> str:
+    """A file name stem for a case id or run id: the text where it is safe, else a cleaned text
+    and its crc32 (so two ids never share a file)."""
+    clean = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    if clean == text and not text.startswith("."):
+        return text
+    return f"{clean.lstrip('.')}-{zlib.crc32(text.encode()):08x}"
+
+
 def page_name(case_id: str) -> str:
-    """A file name for a case page: the id where it is safe, else a cleaned id and its crc32."""
-    clean = re.sub(r"[^A-Za-z0-9._-]", "_", case_id)
-    return f"{clean}.html" if clean == case_id and not case_id.startswith(".") else \
-        f"{clean.lstrip('.')}-{zlib.crc32(case_id.encode()):08x}.html"
+    return f"{safe_stem(case_id)}.html"
 
 
 def _all_cases(runs: list[RunData]) -> dict:
@@ -102,23 +108,19 @@ def _players(run: RunData, label: str, site_dir: Path, previews: bool, cases: di
     from harmony_bench.store import Store
 
     with Store(run.run_dir, readonly=True) as store:
-        reasons = {c.case_id: c.error or c.status for c in store.clips()}
+        reasons = {c.case_id: f"generation failed: {c.error}" if c.status != "ok" else "its file is missing"
+                   for c in store.clips()}
     clips = _clip_paths(run)
     out = {}
     for case_id in cases:
         video = clips.get(case_id, (None, None))[0]
         if video is None:
-            out[case_id] = Player(label, None, reasons.get(case_id) or "no clip stored for this case")
+            out[case_id] = Player(label, None, reasons.get(case_id, "no clip stored for this case"))
             continue
         if previews:
-            name = f"{Path(page_name(case_id)).stem}.webm"
-            video = make_preview(video, site_dir / "media" / _safe(run.run_id) / name)
+            video = make_preview(video, site_dir / "media" / safe_stem(run.run_id) / f"{safe_stem(case_id)}.webm")
         out[case_id] = Player(label, Path(os.path.relpath(video, site_dir / "cases")).as_posix())
     return out
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "run"
 
 
 def make_preview(src: Path, dest: Path, width: int = PREVIEW_WIDTH) -> Path:
@@ -162,7 +164,7 @@ def _refs(case, site_dir: Path) -> dict[str, str]:
         src = getattr(case, f"reference_{kind}_path") if rel else None
         if src is None or not src.is_file():
             continue
-        dest = site_dir / "refs" / Path(page_name(case.id)).stem / f"ref{src.suffix.lower()}"
+        dest = site_dir / "refs" / safe_stem(case.id) / f"ref{src.suffix.lower()}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
         out[kind] = Path(os.path.relpath(dest, site_dir / "cases")).as_posix()

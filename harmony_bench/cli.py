@@ -177,11 +177,43 @@ def cmd_report(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
+    import tempfile
+
+    from harmony_bench.bundle import run_folders
     from harmony_bench.reports import write_leaderboard
 
-    for path in write_leaderboard(list(args.runs), args.out):
-        print(path)
+    if args.out is None and args.site is None:
+        raise UsageError("leaderboard needs --out (tables), --site (static site) or both")
+    with tempfile.TemporaryDirectory(prefix="harmony-bench-bundles-") as tmp:
+        # a site links its clips, so a bundle's clips are unpacked inside it
+        runs = run_folders(list(args.runs), args.site / "runs" if args.site else Path(tmp))
+        for path in write_leaderboard(runs, args.out) if args.out else ():
+            print(path)
+        if args.site:
+            from harmony_bench.reports.site import write_site
+
+            print(write_site(runs, args.site, previews=args.previews))
     return 0
+
+
+def cmd_bundle(args) -> int:
+    from harmony_bench.bundle import write_bundle
+
+    print(write_bundle(args.run, args.out))
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from harmony_bench.bundle import verify
+
+    verdict = verify(args.bundle, sample=args.sample, seed=args.seed)
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(verdict), "bundle": str(verdict.bundle), "passed": verdict.passed},
+                         indent=2))
+    else:
+        for line in verdict.lines():
+            print(line)
+    return 0 if verdict.passed else 1
 
 
 def cmd_merge(args) -> int:
@@ -392,8 +424,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="report folder (default: RUN/report; use it for a read-only run)")
 
     p = _command(sub, "leaderboard", "put runs side by side with the paper's baselines", cmd_leaderboard)
-    p.add_argument("runs", nargs="+", type=Path, help="run folders")
-    p.add_argument("--out", type=Path, required=True, help="folder for the leaderboard files")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders or bundles (`harmony-bench bundle`)")
+    p.add_argument("--out", type=Path, help="folder for the leaderboard tables (md, CSV, LaTeX, JSON, HTML)")
+    p.add_argument("--site", type=Path, help="folder for a static site: sortable tables and a page per case")
+    p.add_argument("--previews", action="store_true", help="with --site: small WebM previews inside the site "
+                   "(made with PyAV) instead of links to the clips")
+
+    p = _command(sub, "bundle", "pack a run for submission: clips, store, identity, environment, sha256s", cmd_bundle)
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--out", type=Path, required=True, help="bundle file to write (a zip)")
+
+    p = _command(sub, "verify", "check a bundle's hashes and score a sample of its cases again", cmd_verify)
+    p.add_argument("bundle", type=Path, help="bundle file")
+    p.add_argument("--sample", type=_positive, default=5, help="cases to score again (default 5)")
+    p.add_argument("--seed", type=int, help="seed of the sample (default: drawn, and printed)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
     p = _command(sub, "merge", "merge run folders of one run (e.g. shards made elsewhere) into one", cmd_merge)
     p.add_argument("into", type=Path, help="run folder to merge into (created if absent)")

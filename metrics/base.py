@@ -55,6 +55,7 @@ class ProtocolCard:
     precision: str = ""  # the numeric precision the network runs in, and the reference's
     known_answer: str = ""  # whether the publisher prints a known answer (input and output) and where
     refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
+    tolerance: str = ""  # how close a re-scored value must come; filled from the metric's `tolerance`
 
 
 @dataclass
@@ -71,6 +72,28 @@ class Batching:
     unit: str  # what one input is: "frame", "frame pair", "10 s window", ...
     cpu: int  # the default on the CPU, where it bounds memory
     cuda: int  # the default on a CUDA device (GPU throughput: not measured)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a value scored again from the same clip may fall from the stored one and still
+    agree: |again - stored| <= absolute + relative * |stored| (`harmony-bench verify` applies it)."""
+
+    absolute: float
+    relative: float = 0.0
+
+    def agrees(self, stored: float, again: float) -> bool:
+        return abs(again - stored) <= self.absolute + self.relative * abs(stored)
+
+    def describe(self) -> str:
+        return (f"a value scored again from the same clip agrees when within {self.absolute:g} "
+                f"+ {self.relative:g} x |stored value|")
+
+
+# float32 arithmetic summed in another order (thread count, BLAS build, CPU model) moves values
+# in about the sixth significant digit; this leaves two to three orders of magnitude of room,
+# and stays within the three decimals the tables print for values up to 0.9.
+DEFAULT_TOLERANCE = Tolerance(absolute=1e-4, relative=1e-3)
 
 
 class NotScorable(Exception):
@@ -134,6 +157,7 @@ class Metric(ABC):
     extra: ClassVar[str] = ""  # the pip extra providing `packages`
     requires: ClassVar[InputNeeds] = InputNeeds()  # degenerate input this protocol cannot score
     batching: ClassVar[Batching | None] = None  # None: one forward pass per clip, nothing to size
+    tolerance: ClassVar[Tolerance] = DEFAULT_TOLERANCE  # agreement of a re-scored value (verify)
     card: ClassVar[ProtocolCard]
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -149,10 +173,11 @@ class Metric(ABC):
 
             score.checks_input = True
             cls.score = score
-        if "card" in cls.__dict__ or "requires" in cls.__dict__:
+        if {"card", "requires", "tolerance"} & set(cls.__dict__):
             card = getattr(cls, "card", None)
             if card is not None:
-                cls.card = dataclasses.replace(card, refuses=cls.requires.describe())
+                cls.card = dataclasses.replace(card, refuses=cls.requires.describe(),
+                                               tolerance=cls.tolerance.describe())
 
     def __init__(self, device: str = "cpu"):
         self.device = device
@@ -228,4 +253,5 @@ class MetricUnavailable(RuntimeError):
 
 
 __all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "Batching", "InputNeeds", "Metric", "MetricUnavailable",
-           "NotScorable", "Output", "ProtocolCard", "Score", "WeightFile", "WeightsMismatch", "WeightsMissing"]
+           "NotScorable", "Output", "ProtocolCard", "Score", "Tolerance", "WeightFile", "WeightsMismatch",
+           "WeightsMissing"]

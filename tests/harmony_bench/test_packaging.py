@@ -79,6 +79,11 @@ def test_wheel_installs_only_its_own_top_level_packages(wheel):
     assert {n for n in names if not n.endswith(".dist-info")} == TOP_LEVEL
 
 
+def test_wheel_carries_the_site_assets(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"harmony_bench/reports/site_assets/site.js", "harmony_bench/reports/site_assets/site.css"} <= names
+
+
 def test_sources_reach_metrics_and_reports_through_harmony_bench():
     """A source checkout would still find top-level metrics/ and reports/; the wheel would not."""
     top_level = re.compile(r"^\s*(from|import)\s+(metrics|reports)\b|[\"'](metrics|reports)\.[a-z_]", re.M)

@@ -112,3 +112,17 @@ def test_every_card_states_its_numeric_precision():
         precision = get_metric(key).card.precision
         assert "float" in precision or "int8" in precision or precision.startswith("none (classical)"), key
     assert Counting.card.precision == ""  # third-party cards without it still build
+
+
+def test_tolerance_is_absolute_plus_relative_and_every_card_states_it():
+    from harmony_bench.metrics.base import DEFAULT_TOLERANCE, Tolerance
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
+
+    tol = Tolerance(absolute=1e-4, relative=1e-3)
+    assert tol.agrees(0.5, 0.5 + 5e-4) and not tol.agrees(0.5, 0.5 + 7e-4)  # bound 1e-4 + 5e-4
+    assert tol.agrees(-20.0, -20.02) and not tol.agrees(-20.0, -20.03)  # relative to |stored|
+    assert tol.agrees(0.0, 1e-4) and not tol.agrees(0.0, 2e-4)
+    for key in all_metric_keys():
+        cls = get_metric(key)
+        assert cls.card.tolerance == cls.tolerance.describe() and "agrees when within" in cls.card.tolerance, key
+    assert Counting.tolerance == DEFAULT_TOLERANCE

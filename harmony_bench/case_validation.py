@@ -22,8 +22,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from harmony_bench.cases import SCHEMA_VERSION, SUBSETS
+from harmony_bench.case_set import ROOT as DEFAULT_CASES_DIR
 
+# The case format's own constants live here, with the rules; harmony_bench.cases re-exports them.
+SCHEMA_VERSION = "1.0"
+SUBSETS = ("ambient", "speech", "complex")
 CASES_FILE = "cases.jsonl"
 SOURCES = ("real-world", "synthetic")
 LANGUAGES = ("en", "zh")
@@ -426,8 +429,6 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--write-schema"] and len(args) == 2:
         Path(args[1]).write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return 0
-    from harmony_bench.cases import DEFAULT_CASES_DIR
-
     root = Path(args[0]) if args else DEFAULT_CASES_DIR
     problems = validate_dir(root)
     print("\n".join(problems) if problems else f"{root}: valid")

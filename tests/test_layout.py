@@ -8,6 +8,7 @@ from pathlib import Path
 import harmony_bench.case_set
 import harmony_bench.metrics
 import harmony_bench.reports
+from tests.test_imports import package_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
@@ -19,17 +20,8 @@ def test_git_tracks_no_symbolic_link():
     assert not links, links
 
 
-def _folder(package: str) -> Path:
-    """The source folder a package name maps to, by the longest package-dir prefix."""
-    mapped = SETUPTOOLS["package-dir"]
-    prefix = max((p for p in mapped if package == p or package.startswith(p + ".")), key=len, default=None)
-    if prefix is None:
-        return REPO.joinpath(*package.split("."))
-    return REPO / mapped[prefix] / Path(*package[len(prefix) + 1:].split(".") if package != prefix else ())
-
-
 def test_package_list_names_every_folder_with_an_init():
-    listed = {_folder(p) for p in SETUPTOOLS["packages"]}
+    listed = {package_folder(p, SETUPTOOLS["package-dir"]) for p in SETUPTOOLS["packages"]}
     assert all((f / "__init__.py").is_file() for f in listed), sorted(map(str, listed))
     on_disk = {p.parent for top in ("harmony_bench", "harmony_model", *SETUPTOOLS["package-dir"].values())
                for p in (REPO / top).rglob("__init__.py")}

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harmony_model import SHIPPED_CHECKPOINT as SHIPPED
 from harmony_model.synthav.ablation import evaluate, test_clips
-from harmony_model.synthav.checkpoint import SHIPPED
 from harmony_model.synthav.generator import FLAVOURS, LEVELS
 from harmony_model.synthav.report import bootstrap, clip_values
 

@@ -23,8 +23,10 @@ N_WIDTH = 7
 MIN_NAME_WIDTH = 12
 
 
-def summary_table(run_dir: str | Path, width: int = 100) -> str:
-    """Plain-text summary of a run's numbers, every line at most `width` characters."""
+def summary_table(run_dir: str | Path, width: int = 100, report_dir: str | Path | None = None) -> str:
+    """Plain-text summary of a run's numbers, every line at most `width` characters; it points to
+    the report's files in `report_dir` (default: the run's own `report/`)."""
+    where = str(report_dir) if report_dir is not None else "report"
     run = load_run(Path(run_dir))
     paper, variants = build_tables([run])
     names = [column_header(col) for col in _run_cells([*paper, *variants])]
@@ -37,9 +39,9 @@ def summary_table(run_dir: str | Path, width: int = 100) -> str:
               else ["", "No number comparable with the paper's tables."])
     others = _metric_lines(variants, name_width)
     if others:
-        lines += ["", "Not comparable with the paper (offline variants, other weights; see report/variants_*):",
+        lines += ["", f"Not comparable with the paper (offline variants, other weights; see {where}/variants_*):",
                   _header(name_width)] + others
-    lines += _no_number_lines(run, paper, variants, width)
+    lines += _no_number_lines(run, paper, variants, width, where)
     return "\n".join(_cut(line, width) for line in lines) + "\n"
 
 
@@ -69,7 +71,8 @@ def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
     return lines
 
 
-def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Table], width: int) -> list[str]:
+def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Table], width: int,
+                     where: str) -> list[str]:
     """Paper columns this run has no number for anywhere, grouped by why."""
     measured = {col.name.split(" [")[0] for col in _run_cells([*paper, *variants])}
     reasons: dict[str, list[str]] = {}
@@ -78,7 +81,7 @@ def _no_number_lines(run: RunData, paper: Sequence[Table], variants: Sequence[Ta
             reasons.setdefault(no_number_reason(run.results, col.name), []).append(col.name)
     if not reasons:
         return []
-    lines = ["", "No number (details: report/status.csv):"]
+    lines = ["", f"No number (details: {where}/status.csv):"]
     for why, names in reasons.items():
         lines += textwrap.wrap(f"{', '.join(names)}: {why}", width, initial_indent="  ", subsequent_indent="    ")
     return lines

@@ -258,7 +258,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
                           "budget": asdict(budget), "config_sha256": fingerprint, "model": model,
                           "train_seconds_this_call": round(trained, 1),
-                          "train_log": _shown(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
+                          "train_log": repo_relative(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
                           "eval_seconds": round(time.perf_counter() - started - trained, 1), "clips": rows})
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
 
@@ -272,7 +272,7 @@ def model_identity(model_dir: Path) -> dict:
     return {"weights_sha256": sha256_of(model_dir / "model.safetensors"), "trained_steps": saved_step(model_dir.parent)}
 
 
-def _shown(path: Path) -> str:
+def repo_relative(path: Path) -> str:
     """A path as stored in a result: relative to the repository when inside it, so results
     read the same on every clone."""
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)

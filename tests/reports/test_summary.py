@@ -57,3 +57,12 @@ def test_reasons_are_given_and_names_cannot_drive_the_terminal(tmp_path):
     assert "\x1b" not in text and "model?[2J" in text
     assert "  Sync-C, Sync-D: 1 unscorable (no face found)" in text.splitlines()
     assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in text.splitlines()
+
+
+def test_the_table_points_to_the_report_folder_it_was_written_to(run_pair, tmp_path):
+    """`report RUN --out OTHER` prints OTHER's files, not the run's own report/."""
+    elsewhere = tmp_path / "elsewhere"
+    text = summary_table(run_pair[0], width=400, report_dir=elsewhere)
+    assert f"(details: {elsewhere}/status.csv)" in text and f"see {elsewhere}/variants_*" in text
+    assert "report/" not in text
+    assert "(details: report/status.csv)" in summary_table(run_pair[0], width=400)

@@ -72,8 +72,9 @@ def cpu_fsdp_supported() -> bool:
 def init_process_group(device: str) -> tuple[DeviceMesh, torch.device]:
     """The torchrun process group and a 1-D mesh over all ranks; cuda ranks take cuda:LOCAL_RANK."""
     if "RANK" not in os.environ:
-        raise RuntimeError("--fsdp needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR...): "
-                           "launch with `torchrun --nproc_per_node N -m harmony_model.train ... --fsdp`")
+        raise RuntimeError("sharded training needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR...): "
+                           "launch with `python -m torch.distributed.run --nproc_per_node N "
+                           "-m harmony_model.distributed ...`")
     cuda = device.startswith("cuda")
     if not cuda and not cpu_fsdp_supported():
         raise RuntimeError(f"FSDP2 cannot run on the CPU with torch {torch.__version__} (its CPU streams "

@@ -1,6 +1,7 @@
 """Sharded training with PyTorch FSDP2 (`torch.distributed.fsdp.fully_shard`), launched by torchrun.
 
-    python -m torch.distributed.run --nproc_per_node 8 -m harmony_model.distributed --config C.json --out DIR --device cuda
+    python -m torch.distributed.run --nproc_per_node 8 -m harmony_model.distributed \
+        --config C.json --out DIR --device cuda
 
 The loop is `train.Trainer`'s; what changes:
 - Sharding unit = one paired layer: video block i, audio block i and interaction i form one FSDP
@@ -22,7 +23,6 @@ The loop is `train.Trainer`'s; what changes:
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import os

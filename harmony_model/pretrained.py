@@ -14,7 +14,7 @@ from torch import nn
 
 from harmony_bench.weights import WeightFile, locate
 from harmony_model.audio_vae import MMAudioVAECodec
-from harmony_model.codecs import LogMelAudioCodec, PixelUnshuffleVideoCodec
+from harmony_model.codecs import AudioCodec, LogMelAudioCodec, PixelUnshuffleVideoCodec, VideoCodec
 from harmony_model.config import CodecConfig, HarmonyConfig, VideoBranchConfig
 from harmony_model.video_branch import WanVideoBranch
 
@@ -141,7 +141,7 @@ def load_t5(model: nn.Module, device: str = "cpu") -> None:
     model.external_caption_encoder = T5CaptionEncoder(model.cfg.caption.max_len, device)
 
 
-def build_codecs(cfg: CodecConfig):
+def build_codecs(cfg: CodecConfig) -> tuple[VideoCodec, AudioCodec]:
     """The (video, audio) codec pair a config names: the weight-free ones of `codecs`, the Wan2.2 VAE
     or the MMAudio-style VAE. It lives here, above all three modules, so none of them imports back."""
     if cfg.audio == "mmaudio-vae" and cfg.sample_rate != 16000:

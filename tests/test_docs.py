@@ -124,6 +124,15 @@ def test_the_readme_stays_short_and_links_every_docs_page():
     assert not unlinked, unlinked
 
 
+def test_no_command_calls_torchrun():
+    """The `torchrun` script is not on the PATH of the clone's environment (.venv-hb/); the same
+    launcher is `python -m torch.distributed.run`, which always is."""
+    calls = [f"{p.relative_to(REPO)}:{n}" for p in PAGES
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if re.match(r"^\s*(\$\s*)?torchrun\b", line)]
+    assert not calls, calls
+
+
 @pytest.mark.parametrize("page", [p for p, blocks in RUNNABLE.items() if blocks and not any(b.slow for b in blocks)])
 def test_runnable_commands_run(page, tmp_path):
     run_page(RUNNABLE[page], tmp_path)

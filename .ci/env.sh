@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build (or reuse) the Python environment for this checkout and print its bin folder.
-#   .ci/env.sh [--system] [--lock FILE] [--python X.Y]
+#   .ci/env.sh [--system] [--lock FILE] [--python X.Y] [--upgrade "PKG..."]
 #     --system   also install the Debian packages the tests use (espeak-ng, sox, chromium)
 #     --lock     the pinned dependency closure to install (default requirements.lock)
 #     --python   the interpreter version the lock was resolved for (default 3.11)
+#     --upgrade  then upgrade these packages to the newest versions pyproject's ranges admit
+#                (re-resolved once a day: what a user installing today would get)
 # Two layers, so that a fresh clone is ready in seconds and two clones never run each other's code:
 #  - base: the locked packages, outside the clone and shared by every clone, keyed by the lock and
 #    the interpreter: $HARMONY_BENCH_ENV_CACHE/<hash>. It never holds this project.
@@ -12,13 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system=0 lock=requirements.lock pyver=3.11
+system=0 lock=requirements.lock pyver=3.11 upgrade=""
 while (($#)); do
     case "$1" in
         --system) system=1; shift ;;
         --lock) lock=$2; shift 2 ;;
         --python) pyver=$2; shift 2 ;;
-        *) echo "usage: .ci/env.sh [--system] [--lock FILE] [--python X.Y]" >&2; exit 2 ;;
+        --upgrade) upgrade=$2; shift 2 ;;
+        *) echo "usage: .ci/env.sh [--system] [--lock FILE] [--python X.Y] [--upgrade \"PKG...\"]" >&2; exit 2 ;;
     esac
 done
 [[ -f "$lock" ]] || { echo "no lock file $lock" >&2; exit 2; }
@@ -55,8 +58,8 @@ find_python() {
 PY=$(find_python "$pyver")
 
 SETUPTOOLS=setuptools==84.2.1  # the overlay's editable install builds with the base's setuptools
-key=$( { cat "$lock"; echo "$SETUPTOOLS"; "$PY" -c "import sys; print(sys.version)"; echo base-v2; } \
-       | sha256sum | cut -c1-16)
+key=$( { cat "$lock"; echo "$SETUPTOOLS"; "$PY" -c "import sys; print(sys.version)"; echo base-v2
+         [[ -z "$upgrade" ]] || echo "upgrade $upgrade $(date -u +%F)"; } | sha256sum | cut -c1-16)
 root=${HARMONY_BENCH_ENV_CACHE:-$HOME/.cache/harmony-bench/envs}
 base="$root/$key"
 if [[ ! -f "$base/.complete" ]]; then
@@ -66,16 +69,18 @@ if [[ ! -f "$base/.complete" ]]; then
     "$PY" -m venv "$base"
     log="$base.log"
     start=$SECONDS
-    if ! { "$base/bin/pip" install "$SETUPTOOLS" && "$base/bin/pip" install -r "$lock"; } >"$log" 2>&1; then
+    if ! { "$base/bin/pip" install "$SETUPTOOLS" && "$base/bin/pip" install -r "$lock" \
+           && { [[ -z "$upgrade" ]] || "$base/bin/pip" install --upgrade $("$base/bin/python" .ci/ranges.py $upgrade); }; } >"$log" 2>&1; then
         grep -v "is neither a file nor a directory" "$log" | tail -30 >&2
         echo "environment build failed; full log: $log" >&2
         exit 1
     fi
     echo "built in $((SECONDS - start)) s" >&2
+    [[ -z "$upgrade" ]] || "$base/bin/pip" list 2>/dev/null | grep -iE "^($(tr ' ' '|' <<<"$upgrade")) " >&2 || true
     touch "$base/.complete"
 fi
 
-overlay="$PWD/.venv-hb/$(basename "$lock" .lock)"
+overlay="$PWD/.venv-hb/$(basename "$lock" .lock)${upgrade:+-upgraded}"
 stamp="$base $(sha256sum pyproject.toml | cut -c1-16) $PWD"
 if [[ "$(cat "$overlay/.stamp" 2>/dev/null)" != "$stamp" ]]; then
     rm -rf "$overlay"

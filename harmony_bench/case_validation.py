@@ -22,8 +22,11 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from harmony_bench.cases import SCHEMA_VERSION, SUBSETS
+from harmony_bench.case_set import ROOT as DEFAULT_CASES_DIR
 
+# The case format's own constants live here, with the rules; harmony_bench.cases re-exports them.
+SCHEMA_VERSION = "1.0"
+SUBSETS = ("ambient", "speech", "complex")
 CASES_FILE = "cases.jsonl"
 SOURCES = ("real-world", "synthetic")
 LANGUAGES = ("en", "zh")
@@ -177,19 +180,25 @@ def validate_dir(root: str | Path) -> list[str]:
     except OSError as e:
         return [f"{CASES_FILE}: unreadable: {e}"]
     problems: list[str] = []
-    first_line: dict[str, int] = {}
+    # Ids are compared case-folded: <id>.mp4 files of ids differing only in letter case would
+    # overwrite each other on a case-insensitive file system (macOS, Windows).
+    first: dict[str, tuple[str, int]] = {}
     for number, raw in lines:
         obj = _parse_line(raw, number, problems)
         if obj is None:
             continue
         case_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         report = _Report(problems, number, case_id)
-        if case_id in first_line:
-            report("id", f"duplicate id, first used on line {first_line[case_id]}")
+        seen = first.get(case_id.casefold()) if case_id else None
+        if seen and seen[0] == case_id:
+            report("id", f"duplicate id, first used on line {seen[1]}")
+        elif seen:
+            report("id", f"differs only in letter case from {_shown(seen[0])} on line {seen[1]}; their files "
+                         "would collide on a case-insensitive file system (macOS, Windows)")
         elif case_id:
-            first_line[case_id] = number
+            first[case_id.casefold()] = (case_id, number)
         validate_case(obj, root, report)
-    if not first_line and not problems:
+    if not first and not problems:
         problems.append(f"{CASES_FILE}: no cases")
     return problems
 
@@ -426,8 +435,6 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--write-schema"] and len(args) == 2:
         Path(args[1]).write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return 0
-    from harmony_bench.cases import DEFAULT_CASES_DIR
-
     root = Path(args[0]) if args else DEFAULT_CASES_DIR
     problems = validate_dir(root)
     print("\n".join(problems) if problems else f"{root}: valid")

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = "1.0"
-SUBSETS = ("ambient", "speech", "complex")
-# cases/ at the top of the repository, linked here as case_set/ so a wheel carries it inside the package
-DEFAULT_CASES_DIR = (Path(__file__).parent / "case_set").resolve()
+from harmony_bench.case_set import ROOT as DEFAULT_CASES_DIR
+from harmony_bench.case_validation import CASES_FILE, SCHEMA_VERSION, SUBSETS, read_lines, validate_dir
+
+__all__ = ["DEFAULT_CASES_DIR", "SCHEMA_VERSION", "SUBSETS", "Case", "CaseError", "case_from_json", "load_cases"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,6 @@ class CaseError(ValueError):
 def load_cases(root: str | Path = DEFAULT_CASES_DIR, subset: str | None = None,
                limit: int | None = None, validate: bool = True) -> list[Case]:
     """Load (and by default validate) a case set; raises CaseError listing every problem."""
-    from harmony_bench.case_validation import CASES_FILE, read_lines, validate_dir
-
     root = Path(root).resolve()
     if validate:
         problems = validate_dir(root)

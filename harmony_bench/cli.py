@@ -125,12 +125,12 @@ def _print_summary(summary, args, out: Path) -> int:
     return summary.exit_code
 
 
-def _print_results(run_dir: Path) -> None:
+def _print_results(run_dir: Path, report_dir: Path | None = None) -> None:
     """The compact results table after `run` and `report` (the report has everything else)."""
     from harmony_bench.reports import summary_table
 
     print()
-    print(summary_table(run_dir, width=100))
+    print(summary_table(run_dir, width=100, report_dir=report_dir))
 
 
 def cmd_run(args) -> int:
@@ -172,7 +172,7 @@ def cmd_report(args) -> int:
 
     paths = runner.report(args.run, out_dir=args.out)
     print(f"{len(paths)} files written to {paths[0].parent if paths else args.out}")
-    _print_results(args.run)
+    _print_results(args.run, args.out)
     return 0
 
 

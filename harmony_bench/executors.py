@@ -24,6 +24,7 @@ from dataclasses import dataclass
 EXECUTORS = ("local", "ray")
 MAX_ATTEMPTS = 3  # per case: a worker lost on the third attempt stores the case as an error
 RAY_MISSING = "--executor ray needs Ray: pip install 'harmony-bench[ray]'"
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 WAIT = "wait for a result"  # in a pool's jobs: start nothing new before a running job returns
@@ -214,6 +215,9 @@ def _ray():
 def _init_ray(ray, cfg) -> None:
     """Join --ray-address, else start a private local Ray (never silently join another one)."""
     quiet = {"logging_level": logging.WARNING, "log_to_driver": not cfg.quiet}
+    # Ray 2.5x warns on every start that token authentication is on (its safe default, kept on):
+    # a line a user cannot act on, so it is not shown.
+    logging.getLogger(RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
     try:
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, **quiet)

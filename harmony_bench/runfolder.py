@@ -216,6 +216,15 @@ class RunFolder:
         for stale in self.clips_dir.glob(f".staging-{case_id}~*"):
             shutil.rmtree(stale, ignore_errors=True)
 
+    def clear_abandoned_staging(self) -> None:
+        """Remove what killed processes (SIGTERM, SIGKILL) left in clips/: the staging folders of
+        cases no process holds now. A folder in use stays: its case's lock is held."""
+        for stale in sorted(self.clips_dir.glob(".staging-*~*")):
+            case_id = stale.name.removeprefix(".staging-").rpartition("~")[0]  # ids hold no "~"
+            with self.case_lock(case_id) as free:
+                if free:
+                    shutil.rmtree(stale, ignore_errors=True)
+
     def publish(self, staged: Path | None, staging_dir: Path) -> Path | None:
         """Move a file written into the staging folder to clips/ atomically; files a model
         returned from elsewhere (a `dir:` folder) stay where they are."""

@@ -141,9 +141,12 @@ def resolve_device(device: str) -> str:
 
 # -- cases and shards --------------------------------------------------------------------
 def cases_dir_for(cfg: RunConfig, store: Store | None = None) -> Path:
-    """The case set of a command: --cases, else the one the run was made with, else v1."""
+    """The case set of a command: --cases, else the one the run at --out was made with, else v1."""
     if cfg.cases_dir is not None:
         return Path(cfg.cases_dir)
+    if store is None and cfg.out is not None and RunFolder(cfg.out).exists():
+        with Store(cfg.out, readonly=True) as existing:  # `generate` into an existing run: its own cases
+            return cases_dir_for(cfg, existing)
     stored = store.meta("cases_dir") if store is not None else None
     if stored and Path(stored).is_dir():
         return Path(stored)
@@ -281,6 +284,7 @@ def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
         with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
             folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
                                           "shard": list(cfg.shard), "versions": library_versions()})
+            folder.clear_abandoned_staging()
             summary.notes += pool.call("preflight", cases)
 
             def plan(case: Case) -> Case | None:

@@ -6,7 +6,8 @@ Weight-free codecs for the tiny configuration:
 - audio: normalised log-mel frames, `stack` adjacent frames per latent (16 kHz, hop 256, x2 ->
   31.25 Hz, MMAudio's 16 kHz latent rate); decoded by a mel pseudo-inverse and Griffin-Lim with a
   fixed initial phase (deterministic).
-The Wan2.2 VAE and an MMAudio-style VAE adapter live in harmony_model/pretrained.py.
+The Wan2.2 VAE and an MMAudio-style VAE adapter live in harmony_model/pretrained.py and
+harmony_model/audio_vae.py; `pretrained.build_codecs` picks among all of them.
 """
 
 from __future__ import annotations
@@ -109,11 +110,3 @@ class LogMelAudioCodec:
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         b, t, _ = latent.shape
         return self.invert(torch.exp(latent.reshape(b, t * self.stack, -1).float() * LOG_MEL_STD + LOG_MEL_MEAN))
-
-
-def build_codecs(cfg: CodecConfig) -> tuple[VideoCodec, AudioCodec]:
-    if cfg.video == "unshuffle" and cfg.audio == "logmel":
-        return PixelUnshuffleVideoCodec(cfg), LogMelAudioCodec(cfg)
-    from harmony_model.pretrained import build_vae_codecs
-
-    return build_vae_codecs(cfg)

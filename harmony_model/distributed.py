@@ -1,6 +1,7 @@
 """Sharded training with PyTorch FSDP2 (`torch.distributed.fsdp.fully_shard`), launched by torchrun.
 
-    torchrun --nproc_per_node 8 -m harmony_model.train --config C.json --out DIR --fsdp --device cuda
+    python -m torch.distributed.run --nproc_per_node 8 -m harmony_model.distributed \
+        --config C.json --out DIR --device cuda
 
 The loop is `train.Trainer`'s; what changes:
 - Sharding unit = one paired layer: video block i, audio block i and interaction i form one FSDP
@@ -45,7 +46,7 @@ from torch.distributed.tensor import DTensor
 from harmony_model.config import HarmonyConfig
 from harmony_model.model import HarmonyModel
 from harmony_model.pretrained import init_video_from_wan
-from harmony_model.train import CTSObjective, DataSource, Trainer, export_ema, load_data
+from harmony_model.train import CTSObjective, DataSource, Trainer, arg_parser, export_ema, load_config, load_data
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -71,8 +72,9 @@ def cpu_fsdp_supported() -> bool:
 def init_process_group(device: str) -> tuple[DeviceMesh, torch.device]:
     """The torchrun process group and a 1-D mesh over all ranks; cuda ranks take cuda:LOCAL_RANK."""
     if "RANK" not in os.environ:
-        raise RuntimeError("--fsdp needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR...): "
-                           "launch with `torchrun --nproc_per_node N -m harmony_model.train ... --fsdp`")
+        raise RuntimeError("sharded training needs the torchrun environment (RANK, WORLD_SIZE, MASTER_ADDR...): "
+                           "launch with `python -m torch.distributed.run --nproc_per_node N "
+                           "-m harmony_model.distributed ...`")
     cuda = device.startswith("cuda")
     if not cuda and not cpu_fsdp_supported():
         raise RuntimeError(f"FSDP2 cannot run on the CPU with torch {torch.__version__} (its CPU streams "
@@ -226,3 +228,25 @@ def train_fsdp(cfg: HarmonyConfig, out_dir: str | Path, options: ShardingOptions
     finally:
         dist.destroy_process_group()
 
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harmony_model.distributed`: `python -m harmony_model.train`'s options, sharded over every
+    torchrun rank (gloo on cpu, nccl on cuda; each rank takes cuda:LOCAL_RANK)."""
+    ap = arg_parser("python -m harmony_model.distributed")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                    help="parameter dtype in forward/backward; master weights and gradient reduction stay "
+                         "fp32 (default: bf16 on cuda, fp32 on cpu)")
+    ap.add_argument("--activation-checkpointing", action="store_true",
+                    help="recompute each block and interaction in backward instead of keeping activations")
+    args = ap.parse_args(argv)
+    options = ShardingOptions(args.precision or ("bf16" if args.device.startswith("cuda") else "fp32"),
+                              args.activation_checkpointing)
+    folder = train_fsdp(load_config(args), args.out, options, resume=not args.fresh, device=args.device,
+                        progress=not args.quiet, max_steps=args.steps, wan_folder=args.wan)
+    if folder is not None:  # rank 0
+        print(f"checkpoint: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -121,7 +121,7 @@ class HarmonyPipeline:
 
     @classmethod
     def from_pretrained(cls, folder, device: str = "cpu") -> "HarmonyPipeline":
-        from harmony_model.codecs import build_codecs
+        from harmony_model.pretrained import build_codecs
 
         model = HarmonyModel.from_pretrained(folder, device)
         return cls(model, *build_codecs(model.cfg.codec))

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from harmony_bench.weights import WeightFile, locate
+from harmony_model.audio_vae import MMAudioVAECodec
+from harmony_model.codecs import AudioCodec, LogMelAudioCodec, PixelUnshuffleVideoCodec, VideoCodec
 from harmony_model.config import CodecConfig, HarmonyConfig, VideoBranchConfig
 from harmony_model.video_branch import WanVideoBranch
 
@@ -139,11 +141,12 @@ def load_t5(model: nn.Module, device: str = "cpu") -> None:
     model.external_caption_encoder = T5CaptionEncoder(model.cfg.caption.max_len, device)
 
 
-def build_vae_codecs(cfg: CodecConfig):
-    from harmony_model.audio_vae import MMAudioVAECodec
-    from harmony_model.codecs import LogMelAudioCodec, PixelUnshuffleVideoCodec
-
-    video = WanVAEVideoCodec(cfg) if cfg.video == "wan-vae" else PixelUnshuffleVideoCodec(cfg)
+def build_codecs(cfg: CodecConfig) -> tuple[VideoCodec, AudioCodec]:
+    """The (video, audio) codec pair a config names: the weight-free ones of `codecs`, the Wan2.2 VAE
+    or the MMAudio-style VAE. It lives here, above all three modules, so none of them imports back."""
     if cfg.audio == "mmaudio-vae" and cfg.sample_rate != 16000:
         raise ValueError("the MMAudio-style VAE codec is the 16 kHz one")
-    return video, MMAudioVAECodec() if cfg.audio == "mmaudio-vae" else LogMelAudioCodec(cfg)
+    video = WanVAEVideoCodec(cfg) if cfg.video == "wan-vae" else PixelUnshuffleVideoCodec(cfg)
+    if cfg.audio == "mmaudio-vae":
+        return video, MMAudioVAECodec()
+    return video, LogMelAudioCodec(cfg)

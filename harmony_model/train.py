@@ -7,8 +7,8 @@ returning the batch dict described in harmony_model/README.md; `--data` (or `tra
 config) names a factory `f(cfg: HarmonyConfig, **train.data_kwargs)` that builds it. A step's
 global batch is cut into micro-batches of `train.micro_batch_size` whose gradients accumulate; each
 is drawn with a generator seeded by (seed, step, micro-batch), so a resumed run continues exactly
-where it stopped, on any number of ranks. `--fsdp` under torchrun shards the same loop
-(harmony_model/distributed.py); `--steps N` stops at step N; `--wan FOLDER` starts the video
+where it stopped, on any number of ranks. `python -m harmony_model.distributed` (same options)
+shards the same loop over torchrun ranks; `--steps N` stops at step N; `--wan FOLDER` starts the video
 branch from Wan2.2.
 
 Output folder: `model/` (EMA weights + config, what the sampler loads), `train_state.pt`
@@ -30,11 +30,11 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from harmony_model.codecs import AudioCodec, VideoCodec, build_codecs
+from harmony_model.codecs import AudioCodec, VideoCodec
 from harmony_model.config import HarmonyConfig, Stage, TrainConfig
 from harmony_model.losses import Latents, Noise, cts_loss
 from harmony_model.model import HarmonyModel
-from harmony_model.pretrained import init_video_from_wan, load_t5
+from harmony_model.pretrained import build_codecs, init_video_from_wan, load_t5
 
 STATE_NAME = "train_state.pt"
 LOG_NAME = "loss_log.jsonl"
@@ -344,42 +344,34 @@ def train(cfg: HarmonyConfig, data: DataSource | None, out_dir: str | Path, resu
     return trainer.run(progress, max_steps)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harmony_model.train", description=__doc__.split("\n")[0])
+def arg_parser(prog: str) -> argparse.ArgumentParser:
+    """The options every training command shares (`harmony_model.distributed` adds its own)."""
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="HarmonyConfig JSON file")
     ap.add_argument("--out", required=True, help="output folder (resumed when it holds a train state)")
     ap.add_argument("--data", default=None, help="data source factory 'module:attr' (overrides the config)")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing train state in --out")
-    ap.add_argument("--device", default="cpu", help="cpu or cuda (with --fsdp: each rank takes cuda:LOCAL_RANK)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--steps", type=int, default=None, help="stop at this step (default: the whole curriculum)")
     ap.add_argument("--wan", default=None, metavar="FOLDER",
                     help="initialise the video branch from a Wan2.2 diffusers transformer folder (fresh runs)")
-    dist = ap.add_argument_group("sharded training (launch with torchrun)")
-    dist.add_argument("--fsdp", action="store_true", help="FSDP2 over all torchrun ranks (gloo on cpu, nccl on cuda)")
-    dist.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                      help="parameter dtype in forward/backward; master weights and gradient reduction stay "
-                           "fp32 (default: bf16 on cuda, fp32 on cpu)")
-    dist.add_argument("--activation-checkpointing", action="store_true",
-                      help="recompute each block and interaction in backward instead of keeping activations")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def load_config(args: argparse.Namespace) -> HarmonyConfig:
     cfg = HarmonyConfig.load(args.config)
     if args.data:
         cfg.train.data = args.data
-    if args.fsdp:
-        from harmony_model.distributed import ShardingOptions, train_fsdp
+    return cfg
 
-        options = ShardingOptions(args.precision or ("bf16" if args.device.startswith("cuda") else "fp32"),
-                                  args.activation_checkpointing)
-        folder = train_fsdp(cfg, args.out, options, resume=not args.fresh, device=args.device,
-                            progress=not args.quiet, max_steps=args.steps, wan_folder=args.wan)
-    else:
-        if args.precision == "bf16" or args.activation_checkpointing:
-            raise ValueError("--precision bf16 and --activation-checkpointing need --fsdp (use one rank for one GPU)")
-        folder = train(cfg, None, args.out, resume=not args.fresh, device=args.device, progress=not args.quiet,
-                       max_steps=args.steps, wan_folder=args.wan)
-    if folder is not None:
-        print(f"checkpoint: {folder}")
+
+def main(argv: list[str] | None = None) -> int:
+    """Single-process training; sharded training is `python -m harmony_model.distributed` under torchrun."""
+    args = arg_parser("python -m harmony_model.train").parse_args(argv)
+    folder = train(load_config(args), None, args.out, resume=not args.fresh, device=args.device,
+                   progress=not args.quiet, max_steps=args.steps, wan_folder=args.wan)
+    print(f"checkpoint: {folder}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from harmony_bench.reports import html
-from harmony_bench.reports.paper import PAPER_TABLES, load_baseline
+from harmony_bench.reports.paper import PAPER_TABLES, Column, load_baseline
 from harmony_bench.reports.runs import (CER_LANGUAGES, CHINESE, RunData, chinese_variant_columns, compare_frames, leaderboard_flags, load_run, measured_row,
                           no_number_reason, scored, status_summary, variant_columns, wer_aggregation)
 from harmony_bench.reports.stats import LEVEL, N_BOOT, SEED
-from harmony_bench.reports.tables import RENDERERS, Table, md_escape, paper_table, to_frame, to_json, to_markdown
+from harmony_bench.reports.tables import RENDERERS, Cell, Table, md_escape, paper_table, to_frame, to_json, to_markdown
 
 SCOPES = ("overall", "speech", "ambient", "complex", "zh")
 
@@ -282,10 +283,52 @@ def _shown(extra: Extra) -> pd.DataFrame:
     return extra.frame
 
 
+def run_cells(tables: Sequence[Table]) -> dict[Column, dict[str, Cell]]:
+    """Column -> scope -> the run's cell, over tables that each cover one scope. Columns of one
+    name share a line (Table 7's WER reads another output on the paper's Chinese scale)."""
+    first: dict[str, Column] = {}
+    out: dict[Column, dict[str, Cell]] = {}
+    for table in tables:
+        row = next(r for r in table.rows if r.source == "run")
+        scope = next(s for s in SCOPES if table.key.endswith(f"_{s}"))
+        for col in table.columns:
+            out.setdefault(first.setdefault(col.name, col), {})[scope] = table.cell(row, col)
+    return {col: cells for col, cells in out.items() if not all(c.missing for c in cells.values())}
+
+
+@dataclass(frozen=True)
+class EmptyGroup:
+    """Paper columns a run has no number for under the paper's protocol, sharing why and fill."""
+
+    columns: list[str]
+    why: str  # from the run's stored results
+    fill: str  # the command that lets this machine produce them; "" when nothing is missing here
+
+
+def empty_column_groups(run: RunData, paper: Sequence[Table]) -> tuple[list[EmptyGroup], str]:
+    """(groups in the paper's column order, the command that scores the run again, or "" when
+    no group would gain from it)."""
+    from harmony_bench.coverage import fill_commands
+
+    measured = {col.name for col in run_cells(paper)}  # a variant's number leaves the paper's column empty
+    missing = [col.name for col in paper[0].columns if col.name not in measured]
+    fills = fill_commands(set(missing)) if missing else {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in missing:
+        groups.setdefault((no_number_reason(run.results, name), fills.get(name, "")), []).append(name)
+    out = [EmptyGroup(names, why, fill) for (why, fill), names in groups.items()]
+    # `evaluate` scores again what was unavailable or never run; stored numbers are kept
+    rescore = any(g.fill or RETRIED.search(g.why) for g in out)
+    return out, f"harmony-bench evaluate {run.run_dir}" if rescore else ""
+
+
+# the reasons of results that `evaluate` scores again in a run folder
+RETRIED = re.compile(r"\d+ unavailable|^not run$")
+
+
 def _fill_extra(run: RunData, paper: list[Table]) -> list[Extra]:
     """The run's empty paper columns and the command that fills each on this machine."""
     from harmony_bench.coverage import tables_of, tables_text
-    from harmony_bench.reports.summary import empty_column_groups
 
     groups, rescore = empty_column_groups(run, paper)
     if not groups:

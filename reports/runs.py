@@ -72,7 +72,8 @@ def _fill_language(results: pd.DataFrame) -> pd.DataFrame:
         if isinstance(details, dict) and details.get("language"):
             recorded.setdefault(case_id, details["language"])
     out = results.copy()
-    out["language"] = out["language"].fillna(out["case_id"].map(recorded))
+    # object dtype first: pandas 3 refuses to fill a str or all-NaN float column from another dtype
+    out["language"] = out["language"].astype(object).fillna(out["case_id"].map(recorded).astype(object))
     return out
 
 

@@ -7,16 +7,13 @@ Every line fits the width asked for (100 columns by default).
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from harmony_bench.reports.report import SCOPES, build_tables
-from harmony_bench.reports.runs import RunData, load_run, no_number_reason
-from harmony_bench.reports.paper import Column
-from harmony_bench.reports.tables import Cell, Table, column_header, fmt
+from harmony_bench.reports.report import SCOPES, build_tables, empty_column_groups, run_cells
+from harmony_bench.reports.runs import RunData, load_run
+from harmony_bench.reports.tables import Table, column_header, fmt
 
 SCOPE_HEADERS = {"overall": "Overall", "speech": "Speech", "ambient": "Ambient", "complex": "Complex",
                  "zh": "Chinese"}
@@ -25,11 +22,13 @@ N_WIDTH = 7
 MIN_NAME_WIDTH = 12
 
 
-def summary_table(run_dir: str | Path, width: int = 100) -> str:
-    """Plain-text summary of a run's numbers, every line at most `width` characters."""
+def summary_table(run_dir: str | Path, width: int = 100, report_dir: str | Path | None = None) -> str:
+    """Plain-text summary of a run's numbers, every line at most `width` characters; it points to
+    the report's files in `report_dir` (default: the run's own `report/`)."""
+    where = str(report_dir) if report_dir is not None else "report"
     run = load_run(Path(run_dir))
     paper, variants = build_tables([run])
-    names = [column_header(col) for col in _run_cells([*paper, *variants])]
+    names = [column_header(col) for col in run_cells([*paper, *variants])]
     name_width = min(max(map(len, names), default=0) + 2, width - len(SCOPES) * VALUE_WIDTH - N_WIDTH)
     name_width = max(name_width, MIN_NAME_WIDTH)
     cases = run.results["case_id"].nunique() if len(run.results) else 0
@@ -39,9 +38,9 @@ def summary_table(run_dir: str | Path, width: int = 100) -> str:
               else ["", "No number comparable with the paper's tables."])
     others = _metric_lines(variants, name_width)
     if others:
-        lines += ["", "Not comparable with the paper (offline variants, other weights; see report/variants_*):",
+        lines += ["", f"Not comparable with the paper (offline variants, other weights; see {where}/variants_*):",
                   _header(name_width)] + others
-    lines += _no_number_lines(run, paper, width)
+    lines += _no_number_lines(run, paper, width, where)
     return "\n".join(_cut(line, width) for line in lines) + "\n"
 
 
@@ -50,22 +49,9 @@ def _header(name_width: int) -> str:
         "n".rjust(N_WIDTH)
 
 
-def _run_cells(tables: Sequence[Table]) -> dict[Column, dict[str, Cell]]:
-    """Column -> scope -> the run's cell, over tables that each cover one scope. Columns of one
-    name share a line (Table 7's WER reads another output on the paper's Chinese scale)."""
-    first: dict[str, Column] = {}
-    out: dict[Column, dict[str, Cell]] = {}
-    for table in tables:
-        row = next(r for r in table.rows if r.source == "run")
-        scope = next(s for s in SCOPES if table.key.endswith(f"_{s}"))
-        for col in table.columns:
-            out.setdefault(first.setdefault(col.name, col), {})[scope] = table.cell(row, col)
-    return {col: cells for col, cells in out.items() if not all(c.missing for c in cells.values())}
-
-
 def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
     lines = []
-    for col, cells in _run_cells(tables).items():
+    for col, cells in run_cells(tables).items():
         values = "".join(fmt(cells[s].value if s in cells else None).rjust(VALUE_WIDTH) for s in SCOPES)
         n = cells["overall"].n if "overall" in cells else None
         lines.append(_cut(column_header(col), name_width).ljust(name_width) + values
@@ -73,42 +59,12 @@ def _metric_lines(tables: Sequence[Table], name_width: int) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class EmptyGroup:
-    """Paper columns a run has no number for under the paper's protocol, sharing why and fill."""
-
-    columns: list[str]
-    why: str  # from the run's stored results
-    fill: str  # the command that lets this machine produce them; "" when nothing is missing here
-
-
-def empty_column_groups(run: RunData, paper: Sequence[Table]) -> tuple[list[EmptyGroup], str]:
-    """(groups in the paper's column order, the command that scores the run again, or "" when
-    no group would gain from it)."""
-    from harmony_bench.coverage import fill_commands
-
-    measured = {col.name for col in _run_cells(paper)}  # a variant's number leaves the paper's column empty
-    missing = [col.name for col in paper[0].columns if col.name not in measured]
-    fills = fill_commands(set(missing)) if missing else {}
-    groups: dict[tuple[str, str], list[str]] = {}
-    for name in missing:
-        groups.setdefault((no_number_reason(run.results, name), fills.get(name, "")), []).append(name)
-    out = [EmptyGroup(names, why, fill) for (why, fill), names in groups.items()]
-    # `evaluate` scores again what was unavailable or never run; stored numbers are kept
-    rescore = any(g.fill or RETRIED.search(g.why) for g in out)
-    return out, f"harmony-bench evaluate {run.run_dir}" if rescore else ""
-
-
-# the reasons of results that `evaluate` scores again in a run folder
-RETRIED = re.compile(r"\d+ unavailable|^not run$")
-
-
-def _no_number_lines(run: RunData, paper: Sequence[Table], width: int) -> list[str]:
+def _no_number_lines(run: RunData, paper: Sequence[Table], width: int, where: str) -> list[str]:
     """Paper columns this run has no number for, grouped by why and by what fills them here."""
     groups, rescore = empty_column_groups(run, paper)
     if not groups:
         return []
-    lines = ["", "Empty paper columns, and what fills each here (details: report/status.csv):"]
+    lines = ["", f"Empty paper columns, and what fills each here (details: {where}/status.csv):"]
     for g in groups:
         lines += _wrap(f"{', '.join(g.columns)}: {g.why}", width, "  ")
         if g.fill:

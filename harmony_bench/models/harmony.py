@@ -18,8 +18,7 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import resample, write_clip
 from harmony_bench.models.base import Capabilities, GeneratedClip, GenerationError, Model, register_model
-
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "harmony_model" / "checkpoints" / "tiny"
+from harmony_model import SHIPPED_CHECKPOINT
 REQUIRED_FILES = ("config.json", "model.safetensors")
 
 

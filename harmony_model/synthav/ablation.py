@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from harmony_model.synthav.generator import SynthAVConfig, generate, split_seeds
+from harmony_model.synthav.rows import DEFAULT_TEST_LEVEL, ROWS, TRAINED, same_test, slug
 from harmony_model.synthav.timing import measure_against, shift_audio
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ class Budget:
     duration: float = 1.0  # seconds per clip, training and test
     fps: float = 8.0
     curriculum: tuple[tuple[str, float], ...] = (("hard", 1.0),)  # (level, fraction of steps)
-    test_level: str = "hard"  # SynthAV level of the held-out test clips
+    test_level: str = DEFAULT_TEST_LEVEL  # SynthAV level of the held-out test clips
 
     def stage_steps(self) -> list[tuple[str, int]]:
         """(level, steps) per stage; the last stage takes what rounding leaves."""
@@ -72,24 +73,6 @@ QUICK = Budget(steps=4, batch_size=4, seeds=(0,), train_clips=24, test_clips=3, 
 CURRICULUM = (("single", 0.2), ("several", 0.2), ("hard", 0.6))
 SYNC = Budget(steps=6000, batch_size=16, train_clips=2000, test_clips=384, duration=2.0, fps=12.0,
               curriculum=CURRICULUM)
-
-# trained variant -> config switches
-TRAINED = {
-    "baseline": {"mode": "global", "rope_align": False, "global_style": False, "cts": False},
-    "gldi": {"mode": "gldi", "rope_align": False, "global_style": True, "cts": False},
-    "rope": {"mode": "gldi", "rope_align": True, "global_style": True, "cts": False},
-    "cts": {"mode": "gldi", "rope_align": True, "global_style": True, "cts": True},
-}
-# table row -> (trained variant, guidance, guidance scales)
-ROWS = {
-    "baseline": ("baseline", "none", {}),
-    "+GLDI": ("gldi", "none", {}),
-    "+RoPE": ("rope", "none", {}),
-    "+CTS": ("cts", "none", {}),
-    "+SyncCFG": ("cts", "sync", {"s_v": 3.0, "s_a": 2.0}),
-    "+CTS, standard CFG": ("cts", "text", {"s_text": 3.0}),
-}
-
 
 def base_config(budget: Budget):
     """The tiny model at the ablation's scale: `duration` s clips at `fps`, `size` px, 16 kHz."""
@@ -128,15 +111,6 @@ def variant_config(name: str, seed: int, budget: Budget):
 
 
 EVAL_PROTOCOL = 2  # 2: each clip also scored against another generated clip's audio (null_*)
-
-
-def same_test(measured: dict, budget: dict) -> bool:
-    """Whether a result measured under the budget dict `measured` counts for `budget`: the same
-    test clips and sampling steps (neither is part of the model's config). Results stored before
-    `test_level` existed were measured on the hard mix."""
-    defaults = {"test_level": Budget.test_level}
-    return all(measured.get(k, defaults.get(k)) == budget.get(k, defaults.get(k))
-               for k in ("test_clips", "sample_steps", "test_level"))
 
 
 def config_fingerprint(cfg) -> str:
@@ -229,7 +203,7 @@ def anchors(cfg, clips) -> dict[str, list[dict]]:
     audio 0.25 s late, and with the audio of another clip (random pairing)."""
     import torch
 
-    from harmony_model.codecs import build_codecs
+    from harmony_model.pretrained import build_codecs
 
     vc, ac = build_codecs(cfg.codec)
 
@@ -268,7 +242,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
         for row, (variant, guidance, scales) in ROWS.items():
             if only and variant not in only:
                 continue
-            path = results / f"{_slug(row)}-seed{seed}.json"
+            path = results / f"{slug(row)}-seed{seed}.json"
             fingerprint = config_fingerprint(variant_config(variant, seed, budget))
             if path.is_file() and (done := json.loads(path.read_text())).get("config_sha256") == fingerprint \
                     and same_test(done.get("budget", {}), asdict(budget)):
@@ -284,7 +258,7 @@ def run(budget: Budget, results: Path, runs: Path, only: set[str] | None = None,
             _write(path, {"row": row, "variant": variant, "guidance": guidance, "scales": scales, "seed": seed,
                           "budget": asdict(budget), "config_sha256": fingerprint, "model": model,
                           "train_seconds_this_call": round(trained, 1),
-                          "train_log": _shown(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
+                          "train_log": repo_relative(runs / variant / f"seed{seed}" / "loss_log.jsonl"),
                           "eval_seconds": round(time.perf_counter() - started - trained, 1), "clips": rows})
             print(f"{row} seed {seed}: mean error {np.mean([r['error'] for r in rows]):.3f} s", flush=True)
 
@@ -298,7 +272,7 @@ def model_identity(model_dir: Path) -> dict:
     return {"weights_sha256": sha256_of(model_dir / "model.safetensors"), "trained_steps": saved_step(model_dir.parent)}
 
 
-def _shown(path: Path) -> str:
+def repo_relative(path: Path) -> str:
     """A path as stored in a result: relative to the repository when inside it, so results
     read the same on every clone."""
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
@@ -324,10 +298,6 @@ def table_dir(budget: Budget) -> Path | None:
     if replace(budget, test_level=SYNC.test_level) == SYNC:
         return reports / ("curriculum" if budget == SYNC else f"curriculum-{budget.test_level}")
     return None
-
-
-def _slug(row: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in row.lower()).strip("-").replace("--", "-")
 
 
 def _write(path: Path, obj: dict) -> None:

@@ -23,12 +23,13 @@ import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from harmony_model import SHIPPED_CHECKPOINT
 from harmony_model.synthav.ablation import (REPO, SYNC, Budget, runs_dir, synthav_config, train_variant,
                                             variant_config)
 from harmony_model.synthav.generator import SPLITS
 from harmony_model.synthav.source import GENERATOR_VERSION
 
-SHIPPED = REPO / "harmony_model" / "checkpoints" / "tiny"
+SHIPPED = SHIPPED_CHECKPOINT
 VARIANT, SEED = "cts", 0
 SHIPPED_BUDGET = replace(SYNC, seeds=(SEED,))
 BUDGETS = {"curriculum": SHIPPED_BUDGET, "table": replace(Budget(), seeds=(SEED,))}

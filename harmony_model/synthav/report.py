@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from harmony_bench.reports.paper import load_baseline
-from harmony_model.synthav.ablation import ROWS, TRAINED, _slug, same_test
+from harmony_model.synthav.rows import ROWS, TRAINED, same_test, slug
 
 N_BOOT = 2000
 METRICS = (("error", "timing error (s) ↓"), ("error_gain", "error - chance (s) ↓"), ("corr0", "corr0 ↑"),
@@ -38,7 +38,7 @@ def load(results: Path) -> tuple[dict[str, dict[int, list[dict]]], dict]:
     anchors = json.loads((results / "anchors.json").read_text()) if (results / "anchors.json").is_file() else {}
     rows: dict[str, dict[int, list[dict]]] = {}
     for row in ROWS:
-        for path in sorted(results.glob(f"{_slug(row)}-seed*.json")):
+        for path in sorted(results.glob(f"{slug(row)}-seed*.json")):
             obj = json.loads(path.read_text())
             if "budget" not in anchors or same_test(obj.get("budget", {}), anchors["budget"]):
                 rows.setdefault(row, {})[int(obj["seed"])] = obj["clips"]

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harmony_model.synthav.ablation import evaluate, test_clips
-from harmony_model.synthav.checkpoint import SHIPPED
+from harmony_model import SHIPPED_CHECKPOINT as SHIPPED
+from harmony_model.synthav.ablation import evaluate, repo_relative, test_clips
 from harmony_model.synthav.generator import FLAVOURS, LEVELS
 from harmony_model.synthav.report import bootstrap, clip_values
 
@@ -55,6 +55,7 @@ def passes(result: dict) -> bool:
 
 def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, steps: int | None,
           level: str = "hard") -> dict:
+    from harmony_bench.weights import sha256_of
     from harmony_model.config import HarmonyConfig
 
     if clips < 8:
@@ -65,7 +66,10 @@ def check(checkpoint: Path, clips: int, seconds: float, guidance: str | None, st
     steps = steps or sample.steps
     scales = {"s_v": sample.s_v, "s_a": sample.s_a, "s_text": sample.s_text}
     rows = evaluate(checkpoint, guidance, scales, test_clips(cfg, clips, seconds, level), steps)
-    result = {"checkpoint": str(checkpoint), "seconds": seconds, "fps": cfg.codec.fps, "level": level,
+    # the folder relative to the repository (no machine's absolute path), and the weights' hash
+    result = {"checkpoint": repo_relative(checkpoint.resolve()),
+              "weights_sha256": sha256_of(checkpoint / "model.safetensors"), "seconds": seconds,
+              "fps": cfg.codec.fps, "level": level,
               "sampling": {"guidance": guidance, "steps": steps, "shift": 5.0, **scales}, **summarise(rows)}
     result["flavours"] = {f: summarise([r for r in rows if r["flavour"] == f]) for f in FLAVOURS
                           if any(r["flavour"] == f for r in rows)}

@@ -178,6 +178,11 @@ def _break_duplicate(root, rows):
     return len(rows), rows[0]["id"], "id"
 
 
+def _break_id_case(root, rows):
+    rows.append(dict(rows[0], id=rows[0]["id"].upper()))  # AMB-001.mp4 and amb-001.mp4 collide on macOS
+    return len(rows), rows[0]["id"].upper(), "id"
+
+
 def _break_missing(root, rows):
     del rows[1]["video_caption"]
     return 2, rows[1]["id"], "video_caption"
@@ -237,8 +242,8 @@ def _break_heavy_image(root, rows):
     return 3, rows[2]["id"], "reference_image"
 
 
-BREAKS = [_break_heavy_image, _break_duplicate, _break_missing, _break_dotdot, _break_absolute, _break_symlink, _break_language,
-          _break_unreadable, _break_wrong_subset_fields, _break_missing_file, _break_long_audio, _break_huge_image]
+BREAKS = [_break_heavy_image, _break_duplicate, _break_id_case, _break_missing, _break_dotdot, _break_absolute,
+          _break_symlink, _break_language, _break_unreadable, _break_wrong_subset_fields, _break_missing_file, _break_long_audio, _break_huge_image]
 
 
 @pytest.mark.parametrize("breaker", BREAKS, ids=lambda f: f.__name__[len("_break_"):])
@@ -250,6 +255,15 @@ def test_each_problem_gives_one_message_naming_file_case_and_field(tmp_path, bre
     problems = validate_dir(root)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"cases.jsonl:{line}: case {case_id!r}: field {field!r}:"), problems[0]
+
+
+def test_ids_differing_only_in_letter_case_are_refused_naming_the_first(tmp_path):
+    root, rows = _copy(tmp_path / "cases")
+    rows.append(dict(rows[1], id="Sp-001"))
+    _write(root, rows)
+    assert validate_dir(root) == [f"cases.jsonl:{len(rows)}: case 'Sp-001': field 'id': differs only in letter case "
+                                  "from 'sp-001' on line 2; their files would collide on a case-insensitive file "
+                                  "system (macOS, Windows)"]
 
 
 def test_a_folder_with_several_problems_lists_each_once(tmp_path):

@@ -61,7 +61,7 @@ def write_wan_standin(folder: Path, cfg: HarmonyConfig) -> dict[str, torch.Tenso
 
 def torchrun(ranks: int, config: Path, out: Path, *extra: str) -> None:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks),
-           "-m", "harmony_model.train", "--config", str(config), "--out", str(out), "--fsdp", "--quiet", *extra]
+           "-m", "harmony_model.distributed", "--config", str(config), "--out", str(out), "--quiet", *extra]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)

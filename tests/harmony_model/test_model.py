@@ -173,7 +173,7 @@ def test_tiny_tokens_fit_through_the_model_width():
     128-value audio latents (two stacked mel frames) kept the audio loss at 0.64."""
     from pathlib import Path
 
-    from harmony_model.codecs import build_codecs
+    from harmony_model.pretrained import build_codecs
     from harmony_model.config import tiny
     from harmony_model.synthav.ablation import Budget, base_config
 

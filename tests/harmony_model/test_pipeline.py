@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from harmony_model.codecs import build_codecs
+from harmony_model.pretrained import build_codecs
 from harmony_model.config import SampleConfig
 from harmony_model.model import AVOutput, HarmonyModel
 from harmony_model.pipeline import GenerationRequest, HarmonyPipeline, guided_velocity

@@ -83,3 +83,12 @@ def test_a_column_this_machine_can_produce_needs_only_a_new_evaluation(run_pair,
     assert "  IQ, MS, ID, PQ, PC, CE, CU, IB-A, DeSync: not run" in lines
     assert not any("fill:" in line for line in lines)
     assert lines[-1] == f"  then score the run again: harmony-bench evaluate {run_pair[0]}"
+
+
+def test_the_table_points_to_the_report_folder_it_was_written_to(run_pair, tmp_path):
+    """`report RUN --out OTHER` prints OTHER's files, not the run's own report/."""
+    elsewhere = tmp_path / "elsewhere"
+    text = summary_table(run_pair[0], width=400, report_dir=elsewhere)
+    assert f"(details: {elsewhere}/status.csv)" in text and f"see {elsewhere}/variants_*" in text
+    assert "report/" not in text
+    assert "(details: report/status.csv)" in summary_table(run_pair[0], width=400)

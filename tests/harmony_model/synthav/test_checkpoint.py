@@ -18,7 +18,7 @@ def pipe():
 
 
 def _val_loss(model, cfg, tmp_path) -> float:
-    from harmony_model.codecs import build_codecs
+    from harmony_model.pretrained import build_codecs
     from harmony_model.losses import Noise, cts_loss
     from harmony_model.synthav.source import make_source
     from harmony_model.train import encode_batch

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from harmony_model.synthav.ablation import _slug
+from harmony_model.synthav.rows import slug as _slug
 from harmony_model.synthav.report import bootstrap, write_report
 
 

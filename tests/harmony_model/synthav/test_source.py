@@ -37,7 +37,7 @@ def test_ref_mismatch_takes_another_clips_reference(tiny_cfg, tmp_path):
 
 
 def test_cached_latents_are_the_trainers_encoding(tiny_cfg, tmp_path):
-    from harmony_model.codecs import build_codecs
+    from harmony_model.pretrained import build_codecs
     from harmony_model.train import encode_batch
 
     src = make_source(tiny_cfg, count=6, duration=1.0, cache_dir=str(tmp_path), cache_latents=True)

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_json_output_of_a_checkpoint(tmp_path, capsys):
     for part in (out, *out["flavours"].values()):
         assert all({"mean", "ci_low", "ci_high"} <= set(part[k]) for k in KEYS) and "in_sync" in part
     assert {f: s["clips"] for f, s in out["flavours"].items()} == {"ambient": 3, "speech": 3, "complex": 3}
+    assert out["checkpoint"] == str(tmp_path.resolve())  # outside the repository: the path as given
+    assert out["weights_sha256"] == hashlib.sha256((tmp_path / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_the_shipped_result_names_its_checkpoint_relative_to_the_repository():
+    """Was: the committed sync_check.json recorded /work/main/runs/... of the machine it ran on."""
+    from harmony_model import SHIPPED_CHECKPOINT
+    from harmony_model.synthav.ablation import REPO, repo_relative
+
+    assert repo_relative(REPO / "runs" / "x" / "model") == "runs/x/model"
+    shipped = json.loads((SHIPPED_CHECKPOINT / "sync_check.json").read_text())
+    assert shipped["checkpoint"] == "runs/curriculum-6000/cts/seed0/model"
+    weights = hashlib.sha256((SHIPPED_CHECKPOINT / "model.safetensors").read_bytes()).hexdigest()
+    assert shipped["weights_sha256"] == weights
 
 
 def test_bad_input_is_named(tmp_path):

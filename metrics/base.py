@@ -54,6 +54,7 @@ class ProtocolCard:
     differences: str  # where it deliberately differs, and how it relates to the paper's numbers
     precision: str = ""  # the numeric precision the network runs in, and the reference's
     refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
+    steps: tuple[tuple[str, str], ...] = ()  # the reference pipeline's steps, each with whether and how it is followed
 
 
 @dataclass

@@ -6,7 +6,7 @@ import torch
 
 from harmony_bench.metrics.base import NotScorable
 from harmony_bench.metrics.sync import faces, syncnet
-from harmony_bench.metrics.sync.syncnet import SyncNetMetric, summarise
+from harmony_bench.metrics.sync.syncnet import SyncNetBlazeFace, SyncNetMetric, summarise
 from harmony_bench.metrics.sync.syncnet_model import SyncNetV2, load_syncnet
 from harmony_bench.metrics.sync.testing import write_random_weights
 
@@ -112,14 +112,52 @@ def test_tracks_follow_iou_bridge_gaps_and_drop_short_or_small_faces():
     none = np.zeros((0, 4))
     dets = [np.concatenate([box, other, tiny]) if t % 10 else none for t in range(60)]  # every 10th missed
     dets[30:40] = [np.concatenate([other, tiny])] * 10  # the first face leaves for 10 frames
-    tracks = faces.track_faces(dets, (160, 320), min_track=50)
+    blazeface = faces.TrackRule(50, 0.1 * 160, by_span=True)  # the BlazeFace variant's rule
+    tracks = faces.track_faces(dets, blazeface)
     assert len(tracks) == 2  # both faces, the tiny one dropped
     spans = sorted((int(t.frames[0]), int(t.frames[-1])) for t in tracks)
     assert spans == [(1, 59), (1, 59)]
     assert all(np.allclose(np.diff(t.frames), 1) for t in tracks)  # gaps interpolated
-    assert faces.track_faces(dets, (160, 320), min_track=60) == []
+    assert faces.track_faces(dets, faces.TrackRule(60, 16, by_span=True)) == []
     split = [box] * 20 + [none] * 30 + [box] * 20  # a gap longer than 25 frames ends a track
-    assert sorted(len(t) for t in faces.track_faces(split, (160, 160), min_track=10)) == [20, 20]
+    assert sorted(len(t) for t in faces.track_faces(split, faces.TrackRule(10, 16, by_span=True))) == [20, 20]
+
+
+def test_reference_track_rule_counts_detections_and_wants_faces_over_100_px():
+    """track_shot keeps a track of MORE than min_track detections whose mean box width or height
+    exceeds min_face_size (pixels): both comparisons strict."""
+    def boxes(side: float) -> np.ndarray:
+        return np.array([[10.0, 10.0, 10.0 + side, 10.0 + side, 0.99]])
+
+    rule = faces.TrackRule(syncnet.MIN_TRACK, syncnet.MIN_FACE_PX)
+    every_other = [boxes(101) if t % 2 == 0 else np.zeros((0, 5)) for t in range(2 * 101)]  # 101 detections
+    (track,) = faces.track_faces(every_other, rule)
+    assert len(track) == 201 and track.frames[0] == 0  # the span, gaps interpolated
+    assert faces.track_faces(every_other[:200], rule) == []  # 100 detections: not more than 100
+    assert faces.track_faces([boxes(100)] * 150, rule) == []  # a 100 px face is not over 100 px
+    assert faces.track_faces([boxes(100)] * 150, faces.TrackRule(100, 99.5))  # ... a 99.5 px floor keeps it
+
+
+def test_shots_are_tracked_apart_and_short_shots_skipped():
+    face = [np.array([[40.0, 40.0, 160.0, 160.0, 0.99]])] * 230
+    rule = faces.TrackRule(100, 100)
+    (whole,) = faces.track_shots(face, [], rule)
+    assert (whole.frames[0], whole.frames[-1]) == (0, 229)
+    first, second = faces.track_shots(face, [110], rule)  # a cut: the same box makes two tracks
+    assert (first.frames[0], first.frames[-1], second.frames[0], second.frames[-1]) == (0, 109, 110, 229)
+    (only,) = faces.track_shots(face, [99], rule)  # a 99-frame shot is shorter than min_track: skipped
+    assert (only.frames[0], only.frames[-1]) == (99, 229)
+
+
+def test_scene_cuts_follow_content_detector():
+    """A hard cut between two flat colours: mean |HSV difference| over 30 makes a cut, a cut
+    within 15 frames of the last one is ignored, a small change is not a cut."""
+    red, blue = np.zeros((8, 16, 3), np.uint8), np.zeros((8, 16, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 200, 200  # HSV (0, 255, 200) and (120, 255, 200): mean delta 40
+    frames = np.stack([red] * 20 + [blue] * 10 + [red] * 15 + [blue] * 5)
+    assert faces.scene_cuts(frames) == [20, 45]  # the change at 30 comes 10 frames after the cut at 20
+    dim = np.stack([red] * 5 + [(red * 0.8).astype(np.uint8)] * 5)  # V 200 -> 160: mean delta 13.3
+    assert faces.scene_cuts(dim) == []
 
 
 def test_crop_geometry_is_syncnet_pythons():
@@ -141,7 +179,7 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
     a = OffsetSearch(lags, np.array([9.0, 8.0, 5.0, 8.0, 9.0]))  # C = 3, D = 5, offset 0
     b = OffsetSearch(lags, np.array([7.0, 7.5, 7.5, 6.0, 8.0]))  # C = 1.5, D = 6, offset +1
     tracks = [faces.FaceTrack(np.arange(60), np.zeros((60, 4)))] * 2
-    assert SyncNetMetric().multi_face == "mean"  # the reference's (Verse-Bench) aggregation
+    assert SyncNetMetric().multi_face == "mean"  # ours: syncnet_python has no clip-level rule
     mean = summarise(list(zip(tracks, [b, a])), "mean")
     assert mean.values == {"Sync-C": 2.25, "Sync-D": 5.5, "Sync-offset": 0.5}
     assert len(mean.details["tracks"]) == 2 and mean.details["offset_frames"] is None
@@ -157,9 +195,10 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
 
 
 def test_missing_weights_are_named(tmp_path, monkeypatch):
-    pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
     monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
     assert SyncNetMetric().availability() == "weights missing: syncnet_v2.model"
+    (tmp_path / "syncnet_v2.model").write_bytes(b"")
+    assert SyncNetMetric().availability() == "weights missing: sfd_face.pth"  # the face detector is the reference's
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +210,7 @@ def random_syncnet(tmp_path_factory):
     mp.setenv("HARMONY_BENCH_WEIGHTS", str(folder))
     (folder / "manifest.json").write_text(__import__("json").dumps(manifest))
     mp.setenv("HARMONY_BENCH_MANIFEST", str(folder / "manifest.json"))
-    metric = SyncNetMetric(min_track=25)
+    metric = SyncNetBlazeFace(min_track=25)  # faces from mediapipe: random S3FD weights find none
     metric.setup()
     yield metric, manifest
     mp.undo()
@@ -217,7 +256,7 @@ def test_end_to_end_matches_the_reference_evaluation(random_syncnet, make_speech
     clip = make_speech_clip(0.0, seconds=seconds, layout=layout)
     score = metric.score(clip, None)
     video, audio = clip.video_at(25), syncnet.to_int16_scale(clip.audio_at(16000))
-    tracks = faces.track_faces(faces.detect_faces(video), video.shape[1:3], metric.min_track)
+    tracks = metric.face_tracks(video)
     assert len(tracks) == len(score.details["tracks"]) == n_tracks
     reference = []
     for track, ours in zip(tracks, score.details["tracks"]):

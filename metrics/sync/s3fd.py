@@ -140,7 +140,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, top_k: int | No
         iw = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
         ih = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
         inter = iw * ih
-        order = rest[inter / (area[i] + area[rest] - inter) <= threshold]
+        with np.errstate(invalid="ignore", divide="ignore"):  # a NaN IoU (overflowed box) drops the box, as in torch
+            order = rest[inter / (area[i] + area[rest] - inter) <= threshold]
     return np.asarray(keep, dtype=np.int64)
 
 

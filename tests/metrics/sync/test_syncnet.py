@@ -277,3 +277,47 @@ def test_clip_without_face_is_unscorable(random_syncnet, make_flash_clip):
     metric, _ = random_syncnet
     with pytest.raises(NotScorable, match="no face track"):
         metric.score(make_flash_clip(0.0, seconds=1.2), None)
+
+
+class ListedFaces:
+    """Stands in for S3FD: the same rows on every frame."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+
+    def detect_frames(self, frames: np.ndarray) -> list[np.ndarray]:
+        return [self.rows] * len(frames)
+
+
+def test_face_stage_cuts_shots_before_tracking():
+    """syncnet@v2's face stage: a hard cut splits one face into two tracks, each kept as long as
+    it has more than min_track detections; the BlazeFace variant's rule is not consulted."""
+    frames = np.zeros((60, 120, 160, 3), np.uint8)
+    frames[:, :, :, 0] = 200
+    frames[30:, :, :, 0], frames[30:, :, :, 2] = 0, 200  # red, then blue from frame 30
+    metric = SyncNetMetric(min_track=20)
+    metric.detector = ListedFaces(np.array([[20.0, 10.0, 140.0, 115.0, 0.99]]))  # a 120 px face
+    tracks = metric.face_tracks(frames)
+    assert [(int(t.frames[0]), int(t.frames[-1])) for t in tracks] == [(0, 29), (30, 59)]
+    metric.detector = ListedFaces(np.array([[20.0, 10.0, 110.0, 100.0, 0.99]]))  # 90 px: under 100 px
+    assert metric.face_tracks(frames) == []
+
+
+def test_card_names_every_step_of_the_reference_pipeline():
+    """run_pipeline.py (re-encode, audio, face detection, scene detection, tracking, crop) and
+    run_syncnet.py (scoring, per-track results), each with whether it is followed."""
+    from harmony_bench.metrics.registry import get_metric
+
+    for key in ("syncnet@v2", "syncnet@v2-blazeface", "syncnet@v2+active-speaker"):
+        steps = get_metric(key).card.steps
+        names = " ".join(step for step, _ in steps)
+        for stage in ("re-encode", "16 kHz", "S3FD", "scene_detect", "track_shot", "crop_video", "evaluate",
+                      "run_syncnet: one result per face track"):
+            assert stage in names, (key, stage)
+        assert all(how.startswith(("followed", "not followed", "ours")) for _, how in steps), key
+    s3fd_steps = dict(get_metric("syncnet@v2").card.steps)
+    blaze_steps = dict(get_metric("syncnet@v2-blazeface").card.steps)
+    detect = next(step for step in s3fd_steps if "S3FD" in step)
+    assert s3fd_steps[detect].startswith("followed") and blaze_steps[detect].startswith("not followed")
+    assert get_metric("syncnet@v2").version == "3" and get_metric("syncnet@v2").weights[1].name == "sfd_face.pth"
+    assert get_metric("syncnet@v2-blazeface").weights == (syncnet.SYNCNET_V2,)

@@ -9,7 +9,10 @@ the builtin `int` back under that name before importing it. The reference's `S3F
 written in the official layout, strict keys; the fixture keeps, for seeded random pictures, what
 `S3FD.detect_faces` returns with run_pipeline.py's arguments (scale 0.25, conf_th 0.9) and with
 conf_th 0.5, and the first NMS stage's rows (`S3FDNet.forward`: score, relative box) for the
-face class. test_s3fd.py checks the native port against them.
+face class. It also runs run_pipeline.py's `track_shot` (the function's source taken from the
+script with `ast`, since the script parses its arguments when imported) on seeded detection
+lists (`detection_scenario`), with the reference's defaults and with shorter tracks.
+test_s3fd.py checks the native port and tracker against them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,60 @@ OUT = Path(__file__).parent / "data" / "s3fd_reference.npz"
 COMMIT = "6efbb1c"
 PICTURES = ((11, 192, 256), (12, 160, 200))  # (seed, height, width)
 THRESHOLDS = (0.9, 0.5)
+SCENARIOS = (0, 1, 2)  # seeds of detection_scenario
+TRACK_SETTINGS = ((100, 100), (30, 60))  # (min_track, min_face_size); the first is run_pipeline.py's default
+
+
+def detection_scenario(seed: int, n_frames: int = 260) -> list[np.ndarray]:
+    """Per frame (k, 5) boxes as S3FD's final NMS leaves them (faces apart), built to sit on the
+    tracker's edges: face A (150 px, slow) misses 23, 24 or 25 frames in a row once (the tracker
+    bridges 24); face B (95 to 115 px, near the 100 px floor) moves 3 px a frame and misses runs
+    of 8 to 14 frames, so the IoU across a run falls either side of 0.5; face C (60 px) enters at
+    frame 90; each face is also missed in 10% of frames; the order within a frame is shuffled."""
+    rng = np.random.default_rng(seed)
+    start = ((40.0, 40.0), (300.0, 60.0), (250.0, 300.0))
+    speed = ((0.4, 0.2), (3.0, 0.0), (0.3, -0.2))
+    side = (150.0, 95.0 + 10 * seed, 60.0)
+    missing = [np.zeros(n_frames, bool) for _ in start]
+    a = int(rng.integers(30, 120))
+    missing[0][a : a + 23 + seed] = True
+    for t in range(20, n_frames - 20, 40):  # face B: a run of 8-14 misses every 40 frames
+        missing[1][t : t + int(rng.integers(8, 15))] = True
+    missing[2][:90] = True
+    frames = []
+    for t in range(n_frames):
+        rows = []
+        for k in range(3):
+            if missing[k][t] or rng.random() < 0.1:
+                continue
+            x = start[k][0] + speed[k][0] * t + rng.normal(0, 1)
+            y = start[k][1] + speed[k][1] * t + rng.normal(0, 1)
+            s = side[k] + rng.normal(0, 2)
+            rows.append([x, y, x + s, y + s, 0.9 + 0.1 * rng.random()])
+        frames.append(np.asarray(rows, float).reshape(-1, 5)[rng.permutation(len(rows))])
+    return frames
+
+
+def reference_track_shot(checkout: Path):
+    """run_pipeline.py's IoU function and track_shot, compiled from the script's own source."""
+    import argparse
+    import ast
+
+    from scipy.interpolate import interp1d
+
+    tree = ast.parse((checkout / "run_pipeline.py").read_text())
+    wanted = [node for node in tree.body if isinstance(node, ast.FunctionDef)
+              and node.name in ("bb_intersection_over_union", "track_shot")]
+    namespace = {"np": np, "interp1d": interp1d}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), "run_pipeline.py", "exec"), namespace)
+
+    def run(detections: list[np.ndarray], min_track: int, min_face_size: int) -> list[dict]:
+        opt = argparse.Namespace(num_failed_det=25, min_track=min_track, min_face_size=min_face_size)
+        scene = [[{"frame": t, "bbox": row[:4].tolist(), "conf": row[4]} for row in rows]
+                 for t, rows in enumerate(detections)]
+        return namespace["track_shot"](opt, scene)
+
+    return run
 
 
 def picture(seed: int, height: int, width: int) -> np.ndarray:
@@ -55,6 +112,15 @@ def main(checkout: Path) -> None:
             out[f"stage1_{k}"] = first_stage(detector, image)
             print(f"picture {k}: {len(out[f'faces_{k}_0.9'])} faces at 0.9, {len(out[f'faces_{k}_0.5'])} at 0.5, "
                   f"{len(out[f'stage1_{k}'])} rows after the first NMS")
+    track_shot = reference_track_shot(checkout)
+    for seed in SCENARIOS:
+        for min_track, min_face in TRACK_SETTINGS:
+            tracks = track_shot(detection_scenario(seed), min_track, min_face)
+            # one array per setting: rows (track index, frame, x1, y1, x2, y2)
+            out[f"tracks_{seed}_{min_track}_{min_face}"] = np.concatenate(
+                [np.column_stack([np.full(len(t["frame"]), i), t["frame"], t["bbox"]]) for i, t in enumerate(tracks)]
+            ) if tracks else np.zeros((0, 6))
+            print(f"scenario {seed}, min_track {min_track}, min_face {min_face}: {len(tracks)} tracks")
     np.savez_compressed(OUT, **out)
     print(f"wrote {OUT}")
 

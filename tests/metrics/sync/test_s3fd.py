@@ -1,8 +1,10 @@
-"""S3FD: layout of the official file, hand-computed post-processing, and the reference's output.
+"""S3FD and tracking: layout of the official file, hand-computed post-processing, and the
+reference's output.
 
 `data/s3fd_reference.npz` was written by make_s3fd_fixture.py, which runs syncnet_python's own
-`detectors/s3fd` code (commit 6efbb1c, from a local checkout, not part of this repository) on
-seeded random weights saved as `sfd_face.pth`.
+`detectors/s3fd` code and run_pipeline.py's `track_shot` (commit 6efbb1c, from a local checkout,
+not part of this repository) on seeded random weights saved as `sfd_face.pth` and on seeded
+detection lists.
 """
 
 from pathlib import Path
@@ -15,7 +17,9 @@ from harmony_bench.metrics.sync import s3fd
 from harmony_bench.metrics.sync.s3fd import S3FD, S3FDNet, decode, load_s3fd, nms, prior_boxes, select
 from harmony_bench.metrics.sync.testing import seeded_s3fd_state, write_random_weights
 
-from .make_s3fd_fixture import PICTURES, THRESHOLDS, picture
+from harmony_bench.metrics.sync import faces
+
+from .make_s3fd_fixture import PICTURES, SCENARIOS, THRESHOLDS, TRACK_SETTINGS, detection_scenario, picture
 
 FIXTURE = Path(__file__).parent / "data" / "s3fd_reference.npz"
 
@@ -116,3 +120,17 @@ def test_faces_match_the_reference_detector(seeded_detector, k, threshold):
     assert found.shape == expected.shape and len(found) >= 3
     np.testing.assert_allclose(found[:, 4], expected[:, 4], rtol=1e-5)
     np.testing.assert_allclose(found[:, :4], expected[:, :4], rtol=1e-4, atol=1e-3)  # pixels
+
+
+@pytest.mark.parametrize("min_track, min_face", TRACK_SETTINGS)
+@pytest.mark.parametrize("seed", SCENARIOS)
+def test_tracks_match_the_reference_track_shot(seed, min_track, min_face):
+    """Same detections (three faces, misses, a 30-frame outage, a face near 100 px, shuffled
+    order within frames): the same tracks, frames and interpolated boxes as track_shot's."""
+    expected = np.load(FIXTURE)[f"tracks_{seed}_{min_track}_{min_face}"]
+    tracks = faces.track_faces(detection_scenario(seed), faces.TrackRule(min_track, min_face))
+    assert len(tracks) == len(set(expected[:, 0].tolist())) >= 1
+    for i, track in enumerate(tracks):
+        rows = expected[expected[:, 0] == i]
+        assert track.frames.tolist() == rows[:, 1].astype(int).tolist()
+        np.testing.assert_allclose(track.boxes, rows[:, 2:], rtol=1e-12, atol=1e-9)

@@ -84,6 +84,8 @@ def test_select_thresholds_then_suppresses_again_at_iou_0_1():
     assert found[:, 4].tolist() == pytest.approx([0.99, 0.97])
     assert found[0, :4].tolist() == pytest.approx([0, 0, 20, 10])  # scaled by (w, h, w, h)
     assert len(select(rel, scores, (100, 200), 0.5)) == 3  # C passes a lower threshold
+    # the first stage keeps priors scoring over 0.05, best first, B despite its overlap with A
+    assert s3fd.candidates(rel.numpy(), np.array([0.99, 0.95, 0.06, 0.97, 0.04])).tolist() == [0, 3, 1, 2]
 
 
 @pytest.fixture(scope="module")

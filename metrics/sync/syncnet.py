@@ -75,11 +75,13 @@ _REFERENCE_STEPS = (
      "followed: native S3FD port, the published sfd_face.pth (sha256 pinned), same thresholds; its "
      "output held to the reference's on seeded weights (tests/metrics/sync/test_s3fd.py)"),
     ("run_pipeline scene_detect: PySceneDetect ContentDetector (threshold 30, 15-frame scenes, default downscale)",
-     "followed: re-implemented from scenedetect 0.5.1 (the version syncnet_python pins) on the RGB frames; "
-     "shots shorter than min_track are skipped, as the reference"),
+     "followed: re-implemented from scenedetect 0.5.1 (the version syncnet_python pins) on the RGB frames, "
+     "held to that version's ContentDetector on seeded clips (test_s3fd.py); shots shorter than min_track "
+     "are skipped, as the reference"),
     ("run_pipeline track_shot: IoU > 0.5 with the last box, 25 missed frames bridged, more than 100 "
      "detections, mean box side > 100 px, linear interpolation of the boxes",
-     "followed (min_track is a parameter; the reference's 100 leaves clips under 4.04 s unscorable)"),
+     "followed: held to run_pipeline.py's own track_shot on seeded detection lists (test_s3fd.py); min_track "
+     "is a parameter, the reference's 100 leaves clips under 4.04 s unscorable"),
     ("run_pipeline crop_video: median filter 13 on box size and centre, crop scale 0.4, grey 110 pad, 224x224; "
      "crops written as XVID .avi and the track's audio cut with ffmpeg",
      "followed for the geometry; crops fed as computed (no XVID encode) and audio cut by sample index"),

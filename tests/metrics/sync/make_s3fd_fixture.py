@@ -1,6 +1,6 @@
 """Regenerate tests/metrics/sync/data/s3fd_reference.npz from syncnet_python's S3FD.
 
-    python tests/metrics/sync/make_s3fd_fixture.py /path/to/joonson/syncnet_python
+    python tests/metrics/sync/make_s3fd_fixture.py /path/to/joonson/syncnet_python /path/to/PySceneDetect
 
 The reference code is read from a local checkout (commit 6efbb1c; not part of this
 repository). Its `box_utils.nms_` casts with `np.int`, removed in numpy 1.24: the script puts
@@ -12,7 +12,12 @@ conf_th 0.5, and the first NMS stage's rows (`S3FDNet.forward`: score, relative 
 face class. It also runs run_pipeline.py's `track_shot` (the function's source taken from the
 script with `ast`, since the script parses its arguments when imported) on seeded detection
 lists (`detection_scenario`), with the reference's defaults and with shorter tracks.
-test_s3fd.py checks the native port and tracker against them.
+The second checkout is PySceneDetect at v0.5.1 (the version syncnet_python's requirements pin):
+its ContentDetector, with its defaults as run_pipeline.py's `scene_detect` uses it, and the
+frame subsampling of VideoManager.set_downscale_factor(), gives the cuts of seeded clips
+(`scene_clip`); since OpenCV 4.5.4 `cv2.split` returns a tuple, which 0.5.1 assigns into, so its
+module sees a `split` returning a list. test_s3fd.py checks the native port, tracker and scene
+cuts against them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ COMMIT = "6efbb1c"
 PICTURES = ((11, 192, 256), (12, 160, 200))  # (seed, height, width)
 THRESHOLDS = (0.9, 0.5)
 SCENARIOS = (0, 1, 2)  # seeds of detection_scenario
+SCENE_CLIPS = ((21, 72, 128), (22, 120, 640))  # (seed, height, width) of scene_clip; 640 px wide: subsampled by 3
 TRACK_SETTINGS = ((100, 100), (30, 60))  # (min_track, min_face_size); the first is run_pipeline.py's default
 
 
@@ -64,6 +70,50 @@ def detection_scenario(seed: int, n_frames: int = 260) -> list[np.ndarray]:
     return frames
 
 
+def scene_clip(seed: int, height: int, width: int, n_frames: int = 120) -> np.ndarray:
+    """RGB frames: shots of a flat colour with blurred texture and a little frame noise; a new
+    shot every 5 to 25 frames, so some cuts come sooner than 15 frames after the last; each new
+    colour is the last one moved by up to 90 levels per channel, so the changes fall on either
+    side of the threshold."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.normal(0, 20, (height, width, 3)), (9, 9), 3)
+    colour = rng.integers(40, 216, 3)
+    frames, t = [], 0
+    while t < n_frames:
+        field = np.clip(colour + texture, 0, 255)
+        for _ in range(min(int(rng.integers(5, 26)), n_frames - t)):
+            frames.append(np.clip(field + rng.integers(-2, 3, field.shape), 0, 255).astype(np.uint8))
+            t += 1
+        colour = np.clip(colour + rng.integers(-90, 91, 3), 0, 255)
+    return np.stack(frames)
+
+
+def reference_scene_cuts(checkout: Path, frames: np.ndarray) -> list[int]:
+    """PySceneDetect 0.5.1's ContentDetector over BGR frames subsampled as its VideoManager does."""
+    import cv2
+
+    sys.path.insert(0, str(checkout))
+    from scenedetect.detectors import ContentDetector, content_detector
+    from scenedetect.video_manager import compute_downscale_factor
+
+    class Cv2ListSplit:
+        def __getattr__(self, name):
+            return getattr(cv2, name)
+
+        @staticmethod
+        def split(image):
+            return list(cv2.split(image))
+
+    content_detector.cv2 = Cv2ListSplit()
+    detector, step = ContentDetector(), compute_downscale_factor(frames.shape[2])
+    cuts = []
+    for t, frame in enumerate(frames):
+        cuts += detector.process_frame(t, np.ascontiguousarray(frame[::step, ::step, ::-1]))
+    return cuts
+
+
 def reference_track_shot(checkout: Path):
     """run_pipeline.py's IoU function and track_shot, compiled from the script's own source."""
     import argparse
@@ -94,7 +144,7 @@ def picture(seed: int, height: int, width: int) -> np.ndarray:
     return cv2.GaussianBlur(noise, (5, 5), 1.5)
 
 
-def main(checkout: Path) -> None:
+def main(checkout: Path, scenedetect_checkout: Path) -> None:
     np.int = int  # the reference's nms_ was written for numpy < 1.24
     sys.path.insert(0, str(checkout))
     import detectors.s3fd as reference
@@ -121,6 +171,9 @@ def main(checkout: Path) -> None:
                 [np.column_stack([np.full(len(t["frame"]), i), t["frame"], t["bbox"]]) for i, t in enumerate(tracks)]
             ) if tracks else np.zeros((0, 6))
             print(f"scenario {seed}, min_track {min_track}, min_face {min_face}: {len(tracks)} tracks")
+    for seed, height, width in SCENE_CLIPS:
+        out[f"cuts_{seed}"] = np.array(reference_scene_cuts(scenedetect_checkout, scene_clip(seed, height, width)), int)
+        print(f"scene clip {seed} ({width} px wide): cuts {out[f'cuts_{seed}'].tolist()}")
     np.savez_compressed(OUT, **out)
     print(f"wrote {OUT}")
 
@@ -140,4 +193,4 @@ def first_stage(detector, image: np.ndarray) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

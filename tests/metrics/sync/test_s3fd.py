@@ -4,7 +4,7 @@ reference's output.
 `data/s3fd_reference.npz` was written by make_s3fd_fixture.py, which runs syncnet_python's own
 `detectors/s3fd` code and run_pipeline.py's `track_shot` (commit 6efbb1c, from a local checkout,
 not part of this repository) on seeded random weights saved as `sfd_face.pth` and on seeded
-detection lists.
+detection lists, and PySceneDetect 0.5.1's ContentDetector on seeded clips.
 """
 
 from pathlib import Path
@@ -19,7 +19,8 @@ from harmony_bench.metrics.sync.testing import seeded_s3fd_state, write_random_w
 
 from harmony_bench.metrics.sync import faces
 
-from .make_s3fd_fixture import PICTURES, SCENARIOS, THRESHOLDS, TRACK_SETTINGS, detection_scenario, picture
+from .make_s3fd_fixture import (PICTURES, SCENARIOS, SCENE_CLIPS, THRESHOLDS, TRACK_SETTINGS, detection_scenario,
+                                picture, scene_clip)
 
 FIXTURE = Path(__file__).parent / "data" / "s3fd_reference.npz"
 
@@ -136,3 +137,11 @@ def test_tracks_match_the_reference_track_shot(seed, min_track, min_face):
         rows = expected[expected[:, 0] == i]
         assert track.frames.tolist() == rows[:, 1].astype(int).tolist()
         np.testing.assert_allclose(track.boxes, rows[:, 2:], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed, height, width", SCENE_CLIPS)
+def test_scene_cuts_match_pyscenedetect_0_5_1(seed, height, width):
+    """Changes on both sides of the threshold, cuts within 15 frames of the last, and (640 px
+    wide) frames subsampled by 3: the cuts PySceneDetect's ContentDetector found."""
+    expected = np.load(FIXTURE)[f"cuts_{seed}"].tolist()
+    assert faces.scene_cuts(scene_clip(seed, height, width)) == expected and len(expected) >= 2

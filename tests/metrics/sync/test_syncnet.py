@@ -150,26 +150,22 @@ def test_shots_are_tracked_apart_and_short_shots_skipped():
 
 
 def test_scene_cuts_follow_content_detector():
-    """A hard cut between two flat colours: mean |HSV difference| over 30 makes a cut, a cut
-    within 15 frames of the last one is ignored, a small change is not a cut."""
-    red, blue = np.zeros((8, 16, 3), np.uint8), np.zeros((8, 16, 3), np.uint8)
-    red[..., 0], blue[..., 2] = 200, 200  # HSV (0, 255, 200) and (120, 255, 200): mean delta 40
-    frames = np.stack([red] * 20 + [blue] * 10 + [red] * 15 + [blue] * 5)
-    assert faces.scene_cuts(frames) == [20, 45]  # the change at 30 comes 10 frames after the cut at 20
-    dim = np.stack([red] * 5 + [(red * 0.8).astype(np.uint8)] * 5)  # V 200 -> 160: mean delta 13.3
-    assert faces.scene_cuts(dim) == []
+    """ContentDetector's rule: a cut where the mean |HSV difference| reaches 30, not within 15
+    frames of the last cut, on frames subsampled by 3 from 600 px wide (2 from 400)."""
+    def grey(level: int, n: int, width: int = 16) -> list[np.ndarray]:
+        return [np.full((8, width, 3), level, np.uint8)] * n  # HSV (0, 0, level): only V changes
 
-
-def test_crop_geometry_is_syncnet_pythons():
-    frame = np.zeros((200, 200, 3), np.uint8)
-    frame[98:103, 98:103] = 255  # a dot at the box centre
-    track = faces.FaceTrack(frames=np.zeros(15, int), boxes=np.tile([[60.0, 60.0, 140.0, 140.0]], (15, 1)))
-    crop = faces.crop_track(frame[None], track)[0]
-    assert crop.shape == (224, 224, 3)
-    ys, xs = np.nonzero(crop[..., 0] > 128)
-    # box half-size s = 40; crop spans [cy - s, cy + 1.8 s] x [cx - 1.4 s, cx + 1.4 s] -> 112 px square
-    assert abs(xs.mean() - 112) < 2 and abs(ys.mean() - 224 * 40 / 112) < 2
-    assert crop[0, 0].tolist() == [0, 0, 0] and faces.PAD_VALUE == 110
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 5))) == [5]  # mean delta 90 / 3 = 30
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(189, 5))) == []  # 29.7
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 14) + grey(100, 5))) == [5]  # 14 frames later
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 15) + grey(100, 5))) == [5, 20]
+    # pixels off a 3- (2-) pixel grid turn white: a cut unless the frames are subsampled by 3 (2)
+    for width, grid, cut in ((640, 3, False), (599, 3, True), (400, 2, False), (399, 2, True)):
+        changed = np.zeros((12, width, 3), np.uint8)
+        changed[:, np.arange(width) % grid > 0] = 255
+        changed[np.arange(12) % grid > 0] = 255
+        frames = np.stack([np.zeros_like(changed)] * 3 + [changed] * 3)
+        assert faces.scene_cuts(frames) == ([3] if cut else []), width
 
 
 def test_multi_face_known_answers_mean_by_default_active_as_option():

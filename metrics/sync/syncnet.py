@@ -84,7 +84,8 @@ _REFERENCE_STEPS = (
      "is a parameter, the reference's 100 leaves clips under 4.04 s unscorable"),
     ("run_pipeline crop_video: median filter 13 on box size and centre, crop scale 0.4, grey 110 pad, 224x224; "
      "crops written as XVID .avi and the track's audio cut with ffmpeg",
-     "followed for the geometry; crops fed as computed (no XVID encode) and audio cut by sample index"),
+     "followed for the geometry (held to crop_video's own crops, test_s3fd.py); crops fed as computed (no XVID "
+     "encode) and audio cut by sample index"),
     ("run_syncnet / SyncNetInstance.evaluate: 5-frame windows vs 20 MFCC frames, shifts -15..15, "
      "Sync-D = min of mean distances, Sync-C = median - min",
      "followed (held to a re-implementation of evaluate/calc_pdist on seeded weights, test_syncnet.py)"),

@@ -12,6 +12,10 @@ conf_th 0.5, and the first NMS stage's rows (`S3FDNet.forward`: score, relative 
 face class. It also runs run_pipeline.py's `track_shot` (the function's source taken from the
 script with `ast`, since the script parses its arguments when imported) on seeded detection
 lists (`detection_scenario`), with the reference's defaults and with shorter tracks.
+`crop_video` (its source taken the same way) crops a seeded track from PNG-coded frames (lossless,
+under the `.jpg` names it globs); its XVID writer is replaced by a list, and its ffmpeg audio
+cut by nothing (the crop does not depend on it); every 8th pixel of each crop is kept.
+
 The second checkout is PySceneDetect at v0.5.1 (the version syncnet_python's requirements pin):
 its ContentDetector, with its defaults as run_pipeline.py's `scene_detect` uses it, and the
 frame subsampling of VideoManager.set_downscale_factor(), gives the cuts of seeded clips
@@ -114,6 +118,60 @@ def reference_scene_cuts(checkout: Path, frames: np.ndarray) -> list[int]:
     return cuts
 
 
+CROP_SUBSAMPLE = 8  # every 8th pixel of a 224 px crop kept in the fixture
+
+
+def crop_scenario(n_frames: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """RGB frames of a smooth random picture and a face box that drifts, grows and jitters (the
+    13-frame median filter has work to do), partly outside the frame (the grey pad shows)."""
+    import cv2
+
+    rng = np.random.default_rng(31)
+    frames = cv2.GaussianBlur(rng.integers(0, 256, (n_frames, 96, 128, 3), dtype=np.uint8).reshape(-1, 128, 3),
+                              (5, 5), 2).reshape(n_frames, 96, 128, 3)
+    t = np.arange(n_frames)
+    side = 40 + 0.8 * t + rng.normal(0, 3, n_frames)
+    x1, y1 = 70 + 1.5 * t + rng.normal(0, 2, n_frames), 20 - 0.5 * t + rng.normal(0, 2, n_frames)
+    return frames, np.stack([x1, y1, x1 + side, y1 + side * 1.1], axis=1)
+
+
+def reference_crops(checkout: Path, frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """crop_video's crops of the track (all frames) as BGR, every CROP_SUBSAMPLE-th pixel."""
+    import argparse
+    import ast
+    import glob
+    import os
+    import tempfile
+
+    import cv2
+    from scipy import signal
+
+    written = []
+
+    class Cv2Recording:
+        def __getattr__(self, name):
+            return getattr(cv2, name)
+
+        @staticmethod
+        def VideoWriter(path, *args):  # noqa: N802  (cv2's name)
+            open(path, "wb").close()  # crop_video removes it at the end
+            return type("Writer", (), {"write": lambda self, img: written.append(img), "release": lambda self: None})()
+
+    tree = ast.parse((checkout / "run_pipeline.py").read_text())
+    crop_video = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "crop_video"]
+    namespace = {"np": np, "cv2": Cv2Recording(), "glob": glob, "os": os, "signal": signal,
+                 "subprocess": argparse.Namespace(call=lambda *a, **k: 0),
+                 "wavfile": argparse.Namespace(read=lambda path: (16000, np.zeros(0, np.int16)))}
+    exec(compile(ast.Module(body=crop_video, type_ignores=[]), "run_pipeline.py", "exec"), namespace)
+    with tempfile.TemporaryDirectory() as tmp:
+        for t, frame in enumerate(frames):
+            cv2.imwrite(os.path.join(tmp, f"{t + 1:06d}.png"), frame[..., ::-1])
+            os.rename(os.path.join(tmp, f"{t + 1:06d}.png"), os.path.join(tmp, f"{t + 1:06d}.jpg"))
+        opt = argparse.Namespace(frames_dir=tmp, reference="", crop_scale=0.4, frame_rate=25, tmp_dir=tmp, avi_dir=tmp)
+        namespace["crop_video"](opt, {"frame": np.arange(len(frames)), "bbox": boxes}, os.path.join(tmp, "crop"))
+    return np.stack(written)[:, ::CROP_SUBSAMPLE, ::CROP_SUBSAMPLE]
+
+
 def reference_track_shot(checkout: Path):
     """run_pipeline.py's IoU function and track_shot, compiled from the script's own source."""
     import argparse
@@ -171,6 +229,8 @@ def main(checkout: Path, scenedetect_checkout: Path) -> None:
                 [np.column_stack([np.full(len(t["frame"]), i), t["frame"], t["bbox"]]) for i, t in enumerate(tracks)]
             ) if tracks else np.zeros((0, 6))
             print(f"scenario {seed}, min_track {min_track}, min_face {min_face}: {len(tracks)} tracks")
+    out["crops"] = reference_crops(checkout, *crop_scenario())
+    print(f"crops: {out['crops'].shape}")
     for seed, height, width in SCENE_CLIPS:
         out[f"cuts_{seed}"] = np.array(reference_scene_cuts(scenedetect_checkout, scene_clip(seed, height, width)), int)
         print(f"scene clip {seed} ({width} px wide): cuts {out[f'cuts_{seed}'].tolist()}")

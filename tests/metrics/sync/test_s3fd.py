@@ -4,7 +4,8 @@ reference's output.
 `data/s3fd_reference.npz` was written by make_s3fd_fixture.py, which runs syncnet_python's own
 `detectors/s3fd` code and run_pipeline.py's `track_shot` (commit 6efbb1c, from a local checkout,
 not part of this repository) on seeded random weights saved as `sfd_face.pth` and on seeded
-detection lists, and PySceneDetect 0.5.1's ContentDetector on seeded clips.
+detection lists, its `crop_video` on a seeded track, and PySceneDetect 0.5.1's ContentDetector on
+seeded clips.
 """
 
 from pathlib import Path
@@ -19,8 +20,8 @@ from harmony_bench.metrics.sync.testing import seeded_s3fd_state, write_random_w
 
 from harmony_bench.metrics.sync import faces
 
-from .make_s3fd_fixture import (PICTURES, SCENARIOS, SCENE_CLIPS, THRESHOLDS, TRACK_SETTINGS, detection_scenario,
-                                picture, scene_clip)
+from .make_s3fd_fixture import (CROP_SUBSAMPLE, PICTURES, SCENARIOS, SCENE_CLIPS, THRESHOLDS, TRACK_SETTINGS,
+                                crop_scenario, detection_scenario, picture, scene_clip)
 
 FIXTURE = Path(__file__).parent / "data" / "s3fd_reference.npz"
 
@@ -145,3 +146,14 @@ def test_scene_cuts_match_pyscenedetect_0_5_1(seed, height, width):
     wide) frames subsampled by 3: the cuts PySceneDetect's ContentDetector found."""
     expected = np.load(FIXTURE)[f"cuts_{seed}"].tolist()
     assert faces.scene_cuts(scene_clip(seed, height, width)) == expected and len(expected) >= 2
+
+
+def test_crops_match_the_reference_crop_video():
+    """A drifting, growing, jittering box partly outside the frame: crop_video's median-filtered
+    geometry, grey pad and resize give the same pixels (every 8th kept in the fixture)."""
+    expected = np.load(FIXTURE)["crops"]
+    frames, boxes = crop_scenario()
+    crops = faces.crop_track(frames, faces.FaceTrack(np.arange(len(frames)), boxes))
+    ours = crops[..., ::-1][:, ::CROP_SUBSAMPLE, ::CROP_SUBSAMPLE]  # the reference's crops are BGR
+    assert ours.shape == expected.shape and (expected == faces.PAD_VALUE).any()
+    np.testing.assert_array_equal(ours, expected)

@@ -317,3 +317,23 @@ def test_card_names_every_step_of_the_reference_pipeline():
     assert s3fd_steps[detect].startswith("followed") and blaze_steps[detect].startswith("not followed")
     assert get_metric("syncnet@v2").version == "3" and get_metric("syncnet@v2").weights[1].name == "sfd_face.pth"
     assert get_metric("syncnet@v2-blazeface").weights == (syncnet.SYNCNET_V2,)
+
+
+@pytest.mark.slow
+def test_s3fd_face_stage_end_to_end_records_both_weight_files(tmp_path, monkeypatch, make_speech_clip):
+    """syncnet@v2 loads S3FD from sfd_face.pth and stamps both files' hashes on its numbers; on
+    random weights its detections are noise, so only the plumbing is checked here (the detector
+    itself: test_s3fd.py)."""
+    import json
+
+    manifest = write_random_weights(tmp_path, only=("syncnet_v2.model", "sfd_face.pth"))
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
+    metric = SyncNetMetric(min_track=20)
+    metric.setup()
+    assert metric.weights_sha256 == (f"syncnet_v2.model={manifest['syncnet_v2.model']};"
+                                     f"sfd_face.pth={manifest['sfd_face.pth']}")
+    score = metric.score(make_speech_clip(0.0, seconds=1.6), None)
+    assert score.details["tracks"] and all(t["frames"] > 20 for t in score.details["tracks"])
+    assert np.isfinite(list(score.values.values())).all()

@@ -151,14 +151,15 @@ class SyncNetMetric(Metric):
     )
 
     def __init__(self, device: str = "cpu", min_track: int | None = None, multi_face: str = "mean",
-                 faces: str = "s3fd"):
+                 face_stage: str = "s3fd"):
         super().__init__(device)
         if multi_face not in MULTI_FACE:
             raise ValueError(f"multi_face must be one of {', '.join(MULTI_FACE)}, got {multi_face!r}")
-        if faces not in FACE_STAGES:
-            raise ValueError(f"faces must be one of {', '.join(FACE_STAGES)}, got {faces!r}")
-        self.faces = faces
-        self.min_track = min_track if min_track is not None else (MIN_TRACK if faces == "s3fd" else BLAZEFACE_MIN_TRACK)
+        if face_stage not in FACE_STAGES:
+            raise ValueError(f"face_stage must be one of {', '.join(FACE_STAGES)}, got {face_stage!r}")
+        self.face_stage = face_stage
+        default = MIN_TRACK if face_stage == "s3fd" else BLAZEFACE_MIN_TRACK
+        self.min_track = default if min_track is None else min_track
         self.multi_face = multi_face
         self.model = None
         self.detector = None
@@ -168,12 +169,12 @@ class SyncNetMetric(Metric):
         from harmony_bench.metrics.sync.syncnet_model import load_syncnet
 
         self.model = load_syncnet(paths[SYNCNET_V2.name], self.device)
-        if self.faces == "s3fd":
+        if self.face_stage == "s3fd":
             self.detector = load_s3fd(paths[SFD_FACE.name], self.device)
 
     def face_tracks(self, video: np.ndarray) -> list[faces.FaceTrack]:
         """The clip's face tracks: run_pipeline.py's stage, or the BlazeFace variant's."""
-        if self.faces == "s3fd":
+        if self.face_stage == "s3fd":
             rule = faces.TrackRule(self.min_track, MIN_FACE_PX)
             return faces.track_shots(self.detector.detect_frames(video), faces.scene_cuts(video), rule)
         rule = faces.TrackRule(self.min_track, BLAZEFACE_MIN_FACE * min(video.shape[1:3]), by_span=True)
@@ -184,9 +185,9 @@ class SyncNetMetric(Metric):
         audio = to_int16_scale(clip.audio_at(SAMPLE_RATE))
         tracks = self.face_tracks(video)
         if not tracks:
-            length = "more than {} detections".format(self.min_track) if self.faces == "s3fd" \
+            length = f"more than {self.min_track} detections" if self.face_stage == "s3fd" \
                 else f"at least {self.min_track} frames"
-            raise NotScorable(f"no face track of {length} at {FPS} fps ({self.faces})")
+            raise NotScorable(f"no face track of {length} at {FPS} fps ({self.face_stage} faces)")
         results = []
         for track in tracks:
             search = self.track_search(faces.crop_track(video, track), audio, int(track.frames[0]))
@@ -272,7 +273,7 @@ class SyncNetBlazeFace(SyncNetMetric):
     )
 
     def __init__(self, device: str = "cpu", min_track: int | None = None, multi_face: str = "mean"):
-        super().__init__(device, min_track, multi_face, faces="blazeface")
+        super().__init__(device, min_track, multi_face, face_stage="blazeface")
 
 
 def summarise(results: list[tuple[faces.FaceTrack, OffsetSearch]], multi_face: str) -> Score:

@@ -82,7 +82,7 @@ CASES = {
 }
 # a 0.6 s face track (the protocol asks 4 s): few windows to embed; faces from mediapipe, as random
 # S3FD weights find none (the batch size only reaches the SyncNet embedding)
-SETTINGS = {"syncnet@v2": {"min_track": 15, "faces": "blazeface"}}
+SETTINGS = {"syncnet@v2": {"min_track": 15, "face_stage": "blazeface"}}
 
 
 @pytest.fixture(scope="module")

@@ -298,6 +298,8 @@ def cmd_metrics(args) -> int:
             print(f"{r['protocol']} ({'official' if r['official'] else 'variant'}; "
                   f"{'runs here' if r['runs_here'] else 'does not run here: ' + r['why_not']})")
             for field, text in r["card"].items():
+                if field == "steps":  # (reference step, how it is followed) pairs
+                    text = "; ".join(f"{step} -> {how}" for step, how in text)
                 if text:
                     print(_wrapped(f"{field}: {text}", indent=2))
         return 0

@@ -57,6 +57,8 @@ class ProtocolCard:
     refuses: str = ""  # the degenerate-input checks; filled from the metric's `requires`, never by hand
     tolerance: str = ""  # how close a re-scored value must come; filled from the metric's `tolerance`
 
+    steps: tuple[tuple[str, str], ...] = ()  # the reference pipeline's steps, each with whether and how it is followed
+
 
 @dataclass
 class Score:

@@ -1,13 +1,16 @@
-"""Faces for the lip-sync metrics: detection, tracking, SyncNet crops and lip opening.
+"""Faces for the lip-sync metrics: scene cuts, tracking, SyncNet crops and lip opening.
 
-Detector: mediapipe 0.10.21's BlazeFace (short-range model, shipped inside the wheel, so no
-weights to fetch) in place of syncnet_python's S3FD. Tracking follows syncnet_python's
-`track_shot`: greedy, a detection joins a track when its IoU with the track's last box exceeds
-0.5 and at most `max_gap` frames were missed; boxes are linearly interpolated over the gaps.
-Faces smaller than `min_face_frac` of the frame's shorter side are dropped (syncnet_python:
-100 px absolute). The crop is syncnet_python's `crop_video`: box size and centre median-filtered
-over 13 frames, a square of side 2*s*(1 + 0.4) around the centre, shifted down by 0.4*s so
-the mouth sits in the lower half, grey (110) padding, resized to 224 px.
+Two detectors feed the same tracker: S3FD (`s3fd.py`, syncnet_python's, used by `syncnet@v2`)
+and mediapipe 0.10.21's BlazeFace short-range model (shipped inside the wheel, no weights to
+fetch; the `syncnet@v2-blazeface` variant). Scene cuts are PySceneDetect 0.5.1's
+ContentDetector as `run_pipeline.py` calls it (threshold 30, 15-frame minimum scene, mean
+absolute HSV difference on frames subsampled by its default factor for the frame width).
+Tracking is syncnet_python's `track_shot`: greedy, a detection joins a track when its IoU with
+the track's last box exceeds 0.5 and at most 25 frames were missed; boxes are linearly
+interpolated over the gaps; `TrackRule` says which tracks are kept. The crop is
+syncnet_python's `crop_video`: box size and centre median-filtered over 13 frames, a square of
+side 2*s*(1 + 0.4) around the centre, shifted down by 0.4*s so the mouth sits in the lower half,
+grey (110) padding, resized to 224 px.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ import numpy as np
 
 IOU_THRESHOLD = 0.5
 MAX_GAP = 25  # frames a track may miss (syncnet_python num_failed_det)
+SCENE_THRESHOLD = 30.0  # PySceneDetect 0.5.1 ContentDetector defaults, as run_pipeline.py uses them
+MIN_SCENE = 15  # frames
+# VideoManager.set_downscale_factor(): frames at least this wide are subsampled by this step
+DOWNSCALE = ((3200, 12), (2100, 8), (1700, 6), (1200, 5), (900, 4), (600, 3), (400, 2))
 CROP_SCALE = 0.4
 PAD_VALUE = 110
 MEDIAN_KERNEL = 13
@@ -38,6 +45,25 @@ class FaceTrack:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+@dataclass(frozen=True)
+class TrackRule:
+    """Which greedy IoU tracks are kept.
+
+    syncnet_python (`by_span=False`): more than `min_track` detections and a mean box width or
+    height over `min_face_px`. The BlazeFace variant (`by_span=True`): a span, first to last
+    frame with bridged gaps counted, of at least `min_track` frames.
+    """
+
+    min_track: int
+    min_face_px: float
+    by_span: bool = False
+
+    def keeps(self, frames: list[int], mean_size: float) -> bool:
+        long_enough = (frames[-1] - frames[0] + 1 >= self.min_track and len(frames) > 1) if self.by_span \
+            else len(frames) > self.min_track
+        return long_enough and mean_size > self.min_face_px
 
 
 @dataclass
@@ -104,11 +130,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def track_faces(detections: list[np.ndarray], frame_shape: tuple[int, int], min_track: int,
-                min_face_frac: float = 0.1) -> list[FaceTrack]:
-    """Greedy IoU tracks of at least `min_track` frames, gaps interpolated, small faces dropped."""
-    pending = [[box for box in boxes] for boxes in detections]
-    min_size = min_face_frac * min(frame_shape)
+def track_faces(detections: list[np.ndarray], rule: TrackRule, first_frame: int = 0) -> list[FaceTrack]:
+    """Greedy IoU tracks through one shot (rows x1, y1, x2, y2[, score]), gaps interpolated.
+
+    `first_frame`: the shot's first frame in the clip, so that the tracks' frames are the clip's.
+    """
+    pending = [[box[:4] for box in boxes] for boxes in detections]
     tracks = []
     while any(pending):
         frames, boxes = [], []
@@ -121,14 +148,39 @@ def track_faces(detections: list[np.ndarray], frame_shape: tuple[int, int], min_
                     boxes.append(box)
                     del candidates[k]
                     break
-        if len(frames) < 2 or frames[-1] - frames[0] + 1 < min_track:
-            continue
         span = np.arange(frames[0], frames[-1] + 1)
         boxes = np.stack(boxes)
         interp = np.stack([np.interp(span, frames, boxes[:, j]) for j in range(4)], axis=1)
         size = max((interp[:, 2] - interp[:, 0]).mean(), (interp[:, 3] - interp[:, 1]).mean())
-        if size > min_size:
-            tracks.append(FaceTrack(frames=span, boxes=interp))
+        if rule.keeps(frames, size):
+            tracks.append(FaceTrack(frames=span + first_frame, boxes=interp))
+    return tracks
+
+
+def scene_cuts(frames: np.ndarray) -> list[int]:
+    """Frames where a new shot starts (PySceneDetect 0.5.1 ContentDetector on RGB frames)."""
+    import cv2
+
+    step = next((f for width, f in DOWNSCALE if frames.shape[2] >= width), 1)
+    cuts, last_cut, previous = [], None, None
+    for t, frame in enumerate(frames):
+        hsv = cv2.cvtColor(np.ascontiguousarray(frame[::step, ::step]), cv2.COLOR_RGB2HSV).astype(np.int32)
+        if previous is not None:
+            delta = np.abs(hsv - previous).reshape(-1, 3).sum(axis=0) / (hsv.shape[0] * hsv.shape[1])
+            if delta.mean() >= SCENE_THRESHOLD and (last_cut is None or t - last_cut >= MIN_SCENE):
+                cuts.append(t)
+                last_cut = t
+        previous = hsv
+    return cuts
+
+
+def track_shots(detections: list[np.ndarray], cuts: list[int], rule: TrackRule) -> list[FaceTrack]:
+    """run_pipeline.py's tracking: each shot of at least `min_track` frames tracked on its own."""
+    bounds = [0, *cuts, len(detections)]
+    tracks = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        if stop - start >= rule.min_track:
+            tracks += track_faces(detections[start:stop], rule, first_frame=start)
     return tracks
 
 

@@ -1,13 +1,14 @@
 """Sync-C / Sync-D: SyncNet v2 confidence and distance (paper C.2, Tables 2-7).
 
-Protocol (syncnet_python's `run_pipeline` + `run_syncnet`, with a mediapipe face detector):
-video resampled to 25 fps, audio to 16 kHz mono; faces detected on every frame and tracked;
-each track of at least `min_track` frames cropped to 224 px; for every 5-frame window the lip
+Protocol (syncnet_python's `run_pipeline` + `run_syncnet`): video resampled to 25 fps, audio to
+16 kHz mono; faces found by S3FD on every frame (scale 0.25, confidence 0.9), shots cut by
+PySceneDetect's ContentDetector, faces tracked by IoU within each shot; each track of more than
+`min_track` detections and faces over 100 px cropped to 224 px; for every 5-frame window the lip
 embedding is compared with the embedding of the 20 MFCC frames (0.2 s) starting at the same
 time, for audio shifted by -15..+15 frames; the distances are averaged over windows:
 Sync-D = the minimum over shifts, Sync-C = median - minimum, offset = the argmin shift.
-Several face tracks: their values are averaged (the reference suites' rule, v2);
-syncnet@v2+active-speaker keeps the best track alone.
+syncnet_python stops at one result per track; a clip's tracks are averaged here (`MULTI_FACE`).
+`syncnet@v2-blazeface` is the earlier face stage (mediapipe BlazeFace), kept under its own key.
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ SAMPLE_RATE = 16000
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640
 MFCC_PER_FRAME = 4  # 100 Hz MFCC / 25 fps
 MAX_SHIFT = 15  # frames, syncnet_python --vshift
-MIN_TRACK = 50  # frames (2 s); syncnet_python's default 100 would reject every clip under 4 s
-# how a clip's face tracks become one number: "mean" over tracks (the reference's), or "active":
-# the track with the highest Sync-C alone (the active-speaker reading, biased up)
+MIN_TRACK = 100  # detections, syncnet_python --min_track (a track needs more): clips under 4.04 s get none
+MIN_FACE_PX = 100  # syncnet_python --min_face_size: mean box width or height, frame pixels
+BLAZEFACE_MIN_TRACK = 50  # frames of span (2 s, as Verse-Bench's segments), the BlazeFace variant's rule
+BLAZEFACE_MIN_FACE = 0.1  # of the frame's shorter side, the BlazeFace variant's rule
+# how a clip's face tracks become one number: "mean" over tracks, or "active": the track with the
+# highest Sync-C alone (the active-speaker reading, biased up). syncnet_python has no rule (one
+# result per track); Verse-Bench averages time segments of the first face of each frame.
 MULTI_FACE = ("mean", "active")
+FACE_STAGES = ("s3fd", "blazeface")
 
 SYNCNET_V2 = WeightFile(
     name="syncnet_v2.model",
@@ -49,6 +55,52 @@ SYNCNET_V2 = WeightFile(
                 "hashes of the Oxford download",
     note="a legacy torch.save state dict (tensors only, __S__ / __L__ layer names)",
 )
+SFD_FACE = WeightFile(
+    name="sfd_face.pth",
+    sha256="d54a87c2b7543b64729c9a25eafd188da15fd3f6e02f0ecec76ae1b30d86c491",
+    source="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth (joonson/syncnet_python download_model.sh)",
+    licence=("no licence stated for the weights; distributed with syncnet_python (MIT), detector code adapted "
+             "from cs-giung/face-detection-pytorch"),
+    size_bytes=89_844_381,
+    url="https://www.robots.ox.ac.uk/~vgg/software/lipsync/data/sfd_face.pth",
+    hash_source="the authors publish none; independent pins of the Oxford file and its copies agree "
+                "(Hugging Face lithiumice/syncnet, modelscope ClearerVoice-Studio's faceDetector/s3fd, "
+                "LatentSync auxiliary/ checksum tables)",
+    note="S3FD face detector, a plain state dict with syncnet_python's S3FDNet names (vgg.*, L2Norm*, extras.*, loc.*, conf.*)",
+)
+
+_REFERENCE_STEPS = (
+    ("run_pipeline: ffmpeg re-encode to 25 fps (-qscale:v 2 -r 25), frames written as JPEG",
+     "not followed: frames resampled to 25 fps by nearest frame and used as decoded (no second lossy encode)"),
+    ("run_pipeline: audio to 16 kHz mono pcm_s16le", "followed: 16 kHz mono, as int16 sample values"),
+    ("run_pipeline inference_video: S3FD on every frame, scale 0.25, conf_th 0.9, NMS 0.3 then 0.1",
+     "followed: native S3FD port, the published sfd_face.pth (sha256 pinned), same thresholds; its "
+     "output held to the reference's on seeded weights (tests/metrics/sync/test_s3fd.py)"),
+    ("run_pipeline scene_detect: PySceneDetect ContentDetector (threshold 30, 15-frame scenes, default downscale)",
+     "followed: re-implemented from scenedetect 0.5.1 (the version syncnet_python pins) on the RGB frames, "
+     "held to that version's ContentDetector on seeded clips (test_s3fd.py); shots shorter than min_track "
+     "are skipped, as the reference"),
+    ("run_pipeline track_shot: IoU > 0.5 with the last box, 25 missed frames bridged, more than 100 "
+     "detections, mean box side > 100 px, linear interpolation of the boxes",
+     "followed: held to run_pipeline.py's own track_shot on seeded detection lists (test_s3fd.py); min_track "
+     "is a parameter, the reference's 100 leaves clips under 4.04 s unscorable"),
+    ("run_pipeline crop_video: median filter 13 on box size and centre, crop scale 0.4, grey 110 pad, 224x224; "
+     "crops written as XVID .avi and the track's audio cut with ffmpeg",
+     "followed for the geometry (held to crop_video's own crops, test_s3fd.py); crops fed as computed (no XVID "
+     "encode) and audio cut by sample index"),
+    ("run_syncnet / SyncNetInstance.evaluate: 5-frame windows vs 20 MFCC frames, shifts -15..15, "
+     "Sync-D = min of mean distances, Sync-C = median - min",
+     "followed (held to a re-implementation of evaluate/calc_pdist on seeded weights, test_syncnet.py)"),
+    ("run_syncnet: one result per face track, no clip-level aggregation",
+     "ours: the unweighted mean over the clip's tracks (Verse-Bench 5645a09 instead averages time "
+     "segments of the first face in each frame; see benchmarks/results/syncnet_multi_face.txt)"),
+)
+# where the BlazeFace variant departs from the steps above (by index)
+_BLAZEFACE_STEPS = {
+    2: "not followed: mediapipe BlazeFace short-range, confidence 0.5",
+    3: "not followed: no scene cuts",
+    4: f"not followed: a span of at least {BLAZEFACE_MIN_TRACK} frames, faces over 10% of the short side",
+}
 
 
 @register("syncnet@v2")
@@ -57,7 +109,9 @@ class SyncNetMetric(Metric):
     family = "Sync"
     backend = "syncnet-v2"
     official = True
-    version = "2"  # v2: several face tracks are averaged by default (v1: the best track's values); refuses degenerate input
+    # v3: syncnet_python's face stage (S3FD, scene cuts, its track rule); v2: BlazeFace (now
+    # syncnet@v2-blazeface), tracks averaged; v1: the best track's values
+    version = "3"
     outputs = (
         Output("Sync-C", "higher"),
         Output("Sync-D", "lower"),
@@ -66,60 +120,78 @@ class SyncNetMetric(Metric):
     subsets = SPEECH_SUBSETS
     requires = InputNeeds(sound=True, motion=True, picture=True)  # an offset needs speech and a face that moves
     needs = ("frames@25fps", "audio@16kHz mono")
-    weights = (SYNCNET_V2,)
-    packages = ("mediapipe",)
-    extra = "offline"
+    weights = (SYNCNET_V2, SFD_FACE)
+    packages = ()  # S3FD and the crop need only opencv and scipy (core dependencies)
     batching = Batching("5-frame window (with its 0.2 s of MFCC)", cpu=32, cuda=256)
     card = ProtocolCard(
-        model="SyncNet v2 (Chung & Zisserman 2016), native PyTorch with syncnet_python's layer names",
-        checkpoint="syncnet_v2.model (the official state dict, loaded with weights_only=True)",
-        preprocessing=("25 fps (nearest frame), 16 kHz mono; faces: mediapipe BlazeFace short-range on every "
-                       "frame, greedy IoU>0.5 tracks allowing 25 missed frames, tracks shorter than "
-                       f"{MIN_TRACK} frames or smaller than 10% of the short side dropped; syncnet_python crop "
-                       "(median-filtered box, crop scale 0.4, grey pad) to 224 px, BGR 0-255; audio as int16 "
-                       "values, MFCC 13 x 100 Hz (python_speech_features recipe)"),
+        model="SyncNet v2 (Chung & Zisserman 2016) and S3FD (Zhang et al. 2017), native PyTorch with syncnet_python's layer names",
+        checkpoint="syncnet_v2.model and sfd_face.pth (the official state dicts, loaded with weights_only=True)",
+        preprocessing=("25 fps (nearest frame), 16 kHz mono; faces: S3FD on every frame (frame scaled by 0.25, "
+                       "confidence > 0.9), shots cut by PySceneDetect 0.5.1's ContentDetector, greedy IoU>0.5 tracks "
+                       f"allowing 25 missed frames within each shot, tracks of more than {MIN_TRACK} detections and "
+                       f"a mean box side over {MIN_FACE_PX} px kept; syncnet_python crop (median-filtered box, crop "
+                       "scale 0.4, grey pad) to 224 px, BGR 0-255; audio as int16 values, MFCC 13 x 100 Hz "
+                       "(python_speech_features recipe)"),
         formula=("per 5-frame window i and shift L in [-15, 15]: d(i, L) = ||v_i - a_{i+L} + 1e-6|| with zero audio "
                  "embeddings outside the track; D(L) = mean_i d(i, L); Sync-D = min_L D; Sync-C = median_L D - "
                  "min_L D; offset = argmin_L (L > 0: audio late, the negative of syncnet_python's printed offset)"),
-        aggregation=("per clip: the mean of Sync-C, Sync-D and |offset| over the face tracks (every track in "
-                     "details), as Verse-Bench's SyncnetInferencer.infer averages its face segments; "
-                     "SyncNetMetric(multi_face='active') keeps only the track with the highest Sync-C instead, "
-                     "which biases Sync-C up; per subset: mean over clips"),
-        reference=("joonson/syncnet_python (SyncNetInstance.evaluate, run_pipeline.track_shot/crop_video); "
-                   "Dorniwang/Verse-Bench 5645a09 syncnet/syncnet_inferencer.py (2 s minimum, mean over faces)"),
-        differences=("face detector: mediapipe BlazeFace short-range on every frame instead of syncnet_python's S3FD "
-                     "(Verse-Bench: insightface), so faces near the detection limit can differ; minimum track "
-                     f"{MIN_TRACK} frames (2 s, as Verse-Bench) instead of syncnet_python's 100; a track's length is "
-                     "its span, first to last frame with interpolated gaps counted, and it must reach the minimum "
-                     "(syncnet_python counts detected frames and needs more than min_track); min face size relative "
-                     "(10% of the short side) instead of 100 px; scene cuts not detected (generated clips are one "
-                     "shot); syncnet_python's ffmpeg re-encode of the video (-qscale:v 2 -r 25) and of each face "
-                     "crop is skipped: frames are resampled to 25 fps by nearest frame and crops fed as decoded, "
-                     "which removes a second lossy compression"),
-        precision="float32 network, as syncnet_python; the embeddings are compared in float64",
+        aggregation=("per clip: the unweighted mean of Sync-C, Sync-D and |offset| over the face tracks (every track "
+                     "in details); ours: syncnet_python reports each track and aggregates nothing, Verse-Bench "
+                     "5645a09 (SyncnetInferencer.crop_face/infer) averages time segments of the first face detected "
+                     "in each frame, so a silent face present all along lowers this mean and not Verse-Bench's; "
+                     "SyncNetMetric(multi_face='active') keeps only the track with the highest Sync-C, which biases "
+                     "Sync-C up; per subset: mean over clips"),
+        reference=("joonson/syncnet_python 6efbb1c (run_pipeline.py: inference_video, scene_detect, track_shot, "
+                   "crop_video; detectors/s3fd; SyncNetInstance.evaluate)"),
+        differences=("no ffmpeg re-encode of the video (-qscale:v 2 -r 25), of the frames (JPEG) or of each face crop "
+                     "(XVID): frames are resampled to 25 fps by nearest frame and crops fed as computed, which removes "
+                     "lossy compressions the reference applies; scene cuts re-implemented, not PySceneDetect itself; "
+                     "clips with no track of more than min_track detections are unscorable (the reference's 100 "
+                     "needs clips of at least 4.04 s); the clip value is a mean over tracks (the reference has none)"),
+        precision="float32 networks, as syncnet_python; the embeddings are compared in float64",
         known_answer=("published: AV offset 3, min dist 5.353, confidence 10.021 for data/example.avi (fetched by download_model.sh), joonson/syncnet_python 6efbb1c README.md; no hash of the clip published "
                       "(harmony-bench weights check runs the offset search on its frames)"),
+        steps=_REFERENCE_STEPS,
     )
 
-    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK, multi_face: str = "mean"):
+    def __init__(self, device: str = "cpu", min_track: int | None = None, multi_face: str = "mean",
+                 face_stage: str = "s3fd"):
         super().__init__(device)
         if multi_face not in MULTI_FACE:
             raise ValueError(f"multi_face must be one of {', '.join(MULTI_FACE)}, got {multi_face!r}")
-        self.min_track = min_track
+        if face_stage not in FACE_STAGES:
+            raise ValueError(f"face_stage must be one of {', '.join(FACE_STAGES)}, got {face_stage!r}")
+        self.face_stage = face_stage
+        default = MIN_TRACK if face_stage == "s3fd" else BLAZEFACE_MIN_TRACK
+        self.min_track = default if min_track is None else min_track
         self.multi_face = multi_face
         self.model = None
+        self.detector = None
 
     def load(self, paths: dict) -> None:
+        from harmony_bench.metrics.sync.s3fd import load_s3fd
         from harmony_bench.metrics.sync.syncnet_model import load_syncnet
 
         self.model = load_syncnet(paths[SYNCNET_V2.name], self.device)
+        if self.face_stage == "s3fd":
+            self.detector = load_s3fd(paths[SFD_FACE.name], self.device)
+
+    def face_tracks(self, video: np.ndarray) -> list[faces.FaceTrack]:
+        """The clip's face tracks: run_pipeline.py's stage, or the BlazeFace variant's."""
+        if self.face_stage == "s3fd":
+            rule = faces.TrackRule(self.min_track, MIN_FACE_PX)
+            return faces.track_shots(self.detector.detect_frames(video), faces.scene_cuts(video), rule)
+        rule = faces.TrackRule(self.min_track, BLAZEFACE_MIN_FACE * min(video.shape[1:3]), by_span=True)
+        return faces.track_faces(faces.detect_faces(video), rule)
 
     def score(self, clip: Clip, case: Case) -> Score:
         video = clip.video_at(FPS)
         audio = to_int16_scale(clip.audio_at(SAMPLE_RATE))
-        tracks = faces.track_faces(faces.detect_faces(video), video.shape[1:3], self.min_track)
+        tracks = self.face_tracks(video)
         if not tracks:
-            raise NotScorable(f"no face track of at least {self.min_track} frames at {FPS} fps")
+            length = f"more than {self.min_track} detections" if self.face_stage == "s3fd" \
+                else f"at least {self.min_track} frames"
+            raise NotScorable(f"no face track of {length} at {FPS} fps ({self.face_stage} faces)")
         results = []
         for track in tracks:
             search = self.track_search(faces.crop_track(video, track), audio, int(track.frames[0]))
@@ -162,18 +234,50 @@ class SyncNetActiveSpeaker(SyncNetMetric):
     key = "syncnet@v2+active-speaker"
     backend = "syncnet-v2+active-speaker"
     official = False
-    version = "1"
+    version = "2"  # v2: syncnet@v2 v3's face stage (S3FD); v1: BlazeFace
     card = dataclasses.replace(
         SyncNetMetric.card,
         aggregation=("per clip: the track with the highest Sync-C alone (Sync-D and offset from that track); "
                      "per subset: mean over clips"),
-        differences=SyncNetMetric.card.differences + "; and the active-speaker rule instead of the reference's "
-                    "mean over tracks, which raises Sync-C on clips with a silent face: not comparable with "
+        differences=SyncNetMetric.card.differences + "; and the active-speaker rule instead of the mean over "
+                    "tracks, which raises Sync-C on clips with a silent face: not comparable with "
                     "syncnet@v2 on multi-face clips",
     )
 
-    def __init__(self, device: str = "cpu", min_track: int = MIN_TRACK):
+    def __init__(self, device: str = "cpu", min_track: int | None = None):
         super().__init__(device, min_track, multi_face="active")
+
+
+@register("syncnet@v2-blazeface")
+class SyncNetBlazeFace(SyncNetMetric):
+    """syncnet@v2 v2's face stage: mediapipe BlazeFace instead of S3FD, its own track rule."""
+
+    key = "syncnet@v2-blazeface"
+    backend = "syncnet-v2-blazeface"
+    official = False
+    version = "2"  # the numbers syncnet@v2 v2 stored
+    weights = (SYNCNET_V2,)
+    packages = ("mediapipe",)
+    extra = "offline"
+    card = dataclasses.replace(
+        SyncNetMetric.card,
+        model="SyncNet v2 (Chung & Zisserman 2016), native PyTorch with syncnet_python's layer names",
+        checkpoint="syncnet_v2.model (the official state dict, loaded with weights_only=True)",
+        preprocessing=("25 fps (nearest frame), 16 kHz mono; faces: mediapipe BlazeFace short-range (confidence 0.5) "
+                       "on every frame, greedy IoU>0.5 tracks allowing 25 missed frames, tracks spanning fewer than "
+                       f"{BLAZEFACE_MIN_TRACK} frames or smaller than 10% of the short side dropped; syncnet_python "
+                       "crop (median-filtered box, crop scale 0.4, grey pad) to 224 px, BGR 0-255; audio as int16 "
+                       "values, MFCC 13 x 100 Hz (python_speech_features recipe)"),
+        differences=("face detector: mediapipe BlazeFace short-range (confidence 0.5) instead of syncnet_python's S3FD "
+                     "(0.9), so faces near the detection limit can differ; no scene cuts; a track's length is its "
+                     f"span, first to last frame with bridged gaps counted, at least {BLAZEFACE_MIN_TRACK} frames "
+                     "(syncnet_python: more than 100 detections); min face 10% of the short side instead of 100 px; "
+                     "no ffmpeg re-encodes; not comparable with syncnet@v2 (v3)"),
+        steps=tuple((step, _BLAZEFACE_STEPS.get(k, how)) for k, (step, how) in enumerate(_REFERENCE_STEPS)),
+    )
+
+    def __init__(self, device: str = "cpu", min_track: int | None = None, multi_face: str = "mean"):
+        super().__init__(device, min_track, multi_face, face_stage="blazeface")
 
 
 def summarise(results: list[tuple[faces.FaceTrack, OffsetSearch]], multi_face: str) -> Score:

@@ -276,8 +276,9 @@ def test_from_a_folder_filled_elsewhere(host, monkeypatch, tmp_path, capsys):
     weights = tmp_path / "weights"
     raft = "raft/raft_large_C_T_V1-22a6c225.pth"
     assert (weights / raft).read_bytes() == files[raft]
+    assert (weights / "sfd_face.pth").read_bytes() == files["sfd_face.pth"]  # SyncNet's face detector
     assert not (weights / "syncnet_v2.model").exists() and "syncnet_v2.model: deleted, it failed verification" in out
-    assert "1 fetched, 0 already present, 0 refused (licence), 1 failed" in out and host.requests == []
+    assert "2 fetched, 0 already present, 0 refused (licence), 1 failed" in out and host.requests == []
 
 
 def test_a_folder_mirror_replaces_every_source(host, monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from harmony_bench.metrics.base import NotScorable
 from harmony_bench.metrics.sync import faces, syncnet
-from harmony_bench.metrics.sync.syncnet import SyncNetMetric, summarise
+from harmony_bench.metrics.sync.syncnet import SyncNetBlazeFace, SyncNetMetric, summarise
 from harmony_bench.metrics.sync.syncnet_model import SyncNetV2, load_syncnet
 from harmony_bench.metrics.sync.testing import write_random_weights
 
@@ -112,26 +112,60 @@ def test_tracks_follow_iou_bridge_gaps_and_drop_short_or_small_faces():
     none = np.zeros((0, 4))
     dets = [np.concatenate([box, other, tiny]) if t % 10 else none for t in range(60)]  # every 10th missed
     dets[30:40] = [np.concatenate([other, tiny])] * 10  # the first face leaves for 10 frames
-    tracks = faces.track_faces(dets, (160, 320), min_track=50)
+    blazeface = faces.TrackRule(50, 0.1 * 160, by_span=True)  # the BlazeFace variant's rule
+    tracks = faces.track_faces(dets, blazeface)
     assert len(tracks) == 2  # both faces, the tiny one dropped
     spans = sorted((int(t.frames[0]), int(t.frames[-1])) for t in tracks)
     assert spans == [(1, 59), (1, 59)]
     assert all(np.allclose(np.diff(t.frames), 1) for t in tracks)  # gaps interpolated
-    assert faces.track_faces(dets, (160, 320), min_track=60) == []
+    assert faces.track_faces(dets, faces.TrackRule(60, 16, by_span=True)) == []
     split = [box] * 20 + [none] * 30 + [box] * 20  # a gap longer than 25 frames ends a track
-    assert sorted(len(t) for t in faces.track_faces(split, (160, 160), min_track=10)) == [20, 20]
+    assert sorted(len(t) for t in faces.track_faces(split, faces.TrackRule(10, 16, by_span=True))) == [20, 20]
 
 
-def test_crop_geometry_is_syncnet_pythons():
-    frame = np.zeros((200, 200, 3), np.uint8)
-    frame[98:103, 98:103] = 255  # a dot at the box centre
-    track = faces.FaceTrack(frames=np.zeros(15, int), boxes=np.tile([[60.0, 60.0, 140.0, 140.0]], (15, 1)))
-    crop = faces.crop_track(frame[None], track)[0]
-    assert crop.shape == (224, 224, 3)
-    ys, xs = np.nonzero(crop[..., 0] > 128)
-    # box half-size s = 40; crop spans [cy - s, cy + 1.8 s] x [cx - 1.4 s, cx + 1.4 s] -> 112 px square
-    assert abs(xs.mean() - 112) < 2 and abs(ys.mean() - 224 * 40 / 112) < 2
-    assert crop[0, 0].tolist() == [0, 0, 0] and faces.PAD_VALUE == 110
+def test_reference_track_rule_counts_detections_and_wants_faces_over_100_px():
+    """track_shot keeps a track of MORE than min_track detections whose mean box width or height
+    exceeds min_face_size (pixels): both comparisons strict."""
+    def boxes(side: float) -> np.ndarray:
+        return np.array([[10.0, 10.0, 10.0 + side, 10.0 + side, 0.99]])
+
+    rule = faces.TrackRule(syncnet.MIN_TRACK, syncnet.MIN_FACE_PX)
+    every_other = [boxes(101) if t % 2 == 0 else np.zeros((0, 5)) for t in range(2 * 101)]  # 101 detections
+    (track,) = faces.track_faces(every_other, rule)
+    assert len(track) == 201 and track.frames[0] == 0  # the span, gaps interpolated
+    assert faces.track_faces(every_other[:200], rule) == []  # 100 detections: not more than 100
+    assert faces.track_faces([boxes(100)] * 150, rule) == []  # a 100 px face is not over 100 px
+    assert faces.track_faces([boxes(100)] * 150, faces.TrackRule(100, 99.5))  # ... a 99.5 px floor keeps it
+
+
+def test_shots_are_tracked_apart_and_short_shots_skipped():
+    face = [np.array([[40.0, 40.0, 160.0, 160.0, 0.99]])] * 230
+    rule = faces.TrackRule(100, 100)
+    (whole,) = faces.track_shots(face, [], rule)
+    assert (whole.frames[0], whole.frames[-1]) == (0, 229)
+    first, second = faces.track_shots(face, [110], rule)  # a cut: the same box makes two tracks
+    assert (first.frames[0], first.frames[-1], second.frames[0], second.frames[-1]) == (0, 109, 110, 229)
+    (only,) = faces.track_shots(face, [99], rule)  # a 99-frame shot is shorter than min_track: skipped
+    assert (only.frames[0], only.frames[-1]) == (99, 229)
+
+
+def test_scene_cuts_follow_content_detector():
+    """ContentDetector's rule: a cut where the mean |HSV difference| reaches 30, not within 15
+    frames of the last cut, on frames subsampled by 3 from 600 px wide (2 from 400)."""
+    def grey(level: int, n: int, width: int = 16) -> list[np.ndarray]:
+        return [np.full((8, width, 3), level, np.uint8)] * n  # HSV (0, 0, level): only V changes
+
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 5))) == [5]  # mean delta 90 / 3 = 30
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(189, 5))) == []  # 29.7
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 14) + grey(100, 5))) == [5]  # 14 frames later
+    assert faces.scene_cuts(np.stack(grey(100, 5) + grey(190, 15) + grey(100, 5))) == [5, 20]
+    # pixels off a 3- (2-) pixel grid turn white: a cut unless the frames are subsampled by 3 (2)
+    for width, grid, cut in ((640, 3, False), (599, 3, True), (400, 2, False), (399, 2, True)):
+        changed = np.zeros((12, width, 3), np.uint8)
+        changed[:, np.arange(width) % grid > 0] = 255
+        changed[np.arange(12) % grid > 0] = 255
+        frames = np.stack([np.zeros_like(changed)] * 3 + [changed] * 3)
+        assert faces.scene_cuts(frames) == ([3] if cut else []), width
 
 
 def test_multi_face_known_answers_mean_by_default_active_as_option():
@@ -141,7 +175,7 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
     a = OffsetSearch(lags, np.array([9.0, 8.0, 5.0, 8.0, 9.0]))  # C = 3, D = 5, offset 0
     b = OffsetSearch(lags, np.array([7.0, 7.5, 7.5, 6.0, 8.0]))  # C = 1.5, D = 6, offset +1
     tracks = [faces.FaceTrack(np.arange(60), np.zeros((60, 4)))] * 2
-    assert SyncNetMetric().multi_face == "mean"  # the reference's (Verse-Bench) aggregation
+    assert SyncNetMetric().multi_face == "mean"  # ours: syncnet_python has no clip-level rule
     mean = summarise(list(zip(tracks, [b, a])), "mean")
     assert mean.values == {"Sync-C": 2.25, "Sync-D": 5.5, "Sync-offset": 0.5}
     assert len(mean.details["tracks"]) == 2 and mean.details["offset_frames"] is None
@@ -157,9 +191,10 @@ def test_multi_face_known_answers_mean_by_default_active_as_option():
 
 
 def test_missing_weights_are_named(tmp_path, monkeypatch):
-    pytest.importorskip("mediapipe", reason="needs the [offline] extra (mediapipe; it pins numpy<2)")
     monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
     assert SyncNetMetric().availability() == "weights missing: syncnet_v2.model"
+    (tmp_path / "syncnet_v2.model").write_bytes(b"")
+    assert SyncNetMetric().availability() == "weights missing: sfd_face.pth"  # the face detector is the reference's
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +206,7 @@ def random_syncnet(tmp_path_factory):
     mp.setenv("HARMONY_BENCH_WEIGHTS", str(folder))
     (folder / "manifest.json").write_text(__import__("json").dumps(manifest))
     mp.setenv("HARMONY_BENCH_MANIFEST", str(folder / "manifest.json"))
-    metric = SyncNetMetric(min_track=25)
+    metric = SyncNetBlazeFace(min_track=25)  # faces from mediapipe: random S3FD weights find none
     metric.setup()
     yield metric, manifest
     mp.undo()
@@ -217,7 +252,7 @@ def test_end_to_end_matches_the_reference_evaluation(random_syncnet, make_speech
     clip = make_speech_clip(0.0, seconds=seconds, layout=layout)
     score = metric.score(clip, None)
     video, audio = clip.video_at(25), syncnet.to_int16_scale(clip.audio_at(16000))
-    tracks = faces.track_faces(faces.detect_faces(video), video.shape[1:3], metric.min_track)
+    tracks = metric.face_tracks(video)
     assert len(tracks) == len(score.details["tracks"]) == n_tracks
     reference = []
     for track, ours in zip(tracks, score.details["tracks"]):
@@ -238,3 +273,67 @@ def test_clip_without_face_is_unscorable(random_syncnet, make_flash_clip):
     metric, _ = random_syncnet
     with pytest.raises(NotScorable, match="no face track"):
         metric.score(make_flash_clip(0.0, seconds=1.2), None)
+
+
+class ListedFaces:
+    """Stands in for S3FD: the same rows on every frame."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+
+    def detect_frames(self, frames: np.ndarray) -> list[np.ndarray]:
+        return [self.rows] * len(frames)
+
+
+def test_face_stage_cuts_shots_before_tracking():
+    """syncnet@v2's face stage: a hard cut splits one face into two tracks, each kept as long as
+    it has more than min_track detections; the BlazeFace variant's rule is not consulted."""
+    frames = np.zeros((60, 120, 160, 3), np.uint8)
+    frames[:, :, :, 0] = 200
+    frames[30:, :, :, 0], frames[30:, :, :, 2] = 0, 200  # red, then blue from frame 30
+    metric = SyncNetMetric(min_track=20)
+    metric.detector = ListedFaces(np.array([[20.0, 10.0, 140.0, 115.0, 0.99]]))  # a 120 px face
+    tracks = metric.face_tracks(frames)
+    assert [(int(t.frames[0]), int(t.frames[-1])) for t in tracks] == [(0, 29), (30, 59)]
+    metric.detector = ListedFaces(np.array([[20.0, 10.0, 110.0, 100.0, 0.99]]))  # 90 px: under 100 px
+    assert metric.face_tracks(frames) == []
+
+
+def test_card_names_every_step_of_the_reference_pipeline():
+    """run_pipeline.py (re-encode, audio, face detection, scene detection, tracking, crop) and
+    run_syncnet.py (scoring, per-track results), each with whether it is followed."""
+    from harmony_bench.metrics.registry import get_metric
+
+    for key in ("syncnet@v2", "syncnet@v2-blazeface", "syncnet@v2+active-speaker"):
+        steps = get_metric(key).card.steps
+        names = " ".join(step for step, _ in steps)
+        for stage in ("re-encode", "16 kHz", "S3FD", "scene_detect", "track_shot", "crop_video", "evaluate",
+                      "run_syncnet: one result per face track"):
+            assert stage in names, (key, stage)
+        assert all(how.startswith(("followed", "not followed", "ours")) for _, how in steps), key
+    s3fd_steps = dict(get_metric("syncnet@v2").card.steps)
+    blaze_steps = dict(get_metric("syncnet@v2-blazeface").card.steps)
+    detect = next(step for step in s3fd_steps if "S3FD" in step)
+    assert s3fd_steps[detect].startswith("followed") and blaze_steps[detect].startswith("not followed")
+    assert get_metric("syncnet@v2").version == "3" and get_metric("syncnet@v2").weights[1].name == "sfd_face.pth"
+    assert get_metric("syncnet@v2-blazeface").weights == (syncnet.SYNCNET_V2,)
+
+
+@pytest.mark.slow
+def test_s3fd_face_stage_end_to_end_records_both_weight_files(tmp_path, monkeypatch, make_speech_clip):
+    """syncnet@v2 loads S3FD from sfd_face.pth and stamps both files' hashes on its numbers; on
+    random weights its detections are noise, so only the plumbing is checked here (the detector
+    itself: test_s3fd.py)."""
+    import json
+
+    manifest = write_random_weights(tmp_path, only=("syncnet_v2.model", "sfd_face.pth"))
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("HARMONY_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HARMONY_BENCH_MANIFEST", str(tmp_path / "manifest.json"))
+    metric = SyncNetMetric(min_track=20)
+    metric.setup()
+    assert metric.weights_sha256 == (f"syncnet_v2.model={manifest['syncnet_v2.model']};"
+                                     f"sfd_face.pth={manifest['sfd_face.pth']}")
+    score = metric.score(make_speech_clip(0.0, seconds=1.6), None)
+    assert score.details["tracks"] and all(t["frames"] > 20 for t in score.details["tracks"])
+    assert np.isfinite(list(score.values.values())).all()

@@ -201,10 +201,11 @@ def _imagebind_inputs(folder):
 
 def _syncnet_inputs(folder):
     from harmony_bench.media import write_clip
-    from harmony_bench.metrics.sync.syncnet import SYNCNET_V2
+    from harmony_bench.metrics.sync.syncnet import SFD_FACE, SYNCNET_V2
     from harmony_bench.metrics.sync.testing import write_random_weights
 
-    write_random_weights(folder, only=(SYNCNET_V2.name,))
+    # the demo crops no face, but the backend loads its detector too: a user has both files
+    write_random_weights(folder, only=(SYNCNET_V2.name, SFD_FACE.name))
     rng = np.random.default_rng(2)
     frames = rng.integers(0, 256, (20, 224, 224, 3), dtype=np.uint8)
     write_clip(folder / ka.SYNCNET_EXAMPLE.name, frames, 25, 0.1 * rng.standard_normal(16_000 * 20 // 25), 16_000,

@@ -210,7 +210,7 @@ def _syncnet_inputs(folder):
     frames = rng.integers(0, 256, (20, 224, 224, 3), dtype=np.uint8)
     write_clip(folder / ka.SYNCNET_EXAMPLE.name, frames, 25, 0.1 * rng.standard_normal(16_000 * 20 // 25), 16_000,
                wav=False)
-    return [SYNCNET_V2.name]
+    return [SYNCNET_V2.name, SFD_FACE.name]
 
 
 def _synchformer_inputs(folder):

@@ -17,7 +17,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.flow import (FLOW_SIDE, FlowFn, farneback_flow, interpolate_midpoint, load_raft,
@@ -74,6 +74,7 @@ class MotionSmoothnessRaft(Metric):
     version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.RAFT_THINGS,)
     card = ProtocolCard(
         model="RAFT (large) optical flow, 20 iterations, driving a flow-warp interpolator",
@@ -107,6 +108,7 @@ class MotionSmoothnessFarneback(Metric):
     version = "3"  # v3: flow on frames downscaled to a 128 px shorter side (v2: native size, 5 levels)
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     card = ProtocolCard(
         model="none (classical): OpenCV Farneback optical flow (pyr_scale 0.5, 3 levels, window 15, "
               "3 iterations, poly_n 5, sigma 1.2) driving a flow-warp interpolator",
@@ -198,6 +200,7 @@ class MotionSmoothnessAmt(Metric):
     version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.AMT_S,)
     batching = Batching("frame pair", cpu=1, cuda=16)  # 1 on the CPU: VBench's own pair at a time
     card = ProtocolCard(

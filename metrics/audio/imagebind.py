@@ -5,9 +5,9 @@ Preprocessing is re-implemented here (and tested) after ImageBind's own loaders:
 - audio (imagebind.data.load_and_transform_audio_data): 16 kHz mono; three 2 s clips whose starts
   are k * max(duration - 2, 0) / 3 for k = 0, 1, 2 (pytorchvideo's ConstantClipsPerVideoSampler);
   each clip minus its mean, in place on the shared track as data.py does (a clip overlapping an
-  earlier one starts from samples that already lost that clip's mean), Kaldi fbank (128 mel bins, 25 ms Hann window, 10 ms shift, HTK
-  compatible, no dither), cut or zero-padded to 204 frames, then (x - (-4.268)) / 9.138; the model
-  averages the three clip embeddings.
+  earlier one starts from samples that already lost that clip's mean), Kaldi fbank (128 mel bins,
+  25 ms Hann window, 10 ms shift, HTK compatible, no dither), cut or zero-padded to 204 frames,
+  then (x - (-4.268)) / 9.138; the model averages the three clip embeddings.
 - text: ImageBind's BPE tokenizer, 77 tokens.
 - video (av-benchmark 050a5cd, av_bench/data/video_dataset.py + extract_video.py): frames at
   0.5 fps, short side resized to 224 on the uint8 frames (torchvision v2 bicubic, antialiased, so
@@ -199,8 +199,8 @@ class ImageBindScores(Metric):
         checkpoint=f"{IMAGEBIND_HUGE.name} from {IMAGEBIND_HUGE.source} (CC-BY-NC-4.0)",
         preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, each clip's mean removed in "
                       "place on the shared track as data.py does, so overlapping clips see the earlier "
-                      "clips' means removed too; Kaldi fbank 128 x 204, mean -4.268, std 9.138); video: av-benchmark's (0.5 fps, short side 224 bicubic "
-                      "antialiased on uint8, CLIP mean/std, three spatial crops left/centre/right, "
+                      "clips' means removed too; Kaldi fbank 128 x 204, mean -4.268, std 9.138); "
+                      "video: av-benchmark's (0.5 fps, short side 224 bicubic antialiased on uint8, CLIP mean/std, three spatial crops left/centre/right, "
                       "consecutive frame pairs as 2-frame clips, embeddings averaged over pairs x crops); "
                       "text: ImageBind BPE, 77 tokens",
         formula="IB-A = cos(audio embedding, text embedding); IB = cos(audio embedding, video embedding); "

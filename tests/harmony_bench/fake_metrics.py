@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from harmony_bench.metrics.base import (ALL_SUBSETS, AUDIO_ONLY, SPEECH_SUBSETS, VIDEO_ONLY, Metric, NotScorable, Output,
-                                        ProtocolCard, Score)
+from harmony_bench.metrics.base import (ALL_SUBSETS, AUDIO_ONLY, SPEECH_SUBSETS, VIDEO_ONLY, Metric, NotScorable,
+                                        Output, ProtocolCard, Score)
 from harmony_bench.metrics.registry import register
 
 _CARD = ProtocolCard("none", "none", "none", "see code", "mean", "test only", "test only")

@@ -200,7 +200,8 @@ class ImageBindScores(Metric):
         preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, each clip's mean removed in "
                       "place on the shared track as data.py does, so overlapping clips see the earlier "
                       "clips' means removed too; Kaldi fbank 128 x 204, mean -4.268, std 9.138); "
-                      "video: av-benchmark's (0.5 fps, short side 224 bicubic antialiased on uint8, CLIP mean/std, three spatial crops left/centre/right, "
+                      "video: av-benchmark's (0.5 fps, short side 224 bicubic antialiased on uint8, "
+                      "CLIP mean/std, three spatial crops left/centre/right, "
                       "consecutive frame pairs as 2-frame clips, embeddings averaged over pairs x crops); "
                       "text: ImageBind BPE, 77 tokens",
         formula="IB-A = cos(audio embedding, text embedding); IB = cos(audio embedding, video embedding); "

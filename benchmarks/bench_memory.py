@@ -11,7 +11,7 @@ Then the run as a user starts it: `evaluate` of a `dir:` run holding the clip (o
 Harmony-Bench v1, cx-001, with the clip's duration), the same metrics scored on the runner's
 default threads (one per core, several metrics of the clip at once), in a fresh process.
 
-    python benchmarks/bench_memory.py [--sizes 480x832x5 3840x2160x1 480x832x60] [--threads 2]
+    python benchmarks/bench_memory.py [--sizes 480x832x5 3840x2160x1 480x832x60] [--threads 2] [--metric-threads N]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def evaluate(path: Path, seconds: float) -> dict:
     return rows
 
 
-def evaluate_run(path: Path, seconds: float) -> dict:
+def evaluate_run(path: Path, seconds: float, metric_threads: int | None) -> dict:
     """In this (fresh) process: generate (reuse the clip) and evaluate a one-case run as the CLI does."""
     import shutil
 
@@ -117,14 +117,14 @@ def evaluate_run(path: Path, seconds: float) -> dict:
         os.link(path.with_suffix(suffix), clips / f"cx-001{suffix}")
     keys = [k for k in all_metric_keys() if not get_metric(k).official and not get_metric(k).weights]
     cfg = runner.RunConfig(model=f"dir:{clips}", out=work / "run", cases_dir=cases, metrics=keys, device="cpu",
-                           quiet=True)
+                           quiet=True, metric_threads=metric_threads)
     start = time.perf_counter()
     summary = runner.evaluate(cfg, runner.generate(cfg))
     return {"wall_s": time.perf_counter() - start, "peak_mb": peak_rss_mb(), "threads": runner.metric_threads(cfg),
             "rows": {k: v for k, v in summary.rows.items() if v}}
 
 
-def run_size(spec: str, folder: Path, threads: int) -> None:
+def run_size(spec: str, folder: Path, threads: int, metric_threads: int | None) -> None:
     height, width, seconds = (float(x) for x in spec.split("x"))
     path = folder / f"{spec}.mp4"
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
@@ -142,7 +142,8 @@ def run_size(spec: str, folder: Path, threads: int) -> None:
         timing += f" {r['cpu_s']:7.1f} s cpu" if "cpu_s" in r else " " * 13
         peak = f"{r['peak_mb']:7.0f} MB" if "peak_mb" in r else " " * 10
         print(f"  {step:30s} {peak} {timing}  {r.get('status', '')[:70]}", flush=True)
-    out = subprocess.run([sys.executable, here, "--run", str(path), spec], check=True, env=env,
+    extra = ["--metric-threads", str(metric_threads)] if metric_threads else []
+    out = subprocess.run([sys.executable, here, "--run", str(path), spec, *extra], check=True, env=env,
                          capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     print(f"  {'evaluate (the run)':30s} {r['peak_mb']:7.0f} MB {r['wall_s']:7.1f} s wall"
@@ -153,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HEIGHTxWIDTHxSECONDS")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--metric-threads", type=int, default=None,
+                        help="metrics of the clip scored at once in the run (default: the runner's, one per core)")
     parser.add_argument("--write", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--evaluate", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--run", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
@@ -165,7 +168,7 @@ def main() -> None:
         print(json.dumps(evaluate(Path(args.evaluate[0]), float(args.evaluate[1].split("x")[2]))))
         return
     if args.run:
-        print(json.dumps(evaluate_run(Path(args.run[0]), float(args.run[1].split("x")[2]))))
+        print(json.dumps(evaluate_run(Path(args.run[0]), float(args.run[1].split("x")[2]), args.metric_threads)))
         return
     import torch
 
@@ -174,7 +177,7 @@ def main() -> None:
           f"torch {torch.__version__}")
     with tempfile.TemporaryDirectory(prefix="hb-bench-memory-") as folder:
         for spec in args.sizes:
-            run_size(spec, Path(folder), args.threads)
+            run_size(spec, Path(folder), args.threads, args.metric_threads)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ goes on.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -521,6 +522,20 @@ class EvaluationWorker:
             return f"clip unreadable: {exc}"
 
 
+# Each metric streams a large clip through its own decoder, holding a few frames and their working
+# copies: about 150 MB a metric at 3840x2160. Metrics of a clip scored at once are capped so that
+# frames of at most this many pixels are in flight: two at 3840x2160, eight at 1920x1080, and so
+# the run stays under 1 GB at 4K on any number of cores (benchmarks/results/memory.txt).
+CONCURRENT_PIXELS = 2 * 3840 * 2160
+
+
+def metrics_at_once(clip: "Clip | str | None") -> int | None:
+    """How many metrics may score `clip` at once; None: as many as there are threads."""
+    if not isinstance(clip, Clip) or not clip.has_video:
+        return None
+    return max(1, CONCURRENT_PIXELS // (clip.height * clip.width))
+
+
 _DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
 # Metric models load one at a time even when their metrics score on several threads: loaders
 # that build on torch's meta device (transformers, audiobox) switch it for the whole process.
@@ -550,6 +565,9 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
                    st: _RowStamp, scoring: ThreadPoolExecutor | None = None) -> list[ResultRow]:
     """The rows of each slot, in slot order; the slots are scored on `scoring`'s threads when given.
     `clip` is the decoded clip, why there is none, or None when no slot needs it (each has a reason)."""
+    cap = metrics_at_once(clip)
+    gate = threading.BoundedSemaphore(cap) if cap is not None and scoring is not None else contextlib.nullcontext()
+
     def rows(slot: _Slot) -> list[ResultRow]:
         start = time.time()
         if slot.reason:
@@ -557,7 +575,8 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
         elif isinstance(clip, str):
             result = ({}, "error", clip, {})
         else:
-            result = _score(slot, clip, case)
+            with gate:
+                result = _score(slot, clip, case)
         return _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
 
     per_slot = scoring.map(rows, slots) if scoring is not None else map(rows, slots)

@@ -245,3 +245,36 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted_run(tiny_cases, tmp_p
     assert len(a) == len(b) == 16
     np.testing.assert_allclose(a.value.to_numpy(float), b.value.to_numpy(float), equal_nan=True)
     assert list(a.status) == list(b.status)
+
+
+def test_a_large_clip_is_scored_by_fewer_metrics_at_once(tiny_cases, tmp_path, monkeypatch):
+    import threading
+
+    from harmony_bench.media import Clip
+    from tests.harmony_bench.fake_metrics import Brightness, Flaky
+
+    def clip(h, w):
+        return Clip(np.zeros((1, h, w, 3), np.uint8), 24, None, 16000)
+
+    assert [runner.metrics_at_once(clip(h, w)) for h, w in ((2160, 3840), (1080, 1920), (4320, 7680))] == [2, 8, 1]
+    assert runner.metrics_at_once("clip unreadable") is None
+    # every clip of the tiny run counts as large: its metrics must take turns, on three threads
+    monkeypatch.setattr(runner, "CONCURRENT_PIXELS", 1)
+    running, most, lock = [0], [0], threading.Lock()
+    for cls in (Brightness, Flaky):
+        real = cls.score
+
+        def counted(self, clip, case, real=real):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return real(self, clip, case)
+
+        monkeypatch.setattr(cls, "score", counted)
+    c = RunConfig(model="static", out=tmp_path / "run", cases_dir=tiny_cases, device="cpu", quiet=True,
+                  metrics=["brightness@test", "flaky@test"], metric_threads=3, limit=1)
+    summary = runner.run(c)
+    assert summary.rows["ok"] == 6 and most[0] == 1

@@ -4,7 +4,8 @@ The offline tier is every metric that is neither official nor needs weights (dd@
 ms@farneback, avoffset@onset-motion, lipsync@facemesh, wer@faster-whisper-tiny.en where its
 extra is installed). Each clip (a translating texture with a flashing square, clicks on the
 flashes; H.264 + AAC mp4 with its wav) is written by one process and evaluated by a fresh one,
-as the runner does: `read_clip`, then each metric's `score` with a case of the clip's duration.
+as the runner does: `read_clip`, then each metric's `score` with a case of the clip's duration,
+one metric at a time.
 The evaluating process prints its peak RSS after the imports, after opening the clip and after
 each metric (the peak only grows, so the metric that raised it is the one whose line it grew on).
 Then the run as a user starts it: `evaluate` of a `dir:` run holding the clip (one case of
@@ -67,10 +68,11 @@ def write_test_clip(path: Path, height: int, width: int, seconds: float) -> None
 def evaluate(path: Path, seconds: float) -> dict:
     """In this (fresh) process: open the clip and run the offline tier on it."""
     from harmony_bench.cases import Case
-    from harmony_bench.media import read_clip
+    from harmony_bench.media import read_clip, return_freed_frames
     from harmony_bench.metrics.base import NotScorable
     from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
+    return_freed_frames()  # as the runner's evaluation worker does
     keys = [k for k in all_metric_keys() if not get_metric(k).official and not get_metric(k).weights]
     metrics = {k: get_metric(k)() for k in keys}
     rows = {"imports": {"peak_mb": peak_rss_mb()}}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
 from harmony_bench.executors import WAIT, WorkerLost, check_executor, open_pool
-from harmony_bench.media import Clip, ClipError, read_clip
+from harmony_bench.media import Clip, ClipError, read_clip, return_freed_frames
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
 from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
@@ -477,6 +477,7 @@ class EvaluationWorker:
     or as a Ray actor; the driver writes the rows."""
 
     def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp", threads: int = 1):
+        return_freed_frames()
         device = resolve_device(device)
         self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
         self.folder, self.stamp = RunFolder(root), stamp

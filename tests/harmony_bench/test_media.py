@@ -1,3 +1,5 @@
+import platform
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,45 @@ def test_stereo_is_averaged_to_mono():
     clip = Clip(np.zeros((2, 4, 4, 3), np.uint8), 2.0, np.stack([left, -left], 1), 1000)
     assert np.allclose(clip.audio_at(1000), 0.0)
     assert clip.audio_at(1000, mono=False).shape == (1000, 2)
+
+
+FREEING = """
+import sys, threading
+import platform
+
+import numpy as np
+from harmony_bench.media import return_freed_frames
+
+def rss_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+
+if sys.argv[1] == "bounded":
+    return_freed_frames()
+base = rss_mb()
+
+def work(kept):
+    for i in range(20):
+        frame = np.ones((2160, 3840), np.uint8)  # 8 MB, freed: raises glibc's default threshold
+        plane = np.ones((1080, 1920), np.uint8) + i  # 2 MB, then carved from the thread's arena
+        kept.append(np.ones(1000))  # small and long-lived: pins the arena's top
+        del frame, plane
+
+kept = []
+threads = [threading.Thread(target=work, args=(kept,)) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(rss_mb() - base)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting is glibc's")
+def test_freed_frames_go_back_to_the_system():
+    import subprocess
+    import sys
+
+    def retained(mode: str) -> float:
+        out = subprocess.run([sys.executable, "-c", FREEING, mode], capture_output=True, text=True, check=True)
+        return float(out.stdout.split()[-1])
+
+    assert retained("default") > 20  # what the setting is for: four threads keep about 40 MB
+    assert retained("bounded") < 8

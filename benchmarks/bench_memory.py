@@ -68,11 +68,10 @@ def write_test_clip(path: Path, height: int, width: int, seconds: float) -> None
 def evaluate(path: Path, seconds: float) -> dict:
     """In this (fresh) process: open the clip and run the offline tier on it."""
     from harmony_bench.cases import Case
-    from harmony_bench.media import read_clip, return_freed_frames
+    from harmony_bench.media import read_clip, release_freed_memory
     from harmony_bench.metrics.base import NotScorable
     from harmony_bench.metrics.registry import all_metric_keys, get_metric
 
-    return_freed_frames()  # as the runner's evaluation worker does
     keys = [k for k in all_metric_keys() if not get_metric(k).official and not get_metric(k).weights]
     metrics = {k: get_metric(k)() for k in keys}
     rows = {"imports": {"peak_mb": peak_rss_mb()}}
@@ -93,6 +92,7 @@ def evaluate(path: Path, seconds: float) -> dict:
             status = "ok"
         except NotScorable as exc:
             status = f"unscorable: {exc}"
+        release_freed_memory()  # as the runner does after each metric
         rows[key] = {"status": status, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
                      "peak_mb": peak_rss_mb()}
     return rows

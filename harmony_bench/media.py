@@ -213,21 +213,18 @@ class Clip:
         return self._cached(("loudest", block_s), measure)
 
 
-FREED_AT_ONCE_BYTES = 1 << 20  # blocks from this size up are mmapped, so freeing one returns it
-
-
-def return_freed_frames() -> None:
-    """Make glibc's malloc serve every block of 1 MiB or more by mmap, so a freed frame or decoder
-    buffer goes back to the system at once. By default the threshold rises to the largest block
-    freed (up to 32 MiB); past that, 4K frames, decoder planes and warp strips are carved from the
-    per-thread arenas, which keep their peak: a 3840x2160 clip scored on five metric threads then
-    held 1.0-1.3 GB, 0.7 GB with this (benchmarks/results/memory.txt). Process-wide; called by
-    the process that scores clips. Nothing to do where the C library has no mallopt (not glibc)."""
+def release_freed_memory() -> None:
+    """Hand memory that is free again back to the system (glibc's malloc_trim). Once a large
+    block has been freed, glibc serves blocks up to that size (up to 32 MiB) from per-thread
+    arenas, which keep their peak: 4K frames, decoder planes and warp strips of one metric stayed
+    held while the next metric ran, and a 3840x2160 clip scored on five metric threads held
+    1.0-1.3 GB; trimmed after each metric, 0.7-0.8 GB (benchmarks/results/memory.txt). Called
+    after each metric's score. Nothing to do where the C library has no malloc_trim (not glibc)."""
     import ctypes
 
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(-3, FREED_AT_ONCE_BYTES)  # M_MMAP_THRESHOLD; setting it also stops its adjustment
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def resample(audio: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
 from harmony_bench.executors import WAIT, WorkerLost, check_executor, open_pool
-from harmony_bench.media import Clip, ClipError, read_clip, return_freed_frames
+from harmony_bench.media import Clip, ClipError, read_clip, release_freed_memory
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
 from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
@@ -477,7 +477,6 @@ class EvaluationWorker:
     or as a Ray actor; the driver writes the rows."""
 
     def __init__(self, slots: list["_Slot"], device: str, root: Path, stamp: "_RowStamp", threads: int = 1):
-        return_freed_frames()
         device = resolve_device(device)
         self.slots = [_Slot(type(s.metric)(device=device), s.reason, s.reason_status, s.weights) for s in slots]
         self.folder, self.stamp = RunFolder(root), stamp
@@ -578,6 +577,7 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
         else:
             with gate:
                 result = _score(slot, clip, case)
+                release_freed_memory()  # what this metric freed, before the next one allocates
         return _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
 
     per_slot = scoring.map(rows, slots) if scoring is not None else map(rows, slots)

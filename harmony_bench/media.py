@@ -9,6 +9,8 @@ whatever the clip's size or length.
 Metrics that need random access ask for `video_at(fps)`, a materialised array cached on the clip
 (cheap at low rates; at the native rate it is the whole clip). Converted audio is cached too, so
 two metrics at 16 kHz share one resampling.
+A clip may lack one track (a video-only or audio-only generator): the missing track is None,
+and only the metrics that read the other track alone score it (metrics/base.py, InputNeeds).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ DECODE_ONCE_BYTES = 256 * 2**20  # frames (uint8 RGB) kept in memory when a clip
 
 
 class ClipError(ValueError):
-    """A clip file that cannot be used: unreadable, no video, no audio track."""
+    """A clip file that cannot be used: unreadable, or neither a video nor an audio track."""
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,22 @@ class PictureStats:
 
 
 class Clip:
-    """One clip: video (an in-memory (T, H, W, 3) uint8 RGB array, or a `VideoFile`) and audio."""
+    """One clip: video (an in-memory (T, H, W, 3) uint8 RGB array, or a `VideoFile`) and audio
+    ((N,) or (N, C)). Either track may be None, not both: the clip has no such track."""
 
-    def __init__(self, frames: np.ndarray | VideoFile, fps: float, audio: np.ndarray, sample_rate: int,
-                 source: str = ""):
+    def __init__(self, frames: np.ndarray | VideoFile | None, fps: float, audio: np.ndarray | None,
+                 sample_rate: int, source: str = ""):
         self.source = source
         if isinstance(frames, np.ndarray) and (frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8):
             raise ClipError(f"{source}: frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        if frames is None and audio is None:
+            raise ClipError(f"{source}: neither a video nor an audio track")
         self._video = frames
         self.fps = fps
-        audio = np.asarray(audio)
-        self.audio = (audio[:, None] if audio.ndim == 1 else audio).astype(np.float32, copy=False)  # (N, C)
+        self.audio: np.ndarray | None = None  # (N, C) float32
+        if audio is not None:
+            audio = np.asarray(audio)
+            self.audio = (audio[:, None] if audio.ndim == 1 else audio).astype(np.float32, copy=False)
         self.sample_rate = sample_rate
         self._cache: dict = {}
         self._filling = threading.RLock()  # metrics scored on several threads share one computation
@@ -86,17 +93,34 @@ class Clip:
             return self._cache[key]
 
     @property
+    def has_video(self) -> bool:
+        return self._video is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+    def _require(self, track: str) -> None:
+        """Reading a track the clip lacks is a bug of the caller: metrics declare what they read."""
+        if not (self.has_video if track == "video" else self.has_audio):
+            raise ClipError(f"{self.source}: the clip has no {track} track")
+
+    @property
     def num_frames(self) -> int:
         v = self._video
+        if v is None:
+            return 0
         return v.count if isinstance(v, VideoFile) else int(v.shape[0])
 
     @property
     def height(self) -> int:
+        self._require("video")
         v = self._video
         return v.height if isinstance(v, VideoFile) else int(v.shape[1])
 
     @property
     def width(self) -> int:
+        self._require("video")
         v = self._video
         return v.width if isinstance(v, VideoFile) else int(v.shape[2])
 
@@ -108,12 +132,13 @@ class Clip:
 
     @property
     def duration(self) -> float:
-        """Duration of the video track in seconds."""
-        return self.num_frames / self.fps
+        """Duration of the video track in seconds (0 without one)."""
+        return self.num_frames / self.fps if self.has_video else 0.0
 
     @property
     def audio_duration(self) -> float:
-        return self.audio.shape[0] / self.sample_rate
+        """Duration of the audio track in seconds (0 without one)."""
+        return self.audio.shape[0] / self.sample_rate if self.has_audio else 0.0
 
     def frame_indices_at(self, fps: float | None) -> np.ndarray:
         """Indices of the source frames nearest to a regular grid at `fps` (no interpolation;
@@ -131,6 +156,7 @@ class Clip:
     def stream(self, fps: float | None = None, every: int = 1) -> Iterator[np.ndarray]:
         """Frames resampled to `fps` by nearest frame (None: native rate), then every `every`-th
         of those, one (H, W, 3) uint8 frame at a time, decoded as they are consumed."""
+        self._require("video")
         indices = self.frame_indices_at(fps)[::every]
         if isinstance(self._video, VideoFile):
             return self._video.frames(indices)
@@ -151,6 +177,7 @@ class Clip:
 
     def audio_at(self, sample_rate: int, mono: bool = True) -> np.ndarray:
         """Audio at `sample_rate`: (N,) when mono (channel mean), else (N, C). float32."""
+        self._require("audio")
         return self._cached(("audio", sample_rate, mono),
                             lambda: resample(self.audio.mean(axis=1) if mono else self.audio, self.sample_rate, sample_rate))
 
@@ -174,6 +201,7 @@ class Clip:
     def loudest_block_db(self, block_s: float = 0.04) -> float:
         """RMS level (dBFS, over all channels) of the loudest `block_s` block of the audio; cached."""
         def measure() -> float:
+            self._require("audio")
             block = max(1, int(round(block_s * self.sample_rate)))
             power = (self.audio.astype(np.float64) ** 2).mean(axis=1)
             if len(power) < block:  # shorter than one block: the whole track is the block
@@ -183,6 +211,20 @@ class Clip:
             return float(10.0 * np.log10(max(levels) + 1e-20))
 
         return self._cached(("loudest", block_s), measure)
+
+
+def release_freed_memory() -> None:
+    """Hand memory that is free again back to the system (glibc's malloc_trim). Once a large
+    block has been freed, glibc serves blocks up to that size (up to 32 MiB) from per-thread
+    arenas, which keep their peak: 4K frames, decoder planes and warp strips of one metric stayed
+    held while the next metric ran, and a 3840x2160 clip scored on five metric threads held
+    1.0-1.3 GB; trimmed after each metric, 0.7-0.8 GB (benchmarks/results/memory.txt). Called
+    after each metric's score. Nothing to do where the C library has no malloc_trim (not glibc)."""
+    import ctypes
+
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def resample(audio: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
@@ -268,7 +310,8 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None,
     are kept if they fit in `max_cached_bytes`; otherwise they are decoded again on demand.
 
     Audio comes from `audio_path` when given, else `<stem>.wav` beside the video when it exists,
-    else the mp4's own audio track. Raises ClipError with the reason."""
+    else the file's own audio track. A file with only one of the two tracks opens as a clip
+    without the other (None). Raises ClipError with the reason."""
     import av
     import soundfile as sf
 
@@ -277,48 +320,56 @@ def read_clip(video_path: str | Path, audio_path: str | Path | None = None,
         raise ClipError(f"{video_path}: file not found")
     if audio_path is None and video_path.with_suffix(".wav").is_file():
         audio_path = video_path.with_suffix(".wav")
+    video, fps, audio, sr = None, 0.0, None, 0
     try:
         with av.open(str(video_path)) as container:
-            if not container.streams.video:
-                raise ClipError(f"{video_path}: no video stream")
-            vstream = container.streams.video[0]
-            fps = float(vstream.average_rate or vstream.guessed_rate or 0)
-            # Decode every frame once: damaged files fail here, and the count is exact.
-            kept = _frame_buffer(vstream, max_cached_bytes)
-            count, height, width = 0, 0, 0
-            for frame in container.decode(vstream):
-                if kept is not None:
-                    if count < len(kept) and kept.shape[1:3] == (frame.height, frame.width):
-                        kept[count] = frame.to_ndarray(format="rgb24")
-                    else:  # more frames than announced, or a size change: stream instead
-                        kept = None
-                count, height, width = count + 1, frame.height, frame.width
-        audio = sr = None
+            if container.streams.video:
+                video, fps = _decode_video(container, video_path, max_cached_bytes)
         if audio_path is None:
             with av.open(str(video_path)) as container:
-                if not container.streams.audio:
-                    raise ClipError(f"{video_path}: no audio track (and no .wav beside it)")
-                astream = container.streams.audio[0]
-                sr = astream.rate
-                chunks = [f.to_ndarray() for f in container.decode(astream)]
-            if not chunks:
-                raise ClipError(f"{video_path}: audio track holds no samples")
-            audio = _planar_to_nc(chunks)
+                if container.streams.audio:
+                    audio, sr = _decode_audio(container, video_path)
     except ClipError:
         raise
     except Exception as exc:  # PyAV raises many error types for damaged files
         raise ClipError(f"{video_path}: cannot decode ({type(exc).__name__}: {exc})") from exc
-    if not count:
-        raise ClipError(f"{video_path}: video stream holds no frames")
-    if fps <= 0:
-        raise ClipError(f"{video_path}: unknown frame rate")
     if audio_path is not None:
         try:
             audio, sr = sf.read(str(audio_path), dtype="float32", always_2d=True)
         except Exception as exc:
             raise ClipError(f"{audio_path}: cannot read audio ({exc})") from exc
-    video = kept[:count] if kept is not None else VideoFile(video_path, count, height, width)
+    if video is None and audio is None:
+        raise ClipError(f"{video_path}: neither a video stream nor an audio track (and no .wav beside it)")
     return Clip(frames=video, fps=fps, audio=audio, sample_rate=int(sr), source=str(video_path))
+
+
+def _decode_video(container, path: Path, max_cached_bytes: int) -> tuple[np.ndarray | VideoFile, float]:
+    """Decode every frame once: damaged files fail here, and the count is exact. The frames are
+    kept when they fit in `max_cached_bytes`, else described for decoding again on demand."""
+    vstream = container.streams.video[0]
+    fps = float(vstream.average_rate or vstream.guessed_rate or 0)
+    kept = _frame_buffer(vstream, max_cached_bytes)
+    count, height, width = 0, 0, 0
+    for frame in container.decode(vstream):
+        if kept is not None:
+            if count < len(kept) and kept.shape[1:3] == (frame.height, frame.width):
+                kept[count] = frame.to_ndarray(format="rgb24")
+            else:  # more frames than announced, or a size change: stream instead
+                kept = None
+        count, height, width = count + 1, frame.height, frame.width
+    if not count:
+        raise ClipError(f"{path}: video stream holds no frames")
+    if fps <= 0:
+        raise ClipError(f"{path}: unknown frame rate")
+    return (kept[:count] if kept is not None else VideoFile(path, count, height, width)), fps
+
+
+def _decode_audio(container, path: Path) -> tuple[np.ndarray, int]:
+    astream = container.streams.audio[0]
+    chunks = [f.to_ndarray() for f in container.decode(astream)]
+    if not chunks:
+        raise ClipError(f"{path}: audio track holds no samples")
+    return _planar_to_nc(chunks), astream.rate
 
 
 def _frame_buffer(vstream, max_bytes: int) -> np.ndarray | None:

@@ -10,6 +10,7 @@ goes on.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
 from harmony_bench.executors import WAIT, WorkerLost, check_executor, open_pool
-from harmony_bench.media import Clip, ClipError, read_clip
+from harmony_bench.media import Clip, ClipError, read_clip, release_freed_memory
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
 from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
@@ -525,6 +526,20 @@ class EvaluationWorker:
             return f"clip unreadable: {exc}"
 
 
+# Each metric streams a large clip through its own decoder, holding a few frames and their working
+# copies: about 150 MB a metric at 3840x2160. Metrics of a clip scored at once are capped so that
+# frames of at most this many pixels are in flight: two at 3840x2160, eight at 1920x1080, and so
+# the run stays under 1 GB at 4K on any number of cores (benchmarks/results/memory.txt).
+CONCURRENT_PIXELS = 2 * 3840 * 2160
+
+
+def metrics_at_once(clip: "Clip | str | None") -> int | None:
+    """How many metrics may score `clip` at once; None: as many as there are threads."""
+    if not isinstance(clip, Clip) or not clip.has_video:
+        return None
+    return max(1, CONCURRENT_PIXELS // (clip.height * clip.width))
+
+
 _DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
 # Metric models load one at a time even when their metrics score on several threads: loaders
 # that build on torch's meta device (transformers, audiobox) switch it for the whole process.
@@ -554,6 +569,9 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
                    st: _RowStamp, scoring: ThreadPoolExecutor | None = None) -> list[ResultRow]:
     """The rows of each slot, in slot order; the slots are scored on `scoring`'s threads when given.
     `clip` is the decoded clip, why there is none, or None when no slot needs it (each has a reason)."""
+    cap = metrics_at_once(clip)
+    gate = threading.BoundedSemaphore(cap) if cap is not None and scoring is not None else contextlib.nullcontext()
+
     def rows(slot: _Slot) -> list[ResultRow]:
         start = time.time()
         if slot.reason:
@@ -561,7 +579,9 @@ def _evaluate_case(case: Case, slots: list[_Slot], clip_row: ClipRow | None, cli
         elif isinstance(clip, str):
             result = ({}, "error", clip, {})
         else:
-            result = _score(slot, clip, case)
+            with gate:
+                result = _score(slot, clip, case)
+                release_freed_memory()  # what this metric freed, before the next one allocates
         return _rows(slot, case, st, *result, start, clip_row.sha256 if clip_row else None)
 
     per_slot = scoring.map(rows, slots) if scoring is not None else map(rows, slots)

@@ -7,9 +7,10 @@ stamped on every stored row by the harness.
 
 Degenerate input gets no number. Before a metric's own `score` runs, the base checks the clip
 against what the metric's protocol needs (`requires`, an `InputNeeds`); a clip that fails is
-unscorable with the reason. Always: each track (video and audio) lasts at least MIN_COVERAGE of
-the case's duration. Where declared: audible sound, a picture that changes, a picture that is
-not blank. The thresholds live here, once, and every card states them (`ProtocolCard.refuses`).
+unscorable with the reason. Always: each track the clip has lasts at least MIN_COVERAGE of
+the case's duration, and each track the metric reads is there (a clip may lack one: a video-only
+metric scores a clip without audio). Where declared: audible sound, a picture that changes, a
+picture that is not blank. The thresholds live here, once, and every card states them (`ProtocolCard.refuses`).
 """
 
 from __future__ import annotations
@@ -112,12 +113,19 @@ BLANK_GREY = 2.0  # no frame has more spatial std than this (64x64 grey copy): b
 class InputNeeds:
     """What a metric's protocol needs from a clip beyond the duration check every metric gets."""
 
+    video: bool = True  # reads the video track (a clip without one is unscorable)
+    audio: bool = True  # reads the audio track
     sound: bool = False  # audible audio (an offset to a sound needs a sound)
     motion: bool = False  # a picture that changes
     picture: bool = False  # a picture with something in it (a face, an object), not one flat colour
 
+    def __post_init__(self) -> None:
+        if (self.sound and not self.audio) or ((self.motion or self.picture) and not self.video):
+            raise ValueError(f"{self}: a check on a track the metric does not read")
+
     def describe(self) -> str:
         parts = [f"a video or audio track shorter than {MIN_COVERAGE:.0%} of the case's duration"]
+        parts += [f"no {track} track" for track, read in (("video", self.video), ("audio", self.audio)) if read]
         if self.sound:
             parts.append(f"silence (loudest 40 ms block under {SILENCE_DBFS:g} dBFS)")
         if self.motion:
@@ -129,10 +137,15 @@ class InputNeeds:
 
     def check(self, clip: Clip, case: Case | None) -> None:
         """Raise NotScorable naming the first problem."""
+        tracks = (("video", self.video, clip.has_video, clip.duration),
+                  ("audio", self.audio, clip.has_audio, clip.audio_duration))
+        for track, read, present, _ in tracks:
+            if read and not present:
+                raise NotScorable(f"the clip has no {track} track, which this metric reads")
         wanted = getattr(case, "duration", None)
         if wanted:
-            for track, seconds in (("video", clip.duration), ("audio", clip.audio_duration)):
-                if seconds < MIN_COVERAGE * wanted:
+            for track, _, present, seconds in tracks:
+                if present and seconds < MIN_COVERAGE * wanted:
                     raise NotScorable(f"{track} track lasts {seconds:.2f} s, the case asks for {wanted:g} s "
                                       f"(under {MIN_COVERAGE:.0%} of it)")
         if self.sound and clip.loudest_block_db() < SILENCE_DBFS:
@@ -143,6 +156,10 @@ class InputNeeds:
         if self.motion and clip.picture_stats().max_change < FROZEN_GREY:
             raise NotScorable(f"frozen picture: no pixel changes by more than {FROZEN_GREY:g} grey levels "
                               "between consecutive frames (64x64 grey copy)")
+
+
+VIDEO_ONLY = InputNeeds(audio=False)  # scores a clip that has no audio track
+AUDIO_ONLY = InputNeeds(video=False)  # scores a clip that has no video track
 
 
 class Metric(ABC):
@@ -254,6 +271,6 @@ class MetricUnavailable(RuntimeError):
     """The metric cannot run on this machine (weights or package missing)."""
 
 
-__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "SPEECH_SUBSETS", "Batching", "InputNeeds", "Metric", "MetricUnavailable",
-           "NotScorable", "Output", "ProtocolCard", "Score", "Tolerance", "WeightFile", "WeightsMismatch",
-           "WeightsMissing"]
+__all__ = ["ALL_SUBSETS", "AMBIENT_SUBSETS", "AUDIO_ONLY", "SPEECH_SUBSETS", "VIDEO_ONLY", "Batching", "InputNeeds",
+           "Metric", "MetricUnavailable", "NotScorable", "Output", "ProtocolCard", "Score", "Tolerance", "WeightFile",
+           "WeightsMismatch", "WeightsMissing"]

@@ -19,7 +19,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.metrics.audio.checkpoints import architecture_override
-from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.base import (AUDIO_ONLY, Batching, Metric, NotScorable, Output, ProtocolCard, Score,
+                                        WeightFile)
 from harmony_bench.weights import HubFile
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video.frames import batches
@@ -129,6 +130,7 @@ class AudioboxAesthetics(Metric):
     version = "2"
     outputs = (Output("PQ", "higher"), Output("PC", "lower"), Output("CE", "higher"), Output("CU", "higher"))
     needs = ("audio@16kHz mono",)
+    requires = AUDIO_ONLY  # reads no video
     weights = (AUDIOBOX_MODEL, AUDIOBOX_CONFIG)
     packages = ("audiobox_aesthetics", "safetensors")
     extra = "audio"

@@ -4,9 +4,10 @@ embeddings. One audio pass per clip serves both numbers.
 Preprocessing is re-implemented here (and tested) after ImageBind's own loaders:
 - audio (imagebind.data.load_and_transform_audio_data): 16 kHz mono; three 2 s clips whose starts
   are k * max(duration - 2, 0) / 3 for k = 0, 1, 2 (pytorchvideo's ConstantClipsPerVideoSampler);
-  each clip minus its mean, Kaldi fbank (128 mel bins, 25 ms Hann window, 10 ms shift, HTK
-  compatible, no dither), cut or zero-padded to 204 frames, then (x - (-4.268)) / 9.138; the model
-  averages the three clip embeddings.
+  each clip minus its mean, in place on the shared track as data.py does (a clip overlapping an
+  earlier one starts from samples that already lost that clip's mean), Kaldi fbank (128 mel bins,
+  25 ms Hann window, 10 ms shift, HTK compatible, no dither), cut or zero-padded to 204 frames,
+  then (x - (-4.268)) / 9.138; the model averages the three clip embeddings.
 - text: ImageBind's BPE tokenizer, 77 tokens.
 - video (av-benchmark 050a5cd, av_bench/data/video_dataset.py + extract_video.py): frames at
   0.5 fps, short side resized to 224 on the uint8 frames (torchvision v2 bicubic, antialiased, so
@@ -74,13 +75,18 @@ def audio_clip_spans(num_samples: int, sample_rate: int = SAMPLE_RATE) -> list[t
 
 
 def fbank(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE):
-    """Normalised (1, 128, 204) log-mel filterbank of one mono clip."""
+    """Normalised (1, 128, 204) log-mel filterbank of one mono clip, its mean removed first."""
     import torch
+
+    x = torch.tensor(waveform, dtype=torch.float32)[None]
+    return _melspec(x - x.mean(), sample_rate)
+
+
+def _melspec(x, sample_rate: int = SAMPLE_RATE):
+    """Normalised (1, 128, 204) log-mel filterbank of a (1, N) tensor whose mean is removed."""
     import torch.nn.functional as F
     from torchaudio.compliance import kaldi
 
-    x = torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32))[None]
-    x = x - x.mean()
     mel = kaldi.fbank(x, htk_compat=True, sample_frequency=sample_rate, use_energy=False,
                       window_type="hanning", num_mel_bins=MEL_BINS, dither=0.0, frame_length=25,
                       frame_shift=10).T  # (mel bins, frames)
@@ -94,7 +100,15 @@ def audio_input(audio: np.ndarray):
 
     if audio.shape[0] < MIN_AUDIO_SAMPLES:
         raise NotScorable(f"audio shorter than one 25 ms fbank frame ({audio.shape[0]} samples at 16 kHz)")
-    return torch.stack([fbank(audio[a:b]) for a, b in audio_clip_spans(audio.shape[0])])
+    # ImageBind's waveform2melspec runs `waveform -= waveform.mean()` on a view of the whole track,
+    # so each clip's mean leaves the samples the next, overlapping clips read: done alike, in order.
+    track = torch.tensor(audio, dtype=torch.float32)[None]
+    clips = []
+    for a, b in audio_clip_spans(audio.shape[0]):
+        view = track[:, a:b]
+        view -= view.mean()
+        clips.append(_melspec(view))
+    return torch.stack(clips)
 
 
 def crop_offsets(height: int, width: int, size: int = IMAGE_SIZE) -> list[tuple[int, int]]:
@@ -174,7 +188,7 @@ class ImageBindScores(Metric):
     family = "IB"
     backend = "imagebind-huge"
     official = True
-    version = "2"  # v2: three spatial crops, uint8 resize (v1: one centre crop, float resize); refuses degenerate input
+    version = "3"  # v3: clip means removed in place, as ImageBind's loader; v2: three crops, uint8 resize
     outputs = (Output("IB-A", "higher"), Output("IB", "higher"))
     needs = ("audio@16kHz mono", "frames@0.5fps", "audio_caption (video_caption for speech cases)")
     weights = (IMAGEBIND_HUGE,)
@@ -184,9 +198,11 @@ class ImageBindScores(Metric):
     card = ProtocolCard(
         model="ImageBind-Huge (vision ViT-H 1280/32, text 1024/24, audio 768/12, 1024-d joint space)",
         checkpoint=f"{IMAGEBIND_HUGE.name} from {IMAGEBIND_HUGE.source} (CC-BY-NC-4.0)",
-        preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, Kaldi fbank 128 x 204, "
-                      "mean -4.268, std 9.138); video: av-benchmark's (0.5 fps, short side 224 bicubic "
-                      "antialiased on uint8, CLIP mean/std, three spatial crops left/centre/right, "
+        preprocessing="audio: ImageBind's loader (16 kHz, three 2 s clips, each clip's mean removed in "
+                      "place on the shared track as data.py does, so overlapping clips see the earlier "
+                      "clips' means removed too; Kaldi fbank 128 x 204, mean -4.268, std 9.138); "
+                      "video: av-benchmark's (0.5 fps, short side 224 bicubic antialiased on uint8, "
+                      "CLIP mean/std, three spatial crops left/centre/right, "
                       "consecutive frame pairs as 2-frame clips, embeddings averaged over pairs x crops); "
                       "text: ImageBind BPE, 77 tokens",
         formula="IB-A = cos(audio embedding, text embedding); IB = cos(audio embedding, video embedding); "

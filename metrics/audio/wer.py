@@ -13,7 +13,8 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.metrics.audio.text import CHARACTER_LANGUAGES, edit_counts, units, words
-from harmony_bench.metrics.base import SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score, WeightFile
+from harmony_bench.metrics.base import (AUDIO_ONLY, SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score,
+                                        WeightFile)
 from harmony_bench.metrics.registry import register
 
 SAMPLE_RATE = 16_000  # Whisper's input rate
@@ -78,6 +79,7 @@ class AsrWer(Metric):
     outputs = (Output("WER", "lower"), Output("WER-words", "lower", paper=False))
     subsets = SPEECH_SUBSETS
     needs = ("audio@16kHz mono", "case transcript (spoken_word_en / spoken_word_zh)")
+    requires = AUDIO_ONLY  # reads no video
     normaliser = "seed-tts"
 
     def score(self, clip: Clip, case: Case) -> Score:

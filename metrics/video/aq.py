@@ -11,7 +11,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Batching, Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import CheckpointError, load_hf_folder, load_into, load_state_dict
@@ -49,6 +49,7 @@ class AestheticQuality(Metric):
     version = "2"
     outputs = (Output("AQ", "higher"),)
     needs = ("every frame, native rate",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.SIGLIP_CONFIG, manifest.SIGLIP_WEIGHTS, manifest.AESTHETIC_HEAD)
     packages = ("transformers",)
     extra = "video"

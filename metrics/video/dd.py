@@ -17,7 +17,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.flow import (FLOW_SIDE, FlowFn, farneback_flow, load_raft, raft_flow_fn,
@@ -95,6 +95,7 @@ class DynamicDegreeRaft(Metric):
     version = "2"  # v2: no max(1, 8/fps) threshold factor; refuses degenerate input
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.RAFT_THINGS,)
     # a chunk of pairs is one RAFT forward pass; 2 on the CPU: the batches of two of earlier versions
     batching = Batching("frame pair", cpu=2, cuda=32)
@@ -137,6 +138,7 @@ class DynamicDegreeFarneback(Metric):
     version = "3"  # v3: flow on frames downscaled to a 128 px shorter side (v2: native size, 5 levels)
     outputs = _OUTPUTS
     needs = ("frames at native resolution, ~8 fps",)
+    requires = VIDEO_ONLY  # reads no audio
     card = ProtocolCard(
         model="none (classical): OpenCV Farneback dense optical flow "
               "(pyr_scale 0.5, 3 levels, window 15, 3 iterations, poly_n 5, sigma 1.2)",

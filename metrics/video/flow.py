@@ -8,7 +8,6 @@ pixel resize them (`resize_flow`). Both backends share the statistics below.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -142,35 +141,44 @@ def top_fraction_magnitude(flow: np.ndarray, fraction: float = 0.05) -> float:
 
 def warp(frames: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward warp: out(x) = frames(x + flow(x)), bilinear, border replicated. float32 out."""
-    return np.stack([_warp_one(f, fl) for f, fl in zip(frames, flow)])
+    return np.stack([_warp_rows(f, fl, 0) for f, fl in zip(frames, flow)])
 
 
-def _warp_one(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
+WARP_ROWS = 128  # output rows warped at once: a 3840-wide strip's maps and float source are ~10 MB
+
+
+def _warp_rows(frame: np.ndarray, flow: np.ndarray, top: int) -> np.ndarray:
+    """Rows top .. top + len(flow) of the backward warp of `frame` along `flow` (the flow of those
+    rows), float32. Only the source rows the maps reach are converted to float: remap reads
+    rows floor(y) and floor(y) + 1 (y rounded to 1/32 first), so a crop from floor(min y) to
+    floor(max y) + 2 holds them, and shifting y by a whole row is exact in float32 (the values
+    and their rounding to 1/32 move by that row alone): the result equals the whole frame's."""
     import cv2
 
-    gx, gy = _pixel_grid(*frame.shape[:2])
-    return cv2.remap(frame.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+    height, width = frame.shape[:2]
+    map_x = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
+    map_y = np.arange(top, top + flow.shape[0], dtype=np.float32)[:, None] + flow[..., 1]
+    first = int(np.clip(np.floor(map_y.min()), 0, height - 1))
+    end = int(np.clip(np.floor(map_y.max()) + 3, first + 1, height))
+    if first:
+        map_y -= first
+    return cv2.remap(frame[first:end].astype(np.float32), map_x, map_y, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
-
-
-@lru_cache(maxsize=4)
-def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    gx.setflags(write=False)
-    gy.setflags(write=False)
-    return gx, gy
 
 
 def interpolate_midpoint(a: np.ndarray, b: np.ndarray, flow_fn: FlowFn) -> np.ndarray:
     """Frames halfway between a and b by bidirectional flow warping (Super SloMo's linear
     approximation of the flows from t = 0.5: F_t0 = (F_10 - F_01) / 4, F_t1 = -F_t0). Flows
     at a working size are combined first and resized once: resizing is linear, so this equals
-    resizing each flow, at half the cost. One pair at a time bounds the float copies."""
+    resizing each flow, at half the cost. One pair, and WARP_ROWS output rows, at a time bound
+    the float copies (a 3840x2160 frame is 100 MB in float32)."""
     both_ways = getattr(flow_fn, "both_ways", None)
     f_ab, f_ba = both_ways(a, b) if both_ways else (flow_fn(a, b), flow_fn(b, a))
     out = np.empty_like(a)
     for i in range(len(a)):
         f_ta = resize_flow(0.25 * (f_ba[i] - f_ab[i]), *a.shape[1:3])
-        mid = 0.5 * (_warp_one(a[i], f_ta) + _warp_one(b[i], -f_ta))
-        out[i] = np.clip(np.rint(mid), 0, 255)
+        for top in range(0, a.shape[1], WARP_ROWS):
+            rows = slice(top, top + WARP_ROWS)
+            mid = 0.5 * (_warp_rows(a[i], f_ta[rows], top) + _warp_rows(b[i], -f_ta[rows], top))
+            out[i, rows] = np.clip(np.rint(mid), 0, 255)
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import load_hf_folder
@@ -62,6 +62,7 @@ class IdentityConsistency(Metric):
     version = "2"  # v2: Verse-Bench's token [-2] of last_hidden_state (v1: the pooled CLS feature); refuses degenerate input
     outputs = (Output("ID", "higher"),)
     needs = ("every frame, native rate", "the case's reference image")
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.DINOV3_CONFIG, manifest.DINOV3_WEIGHTS)
     packages = ("transformers",)
     extra = "video"

@@ -13,7 +13,7 @@ import numpy as np
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
 from harmony_bench.weights import WeightFile
-from harmony_bench.metrics.base import Batching, Metric, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, Output, ProtocolCard, Score
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.checkpoints import CheckpointError, load_into, load_state_dict
 from harmony_bench.metrics.video.frames import cap_longer_side, map_batches, pick_device, writable
@@ -53,6 +53,7 @@ class _ImagingQuality(Metric):
     version = "2"  # v2: cap without antialiasing, not re-quantised (v1: antialiased, rounded to uint8); refuses degenerate input
     outputs = (Output("IQ", "higher"),)
     needs = ("every frame, native rate",)
+    requires = VIDEO_ONLY  # reads no audio
     batching = Batching("frame", cpu=8, cuda=32)  # MUSIQ sees the frame itself: up to 512 px on the longer side
     checkpoint: WeightFile
     longer_cap: int | None

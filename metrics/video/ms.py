@@ -17,7 +17,7 @@ import numpy as np
 
 from harmony_bench.cases import Case
 from harmony_bench.media import Clip
-from harmony_bench.metrics.base import Batching, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import VIDEO_ONLY, Batching, Metric, NotScorable, Output, ProtocolCard, Score
 from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.video import manifest
 from harmony_bench.metrics.video.flow import (FLOW_SIDE, FlowFn, farneback_flow, interpolate_midpoint, load_raft,
@@ -38,6 +38,8 @@ def motion_smoothness(frames: Iterable[np.ndarray], interpolate: Interpolator, p
     """`frames` in one array or streamed: they go through in chunks of 2k + 1 frames (k = `pairs`,
     fewer for large frames, as `per_chunk`), each chunk's last even frame starting the next; a
     chunk's pairs are one call of `interpolate`."""
+    import cv2
+
     first, frames = peek(frames)
     pairs = per_chunk(first, pairs) if first is not None else 1
     diffs = []
@@ -46,7 +48,9 @@ def motion_smoothness(frames: Iterable[np.ndarray], interpolate: Interpolator, p
         n = min(len(even) - 1, len(odd))
         if n:
             pred = interpolate(even[:n], even[1 : n + 1])
-            diffs.extend(np.abs(pred.astype(np.int16) - odd[:n]).mean(axis=(1, 2, 3)).tolist())
+            # |a - b| of uint8 frames is exact in uint8, and float64 sums of integers are exact:
+            # the int16 copies this replaces gave the same means at three times the memory
+            diffs.extend(float(cv2.absdiff(p, o).mean()) for p, o in zip(pred, odd[:n]))
     if not diffs:
         raise NotScorable("fewer than 3 frames: motion smoothness needs at least 3")
     # Frames share one size, so the mean of per-frame means is VBench's mean over everything.
@@ -74,6 +78,7 @@ class MotionSmoothnessRaft(Metric):
     version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.RAFT_THINGS,)
     card = ProtocolCard(
         model="RAFT (large) optical flow, 20 iterations, driving a flow-warp interpolator",
@@ -107,6 +112,7 @@ class MotionSmoothnessFarneback(Metric):
     version = "3"  # v3: flow on frames downscaled to a 128 px shorter side (v2: native size, 5 levels)
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     card = ProtocolCard(
         model="none (classical): OpenCV Farneback optical flow (pyr_scale 0.5, 3 levels, window 15, "
               "3 iterations, poly_n 5, sigma 1.2) driving a flow-warp interpolator",
@@ -198,6 +204,7 @@ class MotionSmoothnessAmt(Metric):
     version = "2"
     outputs = _OUTPUTS
     needs = ("frames at native rate and resolution",)
+    requires = VIDEO_ONLY  # reads no audio
     weights = (manifest.AMT_S,)
     batching = Batching("frame pair", cpu=1, cuda=16)  # 1 on the CPU: VBench's own pair at a time
     card = ProtocolCard(

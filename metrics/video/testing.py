@@ -48,12 +48,14 @@ def _siglip(folder: Path) -> None:
 
 
 def _aesthetic_head(path: Path) -> None:
+    from collections import OrderedDict
+
     import torch
 
     from harmony_bench.metrics.video.aq import HEAD_LINEAR_INDICES
 
     sizes = [TINY_VIT["hidden_size"], 1024, 128, 64, 16, 1]  # the reference head's widths
-    state = {}
+    state = OrderedDict()  # as module.state_dict() gives; the publisher's loader asserts the type
     for i, (d_in, d_out) in zip(HEAD_LINEAR_INDICES, zip(sizes, sizes[1:])):
         layer = torch.nn.Linear(d_in, d_out)
         state[f"scoring_head.{i}.weight"] = layer.weight.data.to(torch.bfloat16)

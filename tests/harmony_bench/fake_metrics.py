@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from harmony_bench.metrics.base import ALL_SUBSETS, SPEECH_SUBSETS, Metric, NotScorable, Output, ProtocolCard, Score
+from harmony_bench.metrics.base import (ALL_SUBSETS, AUDIO_ONLY, SPEECH_SUBSETS, VIDEO_ONLY, Metric, NotScorable,
+                                        Output, ProtocolCard, Score)
 from harmony_bench.metrics.registry import register
 
 _CARD = ProtocolCard("none", "none", "none", "see code", "mean", "test only", "test only")
@@ -54,3 +55,29 @@ class Flaky(Metric):
         if os.environ.get("FAKE_METRIC_FAIL"):
             raise RuntimeError("asked to fail")
         return Score({"Flaky": float(clip.num_frames)})
+
+
+@register("frames@test")
+class FrameCount(Metric):
+    """Reads the video alone, so a clip without audio gets its number."""
+
+    family, backend, official, version = "Frames", "test", False, "1"
+    outputs = (Output("Frames", "higher", paper=False),)
+    requires = VIDEO_ONLY
+    card = _CARD
+
+    def score(self, clip, case) -> Score:
+        return Score({"Frames": float(clip.num_frames)})
+
+
+@register("rms@test")
+class Rms(Metric):
+    """Reads the audio alone, so a clip without video gets its number."""
+
+    family, backend, official, version = "RMS", "test", False, "1"
+    outputs = (Output("RMS", "higher", paper=False),)
+    requires = AUDIO_ONLY
+    card = _CARD
+
+    def score(self, clip, case) -> Score:
+        return Score({"RMS": float((clip.audio_at(16000) ** 2).mean() ** 0.5)})

@@ -163,6 +163,33 @@ def test_scores_follow_the_clip_content(tiny_cases, tmp_path):
     assert (load_results(c.out).query("output == 'Brightness'").value > 0.7).all()
 
 
+def test_the_runner_alone_recomputes_a_score_of_another_clip(tiny_cases, tmp_path):
+    """Scores stamped with another clip's sha256 under the current clip (the store's own clean-up
+    bypassed): the runner's plan must not reuse them."""
+    c = cfg(tiny_cases, tmp_path / "run", metrics=["brightness@test"])
+    full_run(c)
+    db = sqlite3.connect(c.out / "results.sqlite")
+    db.execute("UPDATE results SET clip_sha256 = ? WHERE case_id = 'amb-001'", ("0" * 64,))
+    db.commit()
+    db.close()
+    s = runner.evaluate(c)
+    assert s.rows["ok"] == 1 and s.rows["skipped"] == 5
+    clip_sha = {r["case_id"]: r["sha256"] for r in rows(c.out, "clips")}
+    assert all(r["clip_sha256"] == clip_sha[r["case_id"]] for r in rows(c.out, "results"))
+
+
+def test_the_run_id_hashes_the_model_the_case_set_and_the_seed():
+    from harmony_bench.runfolder import Identity
+
+    model = {"spec": "static", "name": "static"}
+    base = Identity(model, "a" * 64, 0)
+    # sha256 of '{"case_set_sha256": "aaa...a", "model": {"name": "static", "spec": "static"}, "seed": 0}'
+    assert base.run_id == "1943c1c80b39b043"
+    others = [Identity(model, "a" * 64, 1), Identity(model, "b" * 64, 0),
+              Identity({**model, "spec": "noise"}, "a" * 64, 0)]
+    assert len({base.run_id, *(o.run_id for o in others)}) == 4
+
+
 def test_a_weights_change_recomputes_the_metric(tiny_cases, tmp_path, monkeypatch):
     c = cfg(tiny_cases, tmp_path / "run", metrics=["brightness@test"])
     full_run(c)

@@ -16,6 +16,7 @@ from harmony_bench import runner
 from harmony_bench.media import write_clip
 from harmony_bench.runner import RunConfig, shard_cases
 from harmony_bench.store import load_results
+from tests.harmony_bench.one_track import write_audio_only, write_video_only
 
 METRICS = ["brightness@test", "picky@test"]
 REPO = Path(__file__).resolve().parents[2]
@@ -150,20 +151,12 @@ def test_shards_partition_the_cases(tiny_cases):
 
 
 def test_dir_model_reports_missing_corrupt_and_silent_clips_per_case(tiny_cases, tmp_path):
-    import av
-
     clips = tmp_path / "clips"
     frames = np.full((24, 32, 32, 3), 128, np.uint8)
-    for cid in ("amb-001", "amb-002", "sp-001", "cx-001"):
+    for cid in ("amb-001", "amb-002", "sp-001"):
         write_clip(clips / f"{cid}.mp4", frames, 24, np.zeros(16000, np.float32), 16000, wav=False)
     (clips / "amb-002.mp4").write_bytes(b"\x00garbage" * 200)  # corrupt
-    with av.open(str(clips / "cx-001.mp4"), "w") as cont:  # video only, no audio track
-        s = cont.add_stream("libx264", rate=24)
-        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
-        for p in s.encode(av.VideoFrame.from_ndarray(frames[0], format="rgb24")):
-            cont.mux(p)
-        for p in s.encode():
-            cont.mux(p)
+    write_video_only(clips / "cx-001.mp4", frames[:1], 24)
     (clips / "not-a-case.mp4").write_bytes(b"")
     c = cfg(tiny_cases, tmp_path / "run", model=f"dir:{clips}")
     s = runner.evaluate(c, runner.generate(c))
@@ -173,9 +166,36 @@ def test_dir_model_reports_missing_corrupt_and_silent_clips_per_case(tiny_cases,
     status = df[df.output == "Brightness"].set_index("case_id").status
     assert status["amb-001"] == "ok" and status["sp-001"] == "ok"
     err = df[df.output == "Brightness"].set_index("case_id").error
-    assert "cannot decode" in err["amb-002"] and "no audio track" in err["cx-001"]
+    assert "cannot decode" in err["amb-002"]
+    assert status["cx-001"] == "unscorable" and err["cx-001"] == "the clip has no audio track, which this metric reads"
     assert "generation failed" in err["sp-002"] and "missing clip" in err["sp-002"]
-    assert s.exit_code == 1 and len([p for p in s.problems if "brightness" in p]) == 4
+    assert s.exit_code == 1 and len([p for p in s.problems if "brightness" in p]) == 3
+
+
+def test_a_clip_missing_a_track_is_scored_by_the_metrics_of_the_other_and_never_retried(tiny_cases, tmp_path):
+    clips = tmp_path / "clips"
+    frames = np.zeros((24, 32, 32, 3), np.uint8) + np.arange(24, dtype=np.uint8)[:, None, None, None] * 8
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    clips.mkdir()
+    write_video_only(clips / "amb-001.mp4", frames, 24)
+    write_audio_only(clips / "sp-001.mp4", tone, 16000)
+    write_clip(clips / "cx-001.mp4", frames, 24, tone, 16000)
+    c = cfg(tiny_cases, tmp_path / "run", model=f"dir:{clips}", limit=1)  # amb-001, sp-001, cx-001
+    c.metrics = ["frames@test", "rms@test", "brightness@test"]
+    first = runner.evaluate(c, runner.generate(c))
+    df = load_results(c.out)
+    by = {key: g for key, g in df.groupby(["case_id", "metric_key"])}
+    assert by["amb-001", "frames@test"][["status", "value"]].values.tolist() == [["ok", 24.0]]
+    assert by["sp-001", "rms@test"].status.tolist() == ["ok"]
+    assert by["sp-001", "rms@test"].value.iloc[0] == pytest.approx(0.5 / 2**0.5, rel=0.05)  # AAC: lossy
+    for case_id, metric, track in [("amb-001", "rms@test", "audio"), ("amb-001", "brightness@test", "audio"),
+                                   ("sp-001", "frames@test", "video"), ("sp-001", "brightness@test", "video")]:
+        assert set(by[case_id, metric].status) == {"unscorable"}
+        assert set(by[case_id, metric].error) == {f"the clip has no {track} track, which this metric reads"}
+    assert set(df[df.case_id == "cx-001"].status) == {"ok"}
+    assert first.rows["error"] == 0 and first.rows["unscorable"] == 4 and first.rows["ok"] == 5
+    again = runner.evaluate(c)
+    assert again.rows["skipped"] == 9 and again.rows["unscorable"] == again.rows["ok"] == 0
 
 
 LAUNCHER = """
@@ -225,3 +245,36 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted_run(tiny_cases, tmp_p
     assert len(a) == len(b) == 16
     np.testing.assert_allclose(a.value.to_numpy(float), b.value.to_numpy(float), equal_nan=True)
     assert list(a.status) == list(b.status)
+
+
+def test_a_large_clip_is_scored_by_fewer_metrics_at_once(tiny_cases, tmp_path, monkeypatch):
+    import threading
+
+    from harmony_bench.media import Clip
+    from tests.harmony_bench.fake_metrics import Brightness, Flaky
+
+    def clip(h, w):
+        return Clip(np.zeros((1, h, w, 3), np.uint8), 24, None, 16000)
+
+    assert [runner.metrics_at_once(clip(h, w)) for h, w in ((2160, 3840), (1080, 1920), (4320, 7680))] == [2, 8, 1]
+    assert runner.metrics_at_once("clip unreadable") is None
+    # every clip of the tiny run counts as large: its metrics must take turns, on three threads
+    monkeypatch.setattr(runner, "CONCURRENT_PIXELS", 1)
+    running, most, lock = [0], [0], threading.Lock()
+    for cls in (Brightness, Flaky):
+        real = cls.score
+
+        def counted(self, clip, case, real=real):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return real(self, clip, case)
+
+        monkeypatch.setattr(cls, "score", counted)
+    c = RunConfig(model="static", out=tmp_path / "run", cases_dir=tiny_cases, device="cpu", quiet=True,
+                  metrics=["brightness@test", "flaky@test"], metric_threads=3, limit=1)
+    summary = runner.run(c)
+    assert summary.rows["ok"] == 6 and most[0] == 1

@@ -78,6 +78,23 @@ def test_a_new_clip_takes_its_scores_with_it(first, second):
             assert set(clip_sha) == set(first) | set(second)
 
 
+def test_the_store_alone_drops_the_scores_of_a_replaced_clip(tmp_path):
+    """A new clip written without any scores: the old clip's scores go, whatever the runner does."""
+    def clip(sha):
+        return ClipRow(IDENTITY.run_id, "static", "case-0", "ambient", "clips/case-0.mp4", None, "ok", sha256=sha)
+
+    def score(sha):
+        return ResultRow(IDENTITY.run_id, "static", "case-0", "ambient", "m1", "x", "m1", False, "higher", "b", False,
+                         "1", "", 0.5, "ok", clip_sha256=sha)
+
+    with Store(tmp_path, create=True) as store:
+        store.write_case([score("a" * 64)], clip=clip("a" * 64))
+        store.write_case([], clip=clip("a" * 64))  # the same clip again: its scores stay
+        assert store.done_stamps("m1") == {"case-0": {("x", "1", "", "a" * 64)}}
+        store.write_case([], clip=clip("b" * 64))
+        assert store.results() == [] and store.done_stamps("m1") == {}
+
+
 def test_the_store_rejects_what_is_not_a_store(tmp_path):
     (tmp_path / "results.sqlite").write_text("not sqlite " * 100)
     with pytest.raises(StoreError, match="not a harmony-bench results store"):

@@ -80,6 +80,31 @@ def test_after_the_prefix_size_and_format_are_checked(tmp_path):
         verify(dataclasses.replace(RAFT, hash_prefix=sha256_of(small)[:8]), small)
 
 
+def _prefix_differing_at(sha: str, position: int) -> str:
+    """The first 8 hex digits of `sha` with the digit at `position` changed."""
+    digit = "0" if sha[position] != "0" else "1"
+    return sha[:position] + digit + sha[position + 1 : 8]
+
+
+def test_all_eight_digits_of_the_name_prefix_are_compared(tmp_path):
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    actual = sha256_of(path)
+    for position in (0, 4, 7):  # a check of fewer digits lets the last ones through
+        with pytest.raises(WeightsMismatch, match=f"does not start with {_prefix_differing_at(actual, position)}"):
+            verify(WeightFile("w.pth", None, "src", "lic", hash_prefix=_prefix_differing_at(actual, position)), path)
+    assert verify(WeightFile("w.pth", None, "src", "lic", hash_prefix=actual[:8]), path) == actual
+
+
+def test_a_size_in_range_and_a_good_format_do_not_excuse_a_wrong_prefix(tmp_path):
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"weights")
+    wf = WeightFile("w.pth", None, "src", "lic", hash_prefix=_prefix_differing_at(sha256_of(path), 7),
+                    size_range=(1, 1000), check_format=lambda p: None)
+    with pytest.raises(WeightsMismatch, match="does not start with"):
+        verify(wf, path)
+
+
 def test_a_file_without_any_pin_is_checked_by_its_format(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(b"x" * 10)

@@ -126,3 +126,59 @@ def test_tolerance_is_absolute_plus_relative_and_every_card_states_it():
         cls = get_metric(key)
         assert cls.card.tolerance == cls.tolerance.describe() and "agrees when within" in cls.card.tolerance, key
     assert Counting.tolerance == DEFAULT_TOLERANCE
+
+# The limits as literals, not as the constants: a test that derives its inputs from the
+# constants passes whatever they are changed to.
+def test_a_track_at_60_percent_of_the_case_is_refused_and_at_85_percent_scored():
+    with pytest.raises(NotScorable, match=r"video track lasts 3\.00 s, the case asks for 5 s \(under 80% of it\)"):
+        Counting().score(clip(seconds=3.0), case(5.0))
+    with pytest.raises(NotScorable, match=r"audio track lasts 3\.00 s"):
+        Counting().score(clip(seconds=5.0, audio_seconds=3.0), case(5.0))
+    assert Counting().score(clip(seconds=4.25, audio_seconds=4.25), case(5.0)).values["N"] == 102
+
+
+def test_a_sound_at_minus_70_dbfs_is_silence_and_at_minus_50_audible():
+    def tone(rms_db: float) -> Clip:  # 500 Hz: 20 periods in each 40 ms block, so every block has this RMS
+        t = np.arange(4 * SR) / SR
+        audio = (10 ** (rms_db / 20) * np.sqrt(2) * np.sin(2 * np.pi * 500 * t)).astype(np.float32)
+        return Clip(frames=clip().frames, fps=FPS, audio=audio, sample_rate=SR)
+
+    needs_sound = InputNeeds(sound=True)
+    quiet, audible = tone(-70.0), tone(-50.0)
+    assert quiet.loudest_block_db() == pytest.approx(-70, abs=0.01)
+    with pytest.raises(NotScorable, match="silent audio: the loudest 40 ms is -70 dBFS"):
+        needs_sound.check(quiet, case())
+    assert needs_sound.check(audible, case()) is None
+
+
+def test_a_clip_without_a_track_is_scored_only_by_metrics_that_read_the_other():
+    full = clip()
+    no_audio = Clip(frames=full.frames, fps=FPS, audio=None, sample_rate=SR)
+    no_video = Clip(frames=None, fps=FPS, audio=full.audio, sample_rate=SR)
+    with pytest.raises(NotScorable, match="^the clip has no audio track, which this metric reads$"):
+        InputNeeds().check(no_audio, case())
+    with pytest.raises(NotScorable, match="^the clip has no video track, which this metric reads$"):
+        InputNeeds().check(no_video, case())
+    assert InputNeeds(audio=False, motion=True).check(no_audio, case()) is None
+    assert InputNeeds(video=False, sound=True).check(no_video, case()) is None
+    with pytest.raises(NotScorable, match="video track lasts 1.00 s"):  # the track it has is still checked
+        InputNeeds(audio=False).check(Clip(full.frames[:24], FPS, None, SR), case())
+    with pytest.raises(ValueError, match="a check on a track the metric does not read"):
+        InputNeeds(audio=False, sound=True)
+    assert "no video track; no audio track" in Counting.card.refuses
+
+
+def test_each_metric_reads_the_tracks_its_protocol_uses():
+    from harmony_bench.metrics.registry import all_metric_keys, get_metric
+
+    shipped = [k for k in all_metric_keys() if get_metric(k).__module__.startswith("harmony_bench.metrics.")]
+    reads = {k: (get_metric(k).requires.video, get_metric(k).requires.audio) for k in shipped}
+    video_only = {k for k, r in reads.items() if r == (True, False)}
+    audio_only = {k for k, r in reads.items() if r == (False, True)}
+    assert {k.split("@")[0] for k in video_only} == {"aq", "dd", "id", "iq", "ms"}
+    assert {k.split("@")[0] for k in audio_only} == {"audiobox", "wer"}
+    both = set(shipped) - video_only - audio_only
+    assert {k.split("@")[0] for k in both} == {"ib", "avoffset", "desync", "lipsync", "syncnet"}
+    for key in shipped:
+        assert all(f"no {t} track" in get_metric(key).card.refuses
+                   for t, read in zip(("video", "audio"), reads[key]) if read), key

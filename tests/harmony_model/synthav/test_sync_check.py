@@ -35,6 +35,18 @@ def test_a_clip_independent_habit_is_not_sync():
     assert s["error_minus_chance"]["ci_low"] < 0 < s["error_minus_chance"]["ci_high"]
 
 
+def test_the_difference_to_chance_is_paired_per_clip():
+    """Each clip's error minus its own chance level: here exactly 0.01 s better on every clip,
+    while both vary tenfold across clips. Paired, the interval is that one value; pairing a
+    clip's error with another clip's chance would spread it over about +-0.4 s and lose the sync."""
+    null_error = np.linspace(0.05, 0.5, 48)
+    null_corr0 = np.linspace(-0.4, 0.4, 48)
+    s = summarise(rows(null_error - 0.01, null_error, null_corr0 + 0.02, null_corr0))
+    assert [s["error_minus_chance"][k] for k in ("mean", "ci_low", "ci_high")] == [-0.01] * 3
+    assert [s["corr0_minus_chance"][k] for k in ("mean", "ci_low", "ci_high")] == [0.02] * 3
+    assert s["in_sync"]
+
+
 def test_json_output_of_a_checkpoint(tmp_path, capsys):
     from harmony_model.model import HarmonyModel
     from tests.harmony_model.conftest import micro_config

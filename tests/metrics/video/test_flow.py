@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harmony_bench.metrics.video.dd import dynamic_degree
-from harmony_bench.metrics.video.flow import FARNEBACK, FLOW_SIDE, farneback_flow
+from harmony_bench.metrics.video.flow import FARNEBACK, FLOW_SIDE, _warp_rows, farneback_flow
 from harmony_bench.metrics.video.ms import flow_warp, motion_smoothness
 
 HEIGHT, WIDTH = 480, 832  # the paper's clips
@@ -60,3 +60,23 @@ def test_dynamic_degree_at_the_working_size_on_known_motion(step, dynamic):
     # the top 5% of a uniform motion field: the motion plus the upper tail of the estimation error
     assert verdict.motion == pytest.approx(3 * step / 11.25, rel=0.05)
     assert verdict.motion == pytest.approx(dynamic_degree(frames, 24.0, native_flow).motion, rel=0.03)
+
+
+@pytest.mark.parametrize("scale", [0.5, 30.0, 400.0])  # sub-pixel, large, and mostly off the frame
+def test_warping_in_strips_equals_warping_the_whole_frame(scale):
+    """The strips convert only the source rows their maps reach; the result must be the whole
+    frame's remap to the bit, borders included."""
+    import cv2
+
+    from harmony_bench.metrics.video.flow import WARP_ROWS, warp
+
+    rng = np.random.default_rng(int(scale))
+    h, w = 2 * WARP_ROWS + 37, 203
+    frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    flow = (rng.standard_normal((h, w, 2)) * scale + rng.uniform(-scale, scale, 2)).astype(np.float32)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    whole = cv2.remap(frame.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    np.testing.assert_array_equal(warp(frame[None], flow[None])[0], whole)
+    strips = np.concatenate([_warp_rows(frame, flow[t : t + WARP_ROWS], t) for t in range(0, h, WARP_ROWS)])
+    np.testing.assert_array_equal(strips, whole)

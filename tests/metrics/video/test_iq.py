@@ -51,8 +51,10 @@ def test_masked_padding_tokens_do_not_change_the_class_token():
 
 
 @pytest.mark.parametrize("hw, expected", [((720, 1280), (288, 512)), ((300, 400), (300, 400)),
-                                          ((1000, 1500), (341, 512)), ((512, 512), (512, 512))])
+                                          ((1000, 1500), (341, 512)), ((512, 512), (512, 512)),
+                                          ((1000, 1200), (426, 512)), ((1300, 700), (512, 275))])
 def test_vbench_cap_on_the_longer_side(hw, expected):
+    # VBench truncates (int(s*h)): 426.67 -> 426 and 275.69 -> 275, where rounding gives 427 and 276
     assert tuple(cap_longer_side(torch.zeros(1, 3, *hw), 512).shape[-2:]) == expected
 
 

@@ -2,7 +2,7 @@
 
 Synthetic clips whose sound is a known number of frames late (> 0) or early (< 0), at the frame
 rates generators write (16, 24, 25, 30, 60 fps) and 16 to 48 kHz audio. Each clip has irregular
-events, one every 0.25 to 0.6 s (at least 6 frames apart), each with its sound:
+events, 0.25 to 0.625 s apart (at least 6 frames, at most 2.5 times the least), each with its sound:
 
 - "flash-N": a lamp switched fully on for N frames (N = 1..4), a zap at the switch-on;
 - "ramp-3": a lamp brightening linearly over three frames (then on for one more), the zap where
@@ -70,14 +70,25 @@ class CorpusClip:
 
 
 def event_times(rng: np.random.Generator, seconds: float, fps: float) -> np.ndarray:
-    """Irregular event times (s), none in the first or last 0.2 s: gaps of 0.25 to 0.6 s, or of
-    MIN_GAP_FRAMES to that plus 0.35 s where frames are long, so the lamp is dark between events."""
+    """Irregular event times (s), none in the first or last 0.2 s: gaps of 0.25 to 0.625 s, or of
+    MIN_GAP_FRAMES to 2.5 times that where frames are long, so the lamp is dark between events.
+    Drawn again while the pattern repeats itself: a clean clip's evidence must single out one
+    offset, so no shift (beyond 1.5 frames) may put more than half of its events onto others."""
     low = max(0.25, MIN_GAP_FRAMES / fps)
-    times, t = [], 0.2 + rng.uniform(0.0, 0.3)
-    while t < seconds - 0.2:
-        times.append(t)
-        t += rng.uniform(low, low + 0.35)
-    return np.asarray(times)
+    while True:
+        times, t = [], 0.2 + rng.uniform(0.0, 0.3)
+        while t < seconds - 0.2:
+            times.append(t)
+            t += rng.uniform(low, 2.5 * low)
+        if self_overlap(np.asarray(times), fps) <= len(times) / 2:
+            return np.asarray(times)
+
+
+def self_overlap(times: np.ndarray, fps: float) -> int:
+    """The most events that one shift (over 1.5 frames) lands within a frame of other events."""
+    gaps = (times[None, :] - times[:, None]).ravel() * fps
+    shifts = gaps[np.abs(gaps) > 1.5]
+    return max((int((np.abs(gaps - s) <= 1.0).sum()) for s in shifts), default=0)
 
 
 def lamp_levels(spec: CorpusClip, onsets: np.ndarray, n_frames: int) -> np.ndarray:

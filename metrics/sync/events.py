@@ -54,27 +54,35 @@ def audio_onset_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     level = np.maximum(10.0 * np.log10(bands + 1e-20), LEVEL_FLOOR_DB)
     flux = np.zeros(len(level))
     flux[1:] = np.maximum(np.diff(level, axis=0), 0.0).sum(axis=1)
+    flux[: width // hop + 1] = 0.0  # windows reaching before the first sample: the track starting is no onset
     return flux
 
 
 def visual_cues(frames: Iterable[np.ndarray], fps: float) -> VisualCues:
-    """Both visual cues from one pass over the frames at their own rate."""
+    """Both visual cues from the frames at their own rate (kept as SIZE x SIZE grey copies)."""
     import cv2
 
-    rise, photometric, flow_sum, previous = [0.0], [0.0], [np.zeros(2)], None
-    for frame in frames:
-        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-        if previous is not None:
-            change = grey.astype(np.float64) - previous
-            rise.append(float(np.maximum(change, 0.0).mean()))
-            # moving things brighten one side and darken the other; a light only brightens (or only
-            # darkens): the share of the change that is net brightness is not motion
-            photometric.append(abs(float(change.mean())) / max(float(np.abs(change).mean()), 1e-6))
-            flow = cv2.calcOpticalFlowFarneback(previous.astype(np.uint8), grey, None, 0.5, 3, 9, 3, 5, 1.1, 0)
-            flow_sum.append(flow.reshape(-1, 2).sum(axis=0) / SIZE)
-        previous = grey.astype(np.float64)
-    return VisualCues(times=np.arange(len(rise)) / fps, onsets=_rise_jumps(np.asarray(rise)),
-                      impacts=_motion_changes(np.asarray(flow_sum), np.asarray(photometric)))
+    grey = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+                     for f in frames]).astype(np.float32)
+    change = np.diff(grey, axis=0).reshape(len(grey) - 1, -1).astype(np.float64)
+    rise = np.concatenate([[0.0], np.maximum(change, 0.0).mean(axis=1)])
+    # moving things brighten one side and darken the other; a light only brightens (or only
+    # darkens): the share of a change that is net brightness is not motion
+    photometric = np.concatenate([[0.0], np.abs(change.mean(axis=1)) / np.maximum(np.abs(change).mean(axis=1), 1e-6)])
+    # a moving object steps the rise too (speeding up, entering): only the net-brightness share counts
+    return VisualCues(times=np.arange(len(grey)) / fps, onsets=_rise_jumps(rise) * photometric,
+                      impacts=_motion_changes(_moments(grey), photometric))
+
+
+def _moments(grey: np.ndarray) -> np.ndarray:
+    """(T, 2) first moment (x, y) of each frame's grey levels about the picture's centre, per
+    pixel. Over a still background an object of contrast c and area A adds c * A * position,
+    so the moment moves with what moves, whatever the size of its steps (optical flow loses an
+    object that moves more than its size between frames), and a uniform change of light adds
+    nothing."""
+    axis = np.arange(SIZE, dtype=np.float64) - (SIZE - 1) / 2
+    grey = grey.astype(np.float64)
+    return np.stack([(grey.sum(axis=1) * axis).mean(axis=1), (grey.sum(axis=2) * axis).mean(axis=1)], axis=1) / SIZE
 
 
 def _rise_jumps(rise: np.ndarray) -> np.ndarray:
@@ -86,13 +94,13 @@ def _rise_jumps(rise: np.ndarray) -> np.ndarray:
     return onsets
 
 
-def _motion_changes(flow_sum: np.ndarray, photometric: np.ndarray) -> np.ndarray:
-    """|flow t - flow t-1| (flow t: frames t-1 -> t), a second difference centred on frame t-1,
-    damped where either pair changed mostly in brightness (optical flow reads a flash as motion)."""
-    n = len(flow_sum)
+def _motion_changes(moments: np.ndarray, photometric: np.ndarray) -> np.ndarray:
+    """Norm of the second difference of the moments, centred on frame t (from t-1, t, t+1),
+    damped where either frame pair changed mostly in brightness (a flash moves the moment too)."""
+    n = len(moments)
     impacts = np.zeros(n)
     if n > 2:
-        jump = np.linalg.norm(np.diff(flow_sum[1:], axis=0), axis=1)
+        jump = np.linalg.norm(np.diff(moments, n=2, axis=0), axis=1)
         light = np.maximum(photometric[1:-1], photometric[2:])
         impacts[1 : n - 1] = jump * (1.0 - light)
     return impacts

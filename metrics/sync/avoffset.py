@@ -16,7 +16,7 @@ from harmony_bench.metrics.registry import register
 from harmony_bench.metrics.sync import events
 
 MAX_SHIFT_S = 2.0  # DeSync's grid spans [-2, +2] s
-ONSET_FLOOR = 0.5  # grey levels (64x64 mean): a smaller brightening step is not a visual event
+ONSET_FLOOR = 1.0  # grey levels (64x64 mean): a smaller brightening step is not a visual event
 IMPACT_FLOOR = 2.0  # summed flow change (64x64 copy, pixels per frame per 64 pixels): less is not an impact
 AUDIO_FLOOR_DB = 20.0  # summed band rise (dB, smoothed envelope above its median): less is no sound onset
 MAX_RIVAL = 0.6  # another offset fitting more than this share of the best one: ambiguous

@@ -214,8 +214,14 @@ def full_corpus() -> list[CorpusClip]:
 
 
 def ci_slice() -> list[CorpusClip]:
-    """A fast, representative slice: every frame rate, kind and sign, offsets +-1 and large."""
-    specs = full_corpus()
-    clean = [s for s in specs if not s.ambiguous and s.offset_frames in (-8, -1, 1, 6) and s.distractor == (s.seed % 2 == 0)]
-    ambiguous = [s for s in specs if s.ambiguous and s.offset_frames == 3]
-    return clean + ambiguous
+    """A fast, representative slice, drawn with other seeds than the full corpus: every frame
+    rate x clean kind twice, offsets taken in turn from -8, -1, +1, +6, the distractor in every
+    third clip, sample rates in turn; and every frame rate x ambiguous kind once."""
+    picked, turn = [], 0
+    for fps in FRAME_RATES:
+        for kind in CLEAN_KINDS + AMBIGUOUS_KINDS:
+            for _ in range(1 if kind in AMBIGUOUS_KINDS else 2):
+                picked.append(CorpusClip(fps, SAMPLE_RATES[turn % len(SAMPLE_RATES)], kind, (-8, -1, 1, 6)[turn % 4],
+                                         distractor=turn % 3 == 0 and kind in CLEAN_KINDS, seed=10_000 + turn))
+                turn += 1
+    return picked

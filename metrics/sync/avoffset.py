@@ -17,7 +17,7 @@ from harmony_bench.metrics.sync import events
 
 MAX_SHIFT_S = 2.0  # DeSync's grid spans [-2, +2] s
 ONSET_FLOOR = 1.0  # grey levels (64x64 mean): a smaller brightening step is not a visual event
-IMPACT_FLOOR = 2.0  # summed flow change (64x64 copy, pixels per frame per 64 pixels): less is not an impact
+IMPACT_FLOOR = 2.0  # change of the grey-level moment (grey level x pixel per pixel, 64x64): less is not an impact
 AUDIO_FLOOR_DB = 20.0  # summed band rise (dB, smoothed envelope above its median): less is no sound onset
 MAX_RIVAL = 0.6  # another offset fitting more than this share of the best one: ambiguous
 MAX_WIDTH_FRAMES = 3.0  # a best fit wider than this at half height: no clear onset
@@ -41,30 +41,37 @@ class AVOffsetMetric(Metric):
     card = ProtocolCard(
         model="none (classical)",
         checkpoint="none",
-        preprocessing=("every frame at the clip's own rate (no resampling), as 64x64 grey copies; audio resampled "
-                       "to 16 kHz mono. Visual cues per frame: brightening onsets (positive steps of the mean grey "
-                       "RISE between consecutive frames: a ramp counts at its first frame, a steady glide never) "
-                       "and impacts (norm of the second difference of the summed Farneback optical flow, centred "
-                       "on its middle frame, damped by the share of the change that is net brightness, since flow "
-                       "reads a flash as motion); each at the time its frame is first shown, t / fps. Audio: "
-                       "spectral flux every 1 ms (summed rise of 8 log-spaced band levels, 100 Hz-8 kHz, of the "
-                       "10 ms ENDING at that time, floor -80 dB), so a sound starting at s raises the value at s"),
-        formula=("per cue: fit(L) = sum_t w[t] * env(t / fps + L) for L in [-2, 2] s on a 1 ms grid, env the flux "
-                 "smoothed by a Gaussian of half a frame, w and env taken above their medians, fit above its "
-                 "median; rival = best fit more than 1.5 frames from the peak / peak; the cue with the smaller "
-                 "rival gives offset = argmax fit (L > 0: audio late); AV-offset = |offset| in s; "
+        preprocessing=("every frame at the clip's own rate (no resampling, no frame dropped), as 64x64 grey "
+                       "copies; audio resampled to 16 kHz mono. Visual cues per frame: brightening onsets (positive "
+                       "steps of the mean grey-level RISE between consecutive frames, times the share of the change "
+                       "that is net brightness: a ramp counts at its first frame, a moving object never) and "
+                       "impacts (norm of the second difference over frames t-1, t, t+1 of the picture's first "
+                       "moment of grey levels about its centre, i.e. the change of the summed motion, flat for "
+                       "steady motion and free fall; damped by the net-brightness share, since a flash moves the "
+                       "moment too); each at t / fps, the time frame t is first shown. Audio: spectral flux every "
+                       "1 ms (summed rise of 8 log-spaced band levels, 100 Hz-8 kHz, of the Hann-windowed 10 ms "
+                       "ENDING at that time, floor -80 dB), so a sound starting at s raises the value at s to "
+                       "s + 2 ms; the track's own start is not an onset"),
+        formula=("per cue: fit(L) = sum_t w[t] * env(t / fps + L) for L in [-2, 2] s on a 1 ms grid (sub-frame), "
+                 "env the flux smoothed by a Gaussian of half a frame (an impact between two frames still meets "
+                 "its sound), w and env taken above their medians, fit above its median; rival = the best fit "
+                 "more than 1.5 frames from the peak / the peak; of the cues with events, the one with the "
+                 "smaller rival gives offset = argmax fit (L > 0: audio late); AV-offset = |offset| in s; "
                  "AV-offset-conf = 1 - rival"),
         aggregation="per clip as above; per subset: mean",
         reference="classical onset/motion cross-correlation; offset range and units of av-benchmark's DeSync",
-        differences=("not comparable with DeSync: no learned model; 1 ms grid (sub-frame) instead of 0.2 s; one "
-                     "search over the whole clip instead of the first and last 4.8 s. Refused (no number): no "
-                     f"visual event (brightening step under {ONSET_FLOOR} grey levels and motion change under "
-                     f"{IMPACT_FLOOR}), no sound onset (under {AUDIO_FLOOR_DB:g} dB), an ambiguous fit (another "
-                     f"offset fits over {MAX_RIVAL:.0%} as well: periodic events, distractors), a fit wider than "
-                     f"{MAX_WIDTH_FRAMES:g} frames (events without a clear onset). Events that only darken are not "
-                     "seen. v3: the clip's own frame rate (v2 resampled to 25 fps by nearest frame, dropping "
-                     "one-frame flashes at 30 fps, and took audio blocks on a 25 fps grid: -25 ms bias at other "
-                     "rates), the impact cue, the 1 ms grid and the refusals"),
+        differences=("not comparable with DeSync: no learned model; 1 ms grid instead of 0.2 s; one search over "
+                     "the whole clip instead of the first and last 4.8 s. Refused (no number, with the reason): no "
+                     f"visual event (no brightening step of {ONSET_FLOOR:g} grey level and no motion change of "
+                     f"{IMPACT_FLOOR:g} grey level x pixel per pixel), no sound onset (summed rise under "
+                     f"{AUDIO_FLOOR_DB:g} dB), an ambiguous fit (another offset fits more than {MAX_RIVAL:.0%} as "
+                     "well: periodic events, a pattern that repeats), a best fit wider than "
+                     f"{MAX_WIDTH_FRAMES:g} frames at half height (events without a clear onset). Events that only "
+                     "darken are not seen. Known-answer corpus (16-60 fps, 16-48 kHz, flashes, ramps, ball "
+                     "impacts, distractors, offsets -8..+8 frames): benchmarks/results/avoffset_corpus.txt. v3: the "
+                     "clip's own frame rate (v2 resampled to 25 fps by nearest frame, dropping one-frame flashes "
+                     "at 30 fps, and took audio blocks on a 25 fps grid: a -25 ms bias at other rates), the impact "
+                     "cue, the 1 ms grid and the refusals"),
         precision="none (classical): no network; the signals and the search in float64 (numpy)",
     )
 

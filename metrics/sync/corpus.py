@@ -9,6 +9,7 @@ events, 0.25 to 0.625 s apart (at least 6 frames, at most 2.5 times the least), 
   the brightening starts;
 - "impact": a ball bouncing on a floor, a bounce sound at each contact. Contacts fall between
   frames (free fall under gravity), so the visual evidence is a change of motion, not a frame.
+  The ball is let go 0.3 s before its first contact: a silent change of motion.
 
 The sound of an event marks its start (switch-on, start of the ramp, contact). With `distractor`,
 a grey disc glides through the picture on a smooth path, making no sound.
@@ -39,8 +40,8 @@ OFFSETS = tuple(range(-8, 9))  # frames
 SIZE = (120, 160)  # height, width
 GRAVITY = 9.0  # picture heights per s^2: a 0.4 s bounce rises a sixth of the picture
 PERIOD_FRAMES = 6
-NOISE_DB = -50.0
-MIN_GAP_FRAMES = 6  # the longest lamp event (ramp or flash) lasts 4 frames: then 2 dark frames at least  # pink background noise under every sound
+NOISE_DB = -50.0  # pink background noise under every sound
+MIN_GAP_FRAMES = 6  # the longest lamp event (ramp or flash) lasts 4 frames: then 2 dark frames at least
 
 
 @dataclass(frozen=True)

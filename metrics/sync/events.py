@@ -7,9 +7,10 @@ grid, so no frame is dropped or moved and the answer is not tied to a frame grid
 
 Two visual cues, each searched on its own:
 - brightening onsets: the frame where the mean grey-level rise jumps (a lamp switching on, the
-  start of a ramp); a glide at steady speed brightens steadily and gives none;
+  start of a ramp), for the share of the change that is net brightness: motion gives none;
 - impacts: abrupt changes of motion (a ball hitting the floor), the second difference of the
-  picture's summed optical flow, which is flat for steady motion and for free fall.
+  picture's first moment of grey levels (its summed motion), flat for steady motion and for
+  free fall.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ WINDOW_S = 0.010  # each envelope value: band levels of the 10 ms ENDING at its 
 N_BANDS = 8  # log-spaced between 100 Hz and 8 kHz
 LEVEL_FLOOR_DB = -80.0
 SIZE = 64  # frames are analysed as SIZE x SIZE grey copies
+RIVAL_FRAMES = 1.5  # a rival offset lies further than this from the best one
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,13 @@ class VisualCues:
 
     times: np.ndarray  # (T,) the time each weight belongs to
     onsets: np.ndarray  # (T,) brightening onsets, grey levels
-    impacts: np.ndarray  # (T,) change of summed motion, pixels per frame (SIZE x SIZE copy)
+    impacts: np.ndarray  # (T,) change of the grey-level moment, grey level x pixel per pixel (SIZE x SIZE copy)
 
 
 def audio_onset_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Spectral flux every millisecond: value i is the summed rise (dB) of N_BANDS band levels
     of the 10 ms ending at i ms over those of the 10 ms ending at i - 1 ms. A sound starting at
-    time s raises the value at s (within a millisecond): trailing windows put no onset early."""
+    time s raises the values from s to s + 2 ms: trailing windows put no onset early."""
     from harmony_bench.media import resample
 
     x = resample(np.asarray(audio, np.float32), sample_rate, ANALYSIS_RATE).astype(np.float64)
@@ -145,9 +147,6 @@ class LagSearch:
         while hi < len(above) - 1 and above[hi + 1]:
             hi += 1
         return (self.lags_s[hi] - self.lags_s[lo]) / self.frame_s
-
-
-RIVAL_FRAMES = 1.5
 
 
 def lag_search(times: np.ndarray, weights: np.ndarray, envelope: np.ndarray, fps: float,

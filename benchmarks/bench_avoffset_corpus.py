@@ -108,8 +108,8 @@ def main() -> None:
 
     print(f"# avoffset@onset-motion v{AVOffsetMetric.version} on its known-answer corpus: {len(specs)} clips "
           f"({'in memory' if args.in_memory else 'mp4 written and read with PyAV'}); errors in frames of each "
-          f"clip's rate; {seconds:.0f} s in all ({seconds / len(specs):.2f} s per clip with its making); torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.machine()}")
+          f"clip's rate; {seconds:.0f} s in all ({seconds / len(specs):.2f} s per clip with its making); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}")
     for line in report(outcomes):
         print(line)
 

@@ -147,7 +147,8 @@ def render_frames(spec: CorpusClip, times: np.ndarray, rng: np.random.Generator)
     for i, t in enumerate(t_frames):
         img = background.copy()
         if spec.distractor:  # a smooth Lissajous glide: speed changes, never abruptly
-            xy = (0.5 + 0.3 * np.sin(2 * np.pi * t / 2.3 + phase[0]), 0.45 + 0.25 * np.sin(2 * np.pi * t / 1.7 + phase[1]))
+            xy = (0.5 + 0.3 * np.sin(2 * np.pi * t / 2.3 + phase[0]),
+                  0.45 + 0.25 * np.sin(2 * np.pi * t / 1.7 + phase[1]))
             render.draw_ball(img, xy, 0.09, (170, 170, 170))
         if spec.kind == "impact":
             render.draw_ball(img, (0.35, 0.85 - 0.08 - heights[i]), 0.08, (230, 120, 60))
@@ -178,8 +179,8 @@ def render_audio(spec: CorpusClip, times: np.ndarray, rng: np.random.Generator) 
 
 def make(spec: CorpusClip, write: bool = False) -> Clip:
     """The clip of `spec`; `write`: through an mp4 written and read with PyAV."""
-    rng = np.random.default_rng([spec.seed, spec.fps, spec.sample_rate, spec.offset_frames + 100,
-                                 CLEAN_KINDS.index(spec.kind) if spec.kind in CLEAN_KINDS else 10 + AMBIGUOUS_KINDS.index(spec.kind)])
+    kind = CLEAN_KINDS.index(spec.kind) if spec.kind in CLEAN_KINDS else 10 + AMBIGUOUS_KINDS.index(spec.kind)
+    rng = np.random.default_rng([spec.seed, spec.fps, spec.sample_rate, spec.offset_frames + 100, kind])
     if spec.kind == "periodic":
         times = np.arange(0.25 * spec.fps, spec.seconds * spec.fps - 3, PERIOD_FRAMES) / spec.fps
     elif spec.kind == "swell":

@@ -98,3 +98,11 @@ def test_through_an_mp4_written_and_read_with_pyav(fps):
                       seed=20_000 + fps)
     score = AVOffsetMetric().score(make(spec, write=True), None)
     assert abs(score.details["offset_frames"] - 1) <= 1.0, score.details
+
+
+def test_cues_that_point_apart_about_as_clearly_are_refused():
+    # a ramp seen through a gliding distractor at 16 fps: the brightening cue finds the offset,
+    # the impact cue (the lamp's light moving the picture's moment) another one, almost as clearly
+    spec = CorpusClip(16, 32000, "ramp-3", -2, distractor=True, seed=159)
+    with pytest.raises(NotScorable, match=r"the impact cue gives -0.36\d s, the brightening cue -0.125 s"):
+        AVOffsetMetric().score(make(spec), None)

@@ -21,7 +21,6 @@ IMPACT_FLOOR = 2.0  # change of the grey-level moment (grey level x pixel per pi
 AUDIO_FLOOR_DB = 20.0  # summed band rise (dB, smoothed envelope above its median): less is no sound onset
 MAX_RIVAL = 0.6  # another offset fitting more than this share of the best one: ambiguous
 MAX_WIDTH_FRAMES = 3.0  # a best fit wider than this at half height: no clear onset
-CUE_MARGIN = 0.1  # the other cue pointing elsewhere with a rival within this of the chosen one's: ambiguous
 CUES = {"brightening": ("onsets", ONSET_FLOOR), "impact": ("impacts", IMPACT_FLOOR)}
 
 
@@ -48,7 +47,7 @@ class AVOffsetMetric(Metric):
                        "that is net brightness: a ramp counts at its first frame, a moving object never) and "
                        "impacts (norm of the second difference over frames t-1, t, t+1 of the picture's first "
                        "moment of grey levels about its centre, i.e. the change of the summed motion, flat for "
-                       "steady motion and free fall; damped by the net-brightness share, since a flash moves the "
+                       "steady motion and free fall; times (1 - net-brightness share)^2, since a flash moves the "
                        "moment too); each at t / fps, the time frame t is first shown. Audio: spectral flux every "
                        "1 ms (summed rise of 8 log-spaced band levels, 100 Hz-8 kHz, of the Hann-windowed 10 ms "
                        "ENDING at that time, floor -80 dB), so a sound starting at s raises the value at s to "
@@ -67,9 +66,8 @@ class AVOffsetMetric(Metric):
                      f"{IMPACT_FLOOR:g} grey level x pixel per pixel), no sound onset (summed rise under "
                      f"{AUDIO_FLOOR_DB:g} dB), an ambiguous fit (another offset fits more than {MAX_RIVAL:.0%} as "
                      "well: periodic events, a pattern that repeats), a best fit wider than "
-                     f"{MAX_WIDTH_FRAMES:g} frames at half height (events without a clear onset), two cues "
-                     f"pointing more than 1.5 frames apart about as clearly (rivals within {CUE_MARGIN:g}; a "
-                     "flash seen through a moving distractor can read as an impact). Events that only "
+                     f"{MAX_WIDTH_FRAMES:g} frames at half height (events without a clear onset), both cues "
+                     "singling out offsets more than 1.5 frames apart (conflicting evidence). Events that only "
                      "darken are not seen. Known-answer corpus (16-60 fps, 16-48 kHz, flashes, ramps, ball "
                      "impacts, distractors, offsets -8..+8 frames): benchmarks/results/avoffset_corpus.txt. v3: the "
                      "clip's own frame rate (v2 resampled to 25 fps by nearest frame, dropping one-frame flashes "
@@ -95,11 +93,11 @@ class AVOffsetMetric(Metric):
         if s.width_frames > MAX_WIDTH_FRAMES:
             raise NotScorable(f"no clear onset: the best fit ({s.offset_s:+.3f} s, {cue} cue) spans "
                               f"{s.width_frames:.1f} frames")
-        for other, o in searches.items():
-            if (other != cue and o.rival <= s.rival + CUE_MARGIN and o.width_frames <= MAX_WIDTH_FRAMES
+        for other, o in searches.items():  # both cues single out an offset, but not the same one
+            if (other != cue and o.rival <= MAX_RIVAL and o.width_frames <= MAX_WIDTH_FRAMES
                     and abs(o.offset_s - s.offset_s) > events.RIVAL_FRAMES * s.frame_s):
                 raise NotScorable(f"ambiguous: the {cue} cue gives {s.offset_s:+.3f} s, the {other} cue "
-                                  f"{o.offset_s:+.3f} s about as clearly (rivals {s.rival:.0%}, {o.rival:.0%})")
+                                  f"{o.offset_s:+.3f} s (rivals {s.rival:.0%}, {o.rival:.0%})")
         return Score(values={"AV-offset": abs(s.offset_s), "AV-offset-conf": 1.0 - s.rival},
                      details={"offset_s": s.offset_s, "offset_frames": s.offset_s * clip.fps, "cue": cue,
                               "rival": s.rival, "width_frames": s.width_frames, "sign": "offset > 0: audio late"})

@@ -100,13 +100,15 @@ def _rise_jumps(rise: np.ndarray) -> np.ndarray:
 
 def _motion_changes(moments: np.ndarray, photometric: np.ndarray) -> np.ndarray:
     """Norm of the second difference of the moments, centred on frame t (from t-1, t, t+1),
-    damped where either frame pair changed mostly in brightness (a flash moves the moment too)."""
+    damped by (1 - net-brightness share)^2 of the worse of its two frame pairs: a flash moves
+    the moment too, by a lot, and video noise keeps its share just under 1, so a linear damping
+    let a lamp switching off pass for an impact."""
     n = len(moments)
     impacts = np.zeros(n)
     if n > 2:
         jump = np.linalg.norm(np.diff(moments, n=2, axis=0), axis=1)
         light = np.maximum(photometric[1:-1], photometric[2:])
-        impacts[1 : n - 1] = jump * (1.0 - light)
+        impacts[1 : n - 1] = jump * (1.0 - light) ** 2
     return impacts
 
 

@@ -37,7 +37,7 @@ class AVOffsetMetric(Metric):
     )
     subsets = AMBIENT_SUBSETS
     requires = InputNeeds(sound=True, motion=True)  # an offset needs events on both sides
-    needs = ("frames at the clip's own rate", "audio@16kHz mono")
+    needs = ("every frame, native rate", "audio@16kHz mono")
     card = ProtocolCard(
         model="none (classical)",
         checkpoint="none",

@@ -72,13 +72,23 @@ def run(args: argparse.Namespace, weights: str) -> None:
             continue
         metric.setup()
         clip = clips[flavour]
-        seconds = timed(lambda: metric.score(clip, None), 1 if key.startswith("desync") else args.repeats)
+        seconds = timed(lambda: score_or_refuse(metric, clip), 1 if key.startswith("desync") else args.repeats)
         weights_note = " (random weights)" if metric.weights else ""
         if key.startswith("desync"):
             weights_note += "; native Synchformer, official size; 1 run"
         print(f"{key:24s} {seconds:7.2f} s/clip  on a SynthAV {flavour} clip{weights_note}")
     time_desync_preprocessing(clips["ambient"], args.repeats)
     offline_accuracy_on_synthav(args.clips)
+
+
+def score_or_refuse(metric, clip: Clip) -> None:
+    """Score, or let the metric refuse: a refusal (avoffset on an ambiguous clip) costs the same work."""
+    from harmony_bench.metrics.base import NotScorable
+
+    try:
+        metric.score(clip, None)
+    except NotScorable:
+        pass
 
 
 def time_desync_preprocessing(clip: Clip, repeats: int) -> None:
@@ -113,6 +123,9 @@ def offline_accuracy_on_synthav(n: int) -> None:
                 frames = abs(score.details[name]) * (25 if name == "offset_s" else 1)
                 errors.append(frames)
             errors = np.asarray(errors)
+            if not len(errors):
+                print(f"{key:24s} {flavour:8s} no clip scored; unscorable {skipped}")
+                continue
             print(f"{key:24s} {flavour:8s} within 1 frame: {np.mean(errors <= 1.0 + 1e-9):.2f} of {len(errors)}; "
                   f"mean |offset| {errors.mean() / 25:.3f} s; worst {errors.max() / 25:.2f} s; unscorable {skipped}")
 

@@ -1,12 +1,12 @@
-"""AVOffset (offline) on flashing lamps with clicks at known audio shifts."""
+"""AVOffset (offline) on flashing lamps with clicks at known audio shifts (25 fps clips; the
+other frame rates, impacts, ramps and distractors: test_avoffset_corpus.py)."""
 
 import numpy as np
 import pytest
 
 from harmony_bench.media import Clip
 from harmony_bench.metrics.base import NotScorable
-from harmony_bench.metrics.sync.avoffset import AVOffsetMetric
-from harmony_bench.metrics.sync.signals import brightening, loudness_db, onset_strength
+from harmony_bench.metrics.sync.avoffset import MAX_RIVAL, AVOffsetMetric
 
 SHIFTS = (-0.5, -0.2, 0.0, 0.2, 0.5)
 
@@ -27,10 +27,12 @@ def test_recovers_each_shift_within_one_frame(scores):
         assert score.values["AV-offset"] == pytest.approx(abs(score.details["offset_s"]))
 
 
-def test_confidence_falls_as_the_shift_grows(scores):
-    conf = {s: scores[s].values["AV-offset-conf"] for s in SHIFTS}
-    assert conf[0.0] > conf[0.2] > conf[0.5]
-    assert conf[0.0] > conf[-0.2] > conf[-0.5]
+def test_confidence_says_how_clearly_one_offset_wins(scores):
+    # v2's confidence fell with |shift| only because its correlation was divided by the clip's
+    # length; v3's is 1 - rival: how far the next-best offset is from fitting as well
+    for score in scores.values():
+        assert score.values["AV-offset-conf"] == pytest.approx(1.0 - score.details["rival"])
+        assert 1.0 - MAX_RIVAL <= score.values["AV-offset-conf"] <= 1.0
 
 
 @pytest.mark.parametrize("flash_frames", [1, 2, 3])
@@ -61,18 +63,6 @@ def test_a_moving_picture_whose_events_are_too_faint_gets_no_number(metric, make
                  sample_rate=clip.sample_rate)  # the picture moves, but the lamp brightens by a few levels
     with pytest.raises(NotScorable, match="no visual events"):
         metric.score(faint, None)
-
-
-def test_signals_put_an_event_on_its_own_frame():
-    sr, fps = 16000, 25
-    audio = np.zeros(sr)
-    audio[10 * 640 + 100 : 10 * 640 + 300] = 0.5  # a burst inside frame 10's block
-    assert int(np.argmax(onset_strength(audio, sr, fps, 25))) == 10
-    assert int(np.argmax(loudness_db(audio, sr, fps, 25))) == 10
-    frames = np.zeros((25, 32, 32, 3), np.uint8)
-    frames[7:9] = 200  # a two-frame flash: on at frame 7, off at frame 9
-    rise = brightening(iter(frames))
-    assert int(np.argmax(rise)) == 7 and rise[9] == 0  # only the switch-on is an onset
 
 
 def test_declared_as_an_offline_variant_with_its_own_family():

@@ -16,8 +16,8 @@ from harmony_bench.metrics.video.aq import SIGLIP_MEAN, SIGLIP_STD
 from harmony_bench.metrics.video.frames import square_input
 
 aesthetic_predictor = pytest.importorskip(
-    "aesthetic_predictor_v2_5", reason="aesthetic-predictor-v2-5 not installed (not in requirements.lock): "
-                                       "pip install aesthetic-predictor-v2-5==2024.12.18.1 --no-deps to run")
+    "aesthetic_predictor_v2_5", reason="aesthetic-predictor-v2-5 not installed (CI's locks carry it): "
+                                       "pip install aesthetic-predictor-v2-5==2024.12.18.1 to run")
 
 
 def test_the_publishers_predictor_scores_frames_as_ours(weights_env, tmp_path):

@@ -39,6 +39,10 @@ def checkpoint_folder(arg: str | None) -> Path:
 class HarmonyModel(Model):
     name = "harmony"
     capabilities = Capabilities(joint=True, audio_driven_video=True, video_driven_audio=True, languages=("en", "zh"))
+    # On the CPU a batch costs what its cases cost one by one (one torch thread: 219.5 against
+    # 222 ms a SyncCFG step per case, batch 8 against 1, docs/performance.md); 4 per batch keeps
+    # the two generation threads of a 2-core machine evenly loaded to the end of the 150 cases.
+    batch_size = 4
 
     def __init__(self, arg: str | None = None, device: str = "cpu"):
         super().__init__(arg, device)

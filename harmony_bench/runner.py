@@ -289,7 +289,7 @@ def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
     with open_pool(cfg, GenerationWorker, cfg.model, cfg.device, folder.root, cfg.seed,
                    threads=jobs_at_once) as pool:
         model_identity, model_name = pool.call("identity")
-        batch = cfg.batch_size or pool.call("batch_size")
+        batch = cfg.batch_size or _default_batch(pool.call("batch_size"), len(cases), jobs_at_once)
         identity = Identity(model_identity, case_set_hash(cases_dir), cfg.seed)
         with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
             folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
@@ -313,6 +313,11 @@ def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
 
             _each_case(folder, cases, f"generate {model_name}", cfg.quiet, plan, pool, finish, batch)
     return summary
+
+
+def _default_batch(model_batch: int, cases: int, jobs_at_once: int) -> int:
+    """The model's batch size, made smaller where a few cases would otherwise leave a thread idle."""
+    return max(1, min(model_batch, math.ceil(cases / jobs_at_once)))
 
 
 def _device_kind(cfg: RunConfig) -> str:

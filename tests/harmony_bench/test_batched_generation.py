@@ -75,3 +75,8 @@ def test_generation_threads_default_to_the_cores_on_cpu_only(tiny_cases, tmp_pat
     for flag in ("batch_size", "generation_threads"):
         with pytest.raises(ValueError, match=f"--{flag.replace('_', '-')} must be at least 1"):
             runner.check_config(cfg(tiny_cases, tmp_path, **{flag: 0}))
+
+
+def test_the_default_batch_leaves_no_thread_idle():
+    assert runner._default_batch(4, 150, 2) == 4
+    assert runner._default_batch(4, 3, 2) == 2 and runner._default_batch(4, 1, 2) == 1

@@ -372,19 +372,17 @@ class GenerationWorker:
 
     def run(self, cases: tuple[Case, ...]) -> list[StagedClip]:
         """Each case's clip in its own staging folder (or why it failed), in order. The model
-        writes the batch into a folder inside the first case's; each clip then moves to its own."""
+        writes the batch into the first case's; each other clip then moves to its own."""
         start, stagings, batch_dir = time.time(), {}, None
         try:
             stagings = {case.id: self.folder.new_staging(case.id) for case in cases}
-            batch_dir = Path(tempfile.mkdtemp(prefix="batch-", dir=stagings[cases[0].id]))
+            batch_dir = stagings[cases[0].id]
             results = self.model.generate_batch(list(cases), self.seed, batch_dir)
         except Exception as exc:  # the batch could not start: each of its cases fails with this
             results = [exc] * len(cases)
         seconds = (time.time() - start) / len(cases)  # a batch's time is shared by its cases
         staged = [self._stage(case, result, stagings.get(case.id), batch_dir, seconds)
                   for case, result in zip(cases, results)]
-        if batch_dir is not None:
-            shutil.rmtree(batch_dir, ignore_errors=True)
         for case, clip in zip(cases, staged):  # only now: a failed first case's folder holds the batch's
             if clip.error is not None and case.id in stagings:
                 shutil.rmtree(stagings[case.id], ignore_errors=True)
@@ -404,7 +402,7 @@ class GenerationWorker:
 def _move_into(path: Path | None, batch_dir: Path, staging: Path) -> Path | None:
     """A file the model wrote into the batch folder moves into its case's staging folder; files
     a model returned from elsewhere (a `dir:` folder) stay where they are."""
-    if path is None or batch_dir.resolve() not in Path(path).resolve().parents:
+    if path is None or Path(path).resolve().parent != batch_dir.resolve():
         return path
     target = staging / Path(path).name
     os.replace(path, target)

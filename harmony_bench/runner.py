@@ -214,8 +214,8 @@ def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, pla
     """The one loop of both phases. For each case, under its lock: `plan(case)` returns the job
     to do (None: nothing to do), the pool runs it (in this process, or on workers several at a
     time) and `finish(case, job, result)` stores the result. With `batch`, the pool's jobs are
-    batches of up to that many planned jobs (a result per job comes back). The lock is held from plan to
-    finish. Cases another process holds are taken last, waiting for it, so two processes on one
+    batches of up to that many planned jobs (a result per job comes back). The lock is held
+    from plan to finish. Cases another process holds are taken last, waiting for it, so two processes on one
     folder split the work and never write the same case at once; `plan` re-reads what the other
     stored before redoing it. The jobs handed to the pool may include WAIT: run no new job
     before a result has come back."""

@@ -18,11 +18,13 @@ def _config(model: str | None, out: str | Path, cases: str | Path | None = None,
             limit: int | None = None, metrics: list[str] | None = None, shard: tuple[int, int] = (1, 1),
             seed: int = 0, device: str = "auto", quiet: bool = True, overwrite: bool = False,
             executor: str = "local", ray_address: str | None = None, workers: int | None = None,
-            gpus_per_worker: float | None = None) -> RunConfig:
+            gpus_per_worker: float | None = None, batch_size: int | None = None,
+            generation_threads: int | None = None) -> RunConfig:
     return RunConfig(model=model, out=Path(out), cases_dir=Path(cases) if cases is not None else None,
                      subset=subset, limit=limit, metrics=metrics, shard=shard, seed=seed, device=device,
                      quiet=quiet, overwrite=overwrite, executor=executor, ray_address=ray_address,
-                     workers=workers, gpus_per_worker=gpus_per_worker)
+                     workers=workers, gpus_per_worker=gpus_per_worker, batch_size=batch_size,
+                     generation_threads=generation_threads)
 
 
 def run(model: str, out: str | Path, **kwargs) -> Summary:

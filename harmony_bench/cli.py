@@ -78,6 +78,11 @@ def _run_options(p: argparse.ArgumentParser, model_required: bool) -> None:
                    help="GPUs each Ray worker takes, may be fractional (default: 1 if the cluster has GPUs, else 0)")
     p.add_argument("--metric-threads", type=_positive,
                    help="metrics of one clip scored at once (default: one per CPU core on the CPU, else 1)")
+    p.add_argument("--batch-size", type=_positive,
+                   help="cases generated in one batch (default: the model's; see docs/performance.md)")
+    p.add_argument("--generation-threads", type=_positive,
+                   help="batches generated at once, each on one torch thread (default: one per CPU core "
+                        "on the CPU, else 1)")
     _output_options(p)
 
 
@@ -94,7 +99,8 @@ def _config(args):
                      metrics=args.metrics, shard=args.shard, seed=args.seed, device=args.device,
                      quiet=args.quiet or args.json, overwrite=args.overwrite, executor=args.executor,
                      ray_address=args.ray_address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
-                     metric_threads=args.metric_threads)
+                     metric_threads=args.metric_threads, batch_size=args.batch_size,
+                     generation_threads=args.generation_threads)
 
 
 def default_out(spec: str) -> Path:

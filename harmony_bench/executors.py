@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,10 +59,35 @@ def check_executor(cfg) -> None:
                          "use --device cuda (or auto) and --gpus-per-worker")
 
 
+def batched(jobs, size: int):
+    """(case, job) items grouped into (cases, jobs) batches of up to `size`, in order. A WAIT
+    first sends the partial batch on (its cases are planned and locked), then passes."""
+    cases: list = []
+    group: list = []
+    for item in jobs:
+        if item is not WAIT:
+            cases.append(item[0])
+            group.append(item[1])
+        if group and (item is WAIT or len(group) == size):
+            yield tuple(cases), tuple(group)
+            cases, group = [], []
+        if item is WAIT:
+            yield WAIT
+    if group:
+        yield tuple(cases), tuple(group)
+
+
+def unbatched(results):
+    """(cases, results) of batches back to (case, result) pairs; a lost worker loses its batch."""
+    for cases, outs in results:
+        yield from zip(cases, [outs] * len(cases) if isinstance(outs, WorkerLost) else outs)
+
+
 @contextmanager
-def open_pool(cfg, worker_cls, *args):
-    """Workers of `worker_cls(*args)` for one phase of a run; closed (GPU memory freed) on exit."""
-    pool = LocalPool(worker_cls(*args)) if cfg.executor == "local" else RayPool(cfg, worker_cls, args)
+def open_pool(cfg, worker_cls, *args, threads: int = 1):
+    """Workers of `worker_cls(*args)` for one phase of a run; closed (GPU memory freed) on exit.
+    `threads`: jobs the local worker runs at once (Ray runs one job per worker)."""
+    pool = LocalPool(worker_cls(*args), threads) if cfg.executor == "local" else RayPool(cfg, worker_cls, args)
     try:
         yield pool
     finally:
@@ -69,17 +95,22 @@ def open_pool(cfg, worker_cls, *args):
 
 
 class LocalPool:
-    """One worker in this process: jobs run one after the other, in order. A worker with a
-    `prefetch(job)` method is shown the next job before it runs the current one (the evaluation
-    worker decodes the next clip meanwhile)."""
+    """One worker in this process. With one thread, jobs run one after the other, in order, and
+    a worker with a `prefetch(job)` method is shown the next job before it runs the current one
+    (the evaluation worker decodes the next clip meanwhile). With several, up to `threads` jobs
+    run at once on the same worker (its `run` must be thread-safe) and results come back as
+    they finish."""
 
-    def __init__(self, worker):
-        self.worker = worker
+    def __init__(self, worker, threads: int = 1):
+        self.worker, self.threads = worker, threads
 
     def call(self, method: str, *args):
         return getattr(self.worker, method)(*args)
 
     def map(self, jobs):
+        if self.threads > 1:
+            yield from self._map_threads(jobs)
+            return
         prefetch = getattr(self.worker, "prefetch", None)
         item = next(jobs, None)
         while item is not None:
@@ -93,6 +124,26 @@ class LocalPool:
             case, job = item
             yield case, self.worker.run(job)
             item = following
+
+    def _map_threads(self, jobs):
+        running: dict = {}  # Future -> case
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="harmony-bench-job") as threads:
+            more = True
+            while more or running:
+                while more and len(running) < self.threads:
+                    item = next(jobs, None)
+                    if item is None:
+                        more = False
+                    elif item is WAIT:
+                        if running:
+                            break  # ask again once a result is back
+                    else:
+                        running[threads.submit(self.worker.run, item[1])] = item[0]
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield running.pop(future), future.result()
 
     def close(self) -> None:
         pass

@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -30,10 +31,12 @@ from importlib import metadata
 from pathlib import Path
 
 from harmony_bench.cases import DEFAULT_CASES_DIR, Case, load_cases
-from harmony_bench.executors import WAIT, WorkerLost, check_executor, open_pool
+from harmony_bench.executors import WAIT, WorkerLost, batched, check_executor, open_pool, unbatched
 from harmony_bench.media import Clip, ClipError, read_clip, release_freed_memory
+from harmony_bench.models.base import GeneratedClip
 from harmony_bench.runfolder import Identity, RunFolder, RunFolderError, atomic_write, file_sha256
 from harmony_bench.store import ClipRow, ResultRow, Store, describe_os_error
+from harmony_bench.threads import generation_threads, use_one_torch_thread
 from harmony_bench.weights import OVERRIDE_MARK, WeightsMismatch, WeightsMissing, expected_sha256, resolve
 
 
@@ -55,6 +58,8 @@ class RunConfig:
     workers: int | None = None  # Ray workers per phase; None: as many as the cluster fits
     gpus_per_worker: float | None = None  # None: 1 when the cluster has GPUs and --device is not cpu
     metric_threads: int | None = None  # metrics of one clip scored at once; None: see metric_threads()
+    batch_size: int | None = None  # cases per generate_batch call; None: the model's own default
+    generation_threads: int | None = None  # batches generated at once; None: see threads.generation_threads
 
 
 @dataclass
@@ -88,8 +93,10 @@ def check_config(cfg: RunConfig) -> None:
     generation costs that hour. Raises ValueError naming the option."""
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {cfg.limit}")
-    if cfg.metric_threads is not None and cfg.metric_threads < 1:
-        raise ValueError(f"--metric-threads must be at least 1, got {cfg.metric_threads}")
+    for flag, value in (("--metric-threads", cfg.metric_threads), ("--batch-size", cfg.batch_size),
+                        ("--generation-threads", cfg.generation_threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be at least 1, got {value}")
     k, n = cfg.shard
     if not 1 <= k <= n:
         raise ValueError(f"--shard {k}/{n}: K must be in 1..N")
@@ -206,11 +213,13 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, unit="case", disable=quiet, dynamic_ncols=True)
 
 
-def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, plan, pool, finish) -> None:
+def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, plan, pool, finish,
+               batch: int | None = None) -> None:
     """The one loop of both phases. For each case, under its lock: `plan(case)` returns the job
     to do (None: nothing to do), the pool runs it (in this process, or on workers several at a
-    time) and `finish(case, job, result)` stores the result. The lock is held from plan to
-    finish. Cases another process holds are taken last, waiting for it, so two processes on one
+    time) and `finish(case, job, result)` stores the result. With `batch`, the pool's jobs are
+    batches of up to that many planned jobs (a result per job comes back). The lock is held
+    from plan to finish. Cases another process holds are taken last, waiting for it, so two processes on one
     folder split the work and never write the same case at once; `plan` re-reads what the other
     stored before redoing it. The jobs handed to the pool may include WAIT: run no new job
     before a result has come back."""
@@ -245,8 +254,9 @@ def _each_case(folder: RunFolder, cases: list[Case], desc: str, quiet: bool, pla
                 yield WAIT
             yield from planned(case, lock)
 
+    results = pool.map(jobs()) if batch is None else unbatched(pool.map(batched(jobs(), batch)))
     try:
-        for case, result in pool.map(jobs()):
+        for case, result in results:
             lock, job = pending.pop(case.id)
             try:
                 finish(case, job, result)
@@ -279,8 +289,11 @@ def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
     cases = select_cases(cfg, cases_dir)
     summary.cases = len(cases)
     folder = RunFolder(cfg.out)
-    with open_pool(cfg, GenerationWorker, cfg.model, cfg.device, folder.root, cfg.seed) as pool:
+    jobs_at_once = generation_threads(cfg.generation_threads, cfg.executor, _device_kind(cfg))
+    with open_pool(cfg, GenerationWorker, cfg.model, cfg.device, folder.root, cfg.seed,
+                   threads=jobs_at_once) as pool:
         model_identity, model_name = pool.call("identity")
+        batch = cfg.batch_size or _default_batch(pool.call("batch_size"), len(cases), jobs_at_once)
         identity = Identity(model_identity, case_set_hash(cases_dir), cfg.seed)
         with folder.open(identity, cases_dir, overwrite=cfg.overwrite) as store, folder.folder_lock():
             folder.write_run_json(store, {"model_spec": cfg.model, "subset": cfg.subset, "limit": cfg.limit,
@@ -303,8 +316,18 @@ def generate(cfg: RunConfig, summary: Summary | None = None) -> Summary:
                     summary.problems.append(f"{case.id} generation: {row.error}")
                 store.write_case([], clip=row)
 
-            _each_case(folder, cases, f"generate {model_name}", cfg.quiet, plan, pool, finish)
+            _each_case(folder, cases, f"generate {model_name}", cfg.quiet, plan, pool, finish, batch)
     return summary
+
+
+def _default_batch(model_batch: int, cases: int, jobs_at_once: int) -> int:
+    """The model's batch size, made smaller where a few cases would otherwise leave a thread idle."""
+    return max(1, min(model_batch, math.ceil(cases / jobs_at_once)))
+
+
+def _device_kind(cfg: RunConfig) -> str:
+    """"cpu" when the generation computes on the CPU (Ray workers resolve their own device)."""
+    return resolve_device(cfg.device) if cfg.executor == "local" else cfg.device
 
 
 def _reusable(folder: RunFolder, stored: ClipRow | None, seed: int) -> bool:
@@ -330,14 +353,21 @@ class StagedClip:
 
 
 class GenerationWorker:
-    """Loads the model once and stages one clip per call. Runs in the driver's process or as a
-    Ray actor; either way the driver alone publishes the clips and writes the store."""
+    """Loads the model once and stages the clips of a batch of cases per call (calls may run
+    on several threads at once). Runs in the driver's process or as a Ray actor; either way the
+    driver alone publishes the clips and writes the store."""
 
     def __init__(self, spec: str, device: str, root: Path, seed: int):
         from harmony_bench.models import get_model
 
-        self.model = get_model(spec, device=resolve_device(device))
+        device = resolve_device(device)
+        self.model = get_model(spec, device=device)
+        if device == "cpu" and "torch" in sys.modules:  # a torch model; the others never import it
+            use_one_torch_thread()  # the cores are filled with jobs instead (harmony_bench.threads)
         self.folder, self.seed = RunFolder(root), seed
+
+    def batch_size(self) -> int:
+        return self.model.batch_size
 
     def identity(self) -> tuple[dict, str]:
         return self.model.identity(), self.model.name
@@ -345,17 +375,43 @@ class GenerationWorker:
     def preflight(self, cases: list[Case]) -> list[str]:
         return self.model.preflight(cases)
 
-    def run(self, case: Case) -> StagedClip:
-        start, staging = time.time(), None
+    def run(self, cases: tuple[Case, ...]) -> list[StagedClip]:
+        """Each case's clip in its own staging folder (or why it failed), in order. The model
+        writes the batch into the first case's; each other clip then moves to its own."""
+        start, stagings, batch_dir = time.time(), {}, None
         try:
-            staging = self.folder.new_staging(case.id)
-            clip = self.model.generate(case, self.seed, staging)
-            return StagedClip(staging, clip.video, clip.audio, file_sha256(clip.video, clip.audio),
-                              time.time() - start)
+            stagings = {case.id: self.folder.new_staging(case.id) for case in cases}
+            batch_dir = stagings[cases[0].id]
+            results = self.model.generate_batch(list(cases), self.seed, batch_dir)
+        except Exception as exc:  # the batch could not start: each of its cases fails with this
+            results = [exc] * len(cases)
+        seconds = (time.time() - start) / len(cases)  # a batch's time is shared by its cases
+        staged = [self._stage(case, result, stagings.get(case.id), batch_dir, seconds)
+                  for case, result in zip(cases, results)]
+        for case, clip in zip(cases, staged):  # only now: a failed first case's folder holds the batch's
+            if clip.error is not None and case.id in stagings:
+                shutil.rmtree(stagings[case.id], ignore_errors=True)
+        return staged
+
+    def _stage(self, case: Case, result: GeneratedClip | Exception, staging: Path | None, batch_dir: Path | None,
+               seconds: float) -> StagedClip:
+        try:
+            if isinstance(result, Exception):
+                raise result
+            video, audio = (_move_into(path, batch_dir, staging) for path in (result.video, result.audio))
+            return StagedClip(staging, video, audio, file_sha256(video, audio), seconds)
         except Exception as exc:  # one case's failure must not stop the run
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
-            return StagedClip(None, seconds=time.time() - start, error=_generation_error(exc, case, self.folder))
+            return StagedClip(None, seconds=seconds, error=_generation_error(exc, case, self.folder))
+
+
+def _move_into(path: Path | None, batch_dir: Path, staging: Path) -> Path | None:
+    """A file the model wrote into the batch folder moves into its case's staging folder; files
+    a model returned from elsewhere (a `dir:` folder) stay where they are."""
+    if path is None or Path(path).resolve().parent != batch_dir.resolve():
+        return path
+    target = staging / Path(path).name
+    os.replace(path, target)
+    return target
 
 
 def _generation_error(exc: Exception, case: Case, folder: RunFolder) -> str:

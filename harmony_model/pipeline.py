@@ -7,6 +7,11 @@ Each Euler step runs every pass the guidance needs as one batched forward:
   reference frame repeated). Both negatives keep the text conditions (the paper does not say);
 - text (Eq. 8): the same state with empty captions and transcript;
 - both: sync + (s_text - 1) (positive - unconditional), so s_text = 1 is sync alone.
+
+Several requests of one duration are generated as one batch: each draws its noise from its own
+seeded generator, so a clip does not depend on the requests beside it, and the passes of every
+request go through one forward per step (batched and one-by-one clips differ only by float
+rounding; tests/harmony_model/test_pipeline.py states how much).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ class GeneratedAV:
 
 @dataclass
 class State:
-    """Latents being denoised plus everything fixed during sampling (batch of one request)."""
+    """Latents being denoised plus everything fixed during sampling (a batch of requests)."""
 
     video: torch.Tensor
     audio: torch.Tensor
@@ -114,6 +119,21 @@ def denoise(model: HarmonyModel, st: State, sample: SampleConfig) -> State:
     return replace(st, video=video, audio=audio)
 
 
+def stack_states(states: list[State]) -> State:
+    """The states of several requests as one batch (same latent shapes and the same task)."""
+    first = states[0]
+    for st in states[1:]:
+        if (st.video_given, st.audio_given) != (first.video_given, first.audio_given):
+            raise ValueError("a batch mixes tasks: generate joint, audio-driven and video-driven requests apart")
+        if st.video.shape[1:] != first.video.shape[1:] or st.audio.shape[1:] != first.audio.shape[1:]:
+            raise ValueError("a batch mixes durations: group requests by duration")
+    tensors = {name: torch.cat([getattr(st, name) for st in states])
+               for name in ("video", "audio", "ref_audio", "muted_audio", "static_video")}
+    return State(**tensors, cond=Conditions.cat([st.cond for st in states]),
+                 null_cond=Conditions.cat([st.null_cond for st in states]),
+                 video_given=first.video_given, audio_given=first.audio_given)
+
+
 class HarmonyPipeline:
     def __init__(self, model: HarmonyModel, video_codec: VideoCodec, audio_codec: AudioCodec):
         self.model, self.video_codec, self.audio_codec = model.eval(), video_codec, audio_codec
@@ -128,14 +148,21 @@ class HarmonyPipeline:
 
     def generate(self, request: GenerationRequest, seed: int, sample: SampleConfig | None = None) -> GeneratedAV:
         """Seeded, deterministic on CPU. Pass `sample` to override the config's sampling settings."""
+        return self.generate_batch([request], [seed], sample)[0]
+
+    def generate_batch(self, requests: list[GenerationRequest], seeds: list[int],
+                       sample: SampleConfig | None = None) -> list[GeneratedAV]:
+        """One clip per (request, seed), denoised together. The requests must share a duration
+        and a task (which modalities are given); request i draws its noise from `seeds[i]` alone."""
+        if len(requests) != len(seeds) or not requests:
+            raise ValueError(f"generate_batch needs one seed per request, got {len(requests)} and {len(seeds)}")
         sample = sample or self.cfg.sample
-        st = self.prepare(request, torch.Generator().manual_seed(seed))
+        st = stack_states([self.prepare(r, torch.Generator().manual_seed(s)) for r, s in zip(requests, seeds)])
         st = denoise(self.model, st, sample)
-        frames = self.video_codec.decode(st.video)[0]  # (F, 3, H, W)
-        wave = self.audio_codec.decode(st.audio)[0]
-        frames_u8 = ((frames.permute(0, 2, 3, 1).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return GeneratedAV(frames_u8.cpu().numpy(), wave.float().cpu().numpy(), self.cfg.codec.fps,
-                           self.audio_codec.sample_rate)
+        frames = self.video_codec.decode(st.video)  # (B, F, 3, H, W)
+        waves = self.audio_codec.decode(st.audio).float().cpu().numpy()
+        frames_u8 = ((frames.permute(0, 1, 3, 4, 2).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+        return [GeneratedAV(f, w, self.cfg.codec.fps, self.audio_codec.sample_rate) for f, w in zip(frames_u8, waves)]
 
     def prepare(self, req: GenerationRequest, generator: torch.Generator) -> State:
         c = self.cfg.codec

@@ -1,7 +1,7 @@
 """The model contract: one method, one clip out.
 
 A model adapter turns a case (captions, transcript, reference image, reference audio) and a seed
-into one clip file. Built-ins register with `@register_model`; third-party packages expose a
+into one clip file; `generate_batch` does several cases at once where the model can batch. Built-ins register with `@register_model`; third-party packages expose a
 `Model` subclass (or a factory taking the spec argument) in the entry-point group
 `harmony_bench.models`.
 """
@@ -40,6 +40,7 @@ class Model(ABC):
     fps: float = 24.0
     size: tuple[int, int] = (256, 256)  # (height, width)
     sample_rate: int = 16000
+    batch_size: int = 1  # cases per `generate_batch` call when the run does not say (--batch-size)
 
     def __init__(self, arg: str | None = None, device: str = "cpu"):
         """`arg` is what follows the colon in `--model name:arg` (a folder, a template...)."""
@@ -59,6 +60,23 @@ class Model(ABC):
         Returns:
             The paths written. Raise GenerationError with a reason on failure.
         """
+
+    def generate_batch(self, cases: list[Case], seed: int, out_dir: Path) -> list[GeneratedClip | Exception]:
+        """Write the clips of several cases (each as `generate` would), one result per case in order.
+
+        A model that can denoise several cases at once overrides this; the default calls
+        `generate` for each. A case's clip must not depend on the cases beside it in the batch.
+        Returns:
+            For each case, its clip or the exception that failed it: one failing case does not
+            fail the others.
+        """
+        results: list[GeneratedClip | Exception] = []
+        for case in cases:
+            try:
+                results.append(self.generate(case, seed, out_dir))
+            except Exception as exc:  # stored as this case's failure by the runner
+                results.append(exc)
+        return results
 
     def preflight(self, cases: list[Case]) -> list[str]:
         """Problems worth reporting before generation starts (e.g. missing clips); never fatal."""

@@ -43,3 +43,19 @@ def test_generates_a_seeded_clip_from_a_case(tiny_cases, checkpoint, tmp_path):
     assert not np.array_equal(read_clip(c.video).audio, clip.audio)
     info = model.describe()
     assert info["checkpoint"] == str(checkpoint) and len(info["checkpoint_sha256"]) == 64
+
+
+def test_a_batch_writes_the_clips_of_single_calls_and_keeps_a_failing_case_apart(tiny_cases, checkpoint, tmp_path):
+    from dataclasses import replace
+
+    model = get_model(f"harmony:{checkpoint}")
+    cases = load_cases(tiny_cases)[:4]
+    broken = replace(cases[1], reference_image="missing.png")
+    short = replace(cases[3], duration=0.5)  # another duration: denoised in a batch of its own
+    batch = model.generate_batch([cases[0], broken, cases[2], short], seed=0, out_dir=tmp_path / "batch")
+    assert isinstance(batch[1], GenerationError) and "reference image missing" in str(batch[1])
+    for case, got in zip([cases[0], cases[2], short], [batch[0], batch[2], batch[3]]):
+        alone = model.generate(case, seed=0, out_dir=tmp_path / case.id)
+        a, b = read_clip(got.video, got.audio), read_clip(alone.video, alone.audio)
+        assert np.array_equal(a.audio, b.audio) and np.array_equal(a.frames, b.frames)
+    assert read_clip(batch[3].video).frames.shape[0] == 4  # 0.5 s at 8 fps

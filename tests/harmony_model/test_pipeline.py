@@ -101,3 +101,29 @@ def test_video_driven_generation_keeps_the_given_video(pipe):
 
     out = denoise(pipe.model, st, SampleConfig(steps=2))
     assert torch.equal(out.video, st.video) and not torch.equal(out.audio, st.audio)
+
+
+# Batched generation. Tolerance: none on the CPU with one torch thread (tests/conftest.py sets
+# OMP_NUM_THREADS=1): every clip of a batch is bit-identical to the same request generated alone.
+def test_a_batch_gives_each_request_the_clip_it_gets_alone(pipe):
+    requests = [request(), request(video_caption="a dog", transcript="woof"), request(audio_caption="rain", ref_audio=None)]
+    batch = pipe.generate_batch(requests, [1, 2, 3])
+    assert len(batch) == 3 and not np.array_equal(batch[0].audio, batch[1].audio)
+    for req, seed, got in zip(requests, [1, 2, 3], batch):
+        alone = pipe.generate(req, seed=seed)
+        assert np.array_equal(got.frames, alone.frames) and np.array_equal(got.audio, alone.audio)
+
+
+def test_a_clip_does_not_depend_on_its_batch_mates(pipe):
+    a = pipe.generate_batch([request(), request(video_caption="a dog")], [1, 2])[0]
+    b = pipe.generate_batch([request(transcript="other words"), request(), request()], [7, 1, 1])
+    assert np.array_equal(a.audio, b[1].audio) and np.array_equal(a.frames, b[2].frames)
+
+
+def test_a_batch_refuses_mixed_durations_and_tasks(pipe):
+    with pytest.raises(ValueError, match="durations"):
+        pipe.generate_batch([request(), request(duration=1.0)], [1, 1])
+    with pytest.raises(ValueError, match="tasks"):
+        pipe.generate_batch([request(), request(audio=np.zeros(8000, np.float32))], [1, 1])
+    with pytest.raises(ValueError, match="one seed per request"):
+        pipe.generate_batch([request()], [1, 2])

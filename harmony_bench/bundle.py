@@ -385,7 +385,10 @@ def _score_again(root: Path, identity: Identity, slots: dict, case, clip: ClipRo
 
     stamp = _RowStamp(identity.run_id, "verify", identity.seed, identity.run_id, library_versions())
     worker = EvaluationWorker(list(slots.values()), "cpu", root / RUN, stamp)
-    rows = worker.run((case, list(range(len(slots))), clip))
+    try:
+        rows = worker.run((case, list(range(len(slots))), clip))
+    finally:
+        worker.close()
     out: dict[str, dict[str, dict]] = {}
     for row in rows:
         out.setdefault(row.metric_key, {})[row.output] = asdict(row)

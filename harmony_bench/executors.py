@@ -16,7 +16,6 @@ goes on. Ray is an optional dependency, imported only here and only for `--execu
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import logging
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -147,7 +146,9 @@ class LocalPool:
                     yield running.pop(future), future.result()
 
     def close(self) -> None:
-        pass
+        close = getattr(self.worker, "close", None)
+        if close is not None:
+            close()
 
 
 class RayPool:
@@ -270,9 +271,6 @@ def _init_ray(ray, cfg) -> None:
     # Ray 2.5x warns on every start that token authentication is on (its safe default, kept on):
     # a line a user cannot act on, so it is not shown.
     logging.getLogger(RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
-    # Ray starts its processes with a preexec_fn, which runs Python (and so the garbage collector)
-    # in the forked child: a PyAV frame reformatter freed there waits forever on its slice threads.
-    gc.collect()
     try:
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, **quiet)

@@ -543,12 +543,21 @@ class EvaluationWorker:
         self._decoding: dict[str, Future] = {}  # case id -> its clip being opened
         self._forgotten: set[str] = set()  # cases given to another worker after their prefetch was sent
         self._scoring = ThreadPoolExecutor(threads, thread_name_prefix="harmony-bench-metric") if threads > 1 else None
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
+
+    def close(self) -> None:
+        """End the worker's threads. A thread that decoded keeps decoder state (PyAV's frame
+        reformatter and its slice threads) until it exits; if it outlived the run, a later fork that
+        runs Python in the child (Ray's preexec_fn) would free that state there and hang."""
+        for pool in (self._decoder, self._scoring):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def prefetch(self, job: tuple) -> None:
         case, todo, clip_row = job
         if (clip_row is not None and clip_row.status == "ok" and case.id not in self._forgotten
                 and self._can_score(todo)):
-            self._decoding[case.id] = _DECODER.submit(self._open_clip, clip_row)
+            self._decoding[case.id] = self._decoder.submit(self._open_clip, clip_row)
 
     def forget(self, job: tuple) -> None:
         """Drop a prefetched clip: its case went to another worker. On a Ray actor this may run
@@ -596,7 +605,6 @@ def metrics_at_once(clip: "Clip | str | None") -> int | None:
     return max(1, CONCURRENT_PIXELS // (clip.height * clip.width))
 
 
-_DECODER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-bench-decode")
 # Metric models load one at a time even when their metrics score on several threads: loaders
 # that build on torch's meta device (transformers, audiobox) switch it for the whole process.
 _LOADING = threading.Lock()

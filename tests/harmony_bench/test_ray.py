@@ -3,7 +3,6 @@ and a worker killed mid-case loses and duplicates nothing."""
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +31,6 @@ def cluster():
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
-    gc.collect()  # as executors.py does before ray.init: no PyAV garbage left to free in a forked child
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"worker_process_setup_hook": ray_faults.register,
                           "env_vars": {"PYTHONPATH": str(REPO)}})  # workers import tests.*

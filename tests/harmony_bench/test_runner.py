@@ -278,3 +278,17 @@ def test_a_large_clip_is_scored_by_fewer_metrics_at_once(tiny_cases, tmp_path, m
                   metrics=["brightness@test", "flaky@test"], metric_threads=3, limit=1)
     summary = runner.run(c)
     assert summary.rows["ok"] == 6 and most[0] == 1
+
+
+def test_no_decoding_or_scoring_thread_outlives_the_evaluation(tiny_cases, tmp_path):
+    """A thread that decoded holds PyAV state; left alive, a later fork running Python in the child
+    (Ray's preexec_fn) frees it there and hangs (seen with PyAV 19)."""
+    import threading
+
+    def ours() -> list[str]:
+        return sorted(t.name for t in threading.enumerate() if t.name.startswith("harmony-bench-"))
+
+    before = ours()
+    summary = runner.run(cfg(tiny_cases, tmp_path / "run", metric_threads=2))
+    assert summary.rows["ok"] > 0 and summary.rows["error"] == 0, summary.problems
+    assert ours() == before, ours()

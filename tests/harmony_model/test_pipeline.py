@@ -111,7 +111,11 @@ def test_a_batch_gives_each_request_the_clip_it_gets_alone(pipe):
     assert len(batch) == 3 and not np.array_equal(batch[0].audio, batch[1].audio)
     for req, seed, got in zip(requests, [1, 2, 3], batch):
         alone = pipe.generate(req, seed=seed)
-        assert np.array_equal(got.frames, alone.frames) and np.array_equal(got.audio, alone.audio)
+        # float rounding only: bit-identical with torch 2.14 on one thread; with torch 2.6 (py312
+        # lock) the batched kernels' last bits, grown by Griffin-Lim's phase iterations, moved audio
+        # samples by up to 2.5e-4 (waveform RMS about 0.1)
+        assert np.abs(got.frames.astype(int) - alone.frames).max() <= 1
+        np.testing.assert_allclose(got.audio, alone.audio, rtol=0, atol=1e-3)
 
 
 def test_a_clip_does_not_depend_on_its_batch_mates(pipe):

@@ -342,8 +342,12 @@ def _rescore(root: Path, identity: Identity, clips: dict[str, ClipRow], sample: 
     slots = _runnable_slots(sorted({r["metric_key"] for r in stored}), stored, verdict)
     if not slots:
         return
-    for case_id in verdict.sample:
-        again = _score_again(root, identity, slots, cases[case_id], clips[case_id])
+    worker = _worker(root, identity, slots)  # each metric model loaded once for the whole sample
+    try:
+        rescored = {case_id: _score_again(worker, cases[case_id], clips[case_id]) for case_id in verdict.sample}
+    finally:
+        worker.close()
+    for case_id, again in rescored.items():
         for row in (r for r in stored if r["case_id"] == case_id and r["metric_key"] in again):
             new = again[row["metric_key"]].get(row["output"])
             if new is not None and new["status"] not in FINAL:  # this machine's failure, not the bundle's
@@ -377,18 +381,19 @@ def _runnable_slots(keys: list[str], stored: list[dict], verdict: Verdict) -> di
     return slots
 
 
-def _score_again(root: Path, identity: Identity, slots: dict, case, clip: ClipRow) -> dict[str, dict[str, dict]]:
-    """metric key -> output -> the new row (as a dict), scored by the runner's own worker."""
-    from dataclasses import asdict
-
+def _worker(root: Path, identity: Identity, slots: dict):
+    """The runner's own evaluation worker over the slots, as a run's evaluation uses it."""
     from harmony_bench.runner import EvaluationWorker, _RowStamp, library_versions
 
     stamp = _RowStamp(identity.run_id, "verify", identity.seed, identity.run_id, library_versions())
-    worker = EvaluationWorker(list(slots.values()), "cpu", root / RUN, stamp)
-    try:
-        rows = worker.run((case, list(range(len(slots))), clip))
-    finally:
-        worker.close()
+    return EvaluationWorker(list(slots.values()), "cpu", root / RUN, stamp)
+
+
+def _score_again(worker, case, clip: ClipRow) -> dict[str, dict[str, dict]]:
+    """metric key -> output -> the new row (as a dict), scored by the runner's own worker."""
+    from dataclasses import asdict
+
+    rows = worker.run((case, list(range(len(worker.slots))), clip))
     out: dict[str, dict[str, dict]] = {}
     for row in rows:
         out.setdefault(row.metric_key, {})[row.output] = asdict(row)

@@ -40,13 +40,19 @@ def timed(label: str, fn):
     return out
 
 
-def main() -> None:
+def two_fabricated_runs(root: Path) -> tuple[Path, Path]:
+    """Two run folders of the 150 cases with fake scores (run B's shifted), timed as they are made."""
     harmony_bench.reports.runs.metric_class = fake_metric_class
     cases = full_case_set()
+    run_a = timed("fabricate run A (150 clips + store)", lambda: make_run(root, "run-a", "a", cases=cases))
+    run_b = timed("fabricate run B", lambda: make_run(root, "run-b", "b", shift=0.02, cases=cases))
+    return run_a, run_b
+
+
+def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run_a = timed("fabricate run A (150 clips + store)", lambda: make_run(root, "run-a", "a", cases=cases))
-        run_b = timed("fabricate run B", lambda: make_run(root, "run-b", "b", shift=0.02, cases=cases))
+        run_a, run_b = two_fabricated_runs(root)
         paths = timed("write_run_report (150 cases)", lambda: write_run_report(run_a))
         page = next(p for p in paths if p.name == "report.html")
         print(f"{'files written':<44s} {len(paths):7d}")

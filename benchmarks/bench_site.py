@@ -18,14 +18,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-import harmony_bench.reports.runs  # noqa: E402
-from benchmarks.bench_reports import full_case_set, timed  # noqa: E402
+from benchmarks.bench_reports import timed, two_fabricated_runs  # noqa: E402
 from harmony_bench import runner  # noqa: E402
 from harmony_bench.bundle import verify, write_bundle  # noqa: E402
 from harmony_bench.media import write_clip  # noqa: E402
 from harmony_bench.reports.site import make_preview, write_site  # noqa: E402
 from tests.conftest import write_case_set  # noqa: E402
-from tests.reports.conftest import fake_metric_class, make_run  # noqa: E402
 
 
 def folder_mb(path: Path) -> float:
@@ -40,12 +38,9 @@ def paper_size_clip(path: Path) -> Path:
 
 
 def main() -> None:
-    harmony_bench.reports.runs.metric_class = fake_metric_class
-    cases = full_case_set()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run_a = timed("fabricate run A (150 clips + store)", lambda: make_run(root, "run-a", "a", cases=cases))
-        run_b = timed("fabricate run B", lambda: make_run(root, "run-b", "b", shift=0.02, cases=cases))
+        run_a, run_b = two_fabricated_runs(root)
         index = timed("write_site (2 runs, 150 case pages)", lambda: write_site([run_a, run_b], root / "site"))
         print(f"{'index.html size':<44s} {index.stat().st_size / 1e6:7.2f} MB")
         print(f"{'site size (clips linked, not copied)':<44s} {folder_mb(root / 'site'):7.2f} MB")

@@ -4,7 +4,8 @@
   gets the temporal RoPE position j * Tv/Ta (the video timeline) when `rope_align` is on, plain j
   when off. Each video frame attends only to audio frames whose time lies within `window` video
   frames of its own, and each audio frame only to the video frames within the same distance
-  (band masks in one SDPA call, which equals Eq. 5's per-frame loop).
+  (band masks in one SDPA call, which equals Eq. 5's per-frame loop; on long clips each run of
+  queries reads only the keys of its band, layers.BandMask).
 - Global: the reference-audio latent queries every video token (Eq. 7); the updated z_r is what
   the audio branch prepends in the next block.
 - `mode="global"` is the Ovi-like baseline of Table 3: full cross-attention both ways, no window.
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from harmony_model.config import InteractionConfig
-from harmony_model.layers import Attention, rope_angles
+from harmony_model.layers import Attention, BandMask, rope_angles
 
 
 def window_mask(video_frames: int, audio_frames: int, window: float) -> torch.Tensor:
@@ -48,20 +49,28 @@ class CrossModalAttention(nn.Module):
         nn.init.zeros_(self.attn.to_out[0].weight)
         nn.init.zeros_(self.attn.to_out[0].bias)
 
-    def forward(self, x: torch.Tensor, x_time: torch.Tensor | None, context: torch.Tensor,
-                context_time: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, x_time: "Positions | None", context: torch.Tensor,
+                context_time: "Positions | None", mask: "torch.Tensor | BandMask | None") -> torch.Tensor:
         """The residual update Delta x (Eq. 5); x_time (Nq,), context_time (Nk,) temporal positions."""
         rope_q = rope_k = None
         if self.use_rope:
             head_dim = x.shape[-1] // self.heads
-            rope_q = _rope(x_time, head_dim)
-            rope_k = _rope(context_time, head_dim)
+            rope_q, rope_k = x_time.rope(head_dim), context_time.rope(head_dim)
         return self.attn(self.norm(x), self.norm_context(context), rope_q, rope_k, mask)
 
 
-def _rope(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    cos, sin = rope_angles(positions, head_dim)
-    return cos.float()[None, :, None], sin.float()[None, :, None]
+class Positions:
+    """Temporal positions of one token sequence, with their RoPE tables computed once per head size."""
+
+    def __init__(self, time: torch.Tensor):
+        self.time = time
+        self._tables: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def rope(self, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if head_dim not in self._tables:
+            cos, sin = rope_angles(self.time, head_dim)
+            self._tables[head_dim] = cos.float()[None, :, None], sin.float()[None, :, None]
+        return self._tables[head_dim]
 
 
 class InteractionLayer(nn.Module):
@@ -84,19 +93,25 @@ class InteractionLayer(nn.Module):
         return v + dv, a + da, r
 
 
+def band_or_dense(mask: torch.Tensor) -> "BandMask | torch.Tensor":
+    """The window mask as a BandMask where that reads fewer keys (long clips), else as it is."""
+    band = BandMask(mask)
+    return band if band.worthwhile else mask
+
+
 class InteractionGeometry:
     """Positions and masks of one forward pass, shared by every interaction layer."""
 
     def __init__(self, cfg: InteractionConfig, frame_of_token: torch.Tensor, video_frames: int, audio_frames: int):
         device = frame_of_token.device
-        self.video_time = frame_of_token.double()
-        self.audio_time = audio_positions(video_frames, audio_frames, cfg.rope_align).to(device)
+        self.video_time = Positions(frame_of_token.double())
+        self.audio_time = Positions(audio_positions(video_frames, audio_frames, cfg.rope_align).to(device))
         if cfg.mode == "gldi":
             frames = window_mask(video_frames, audio_frames, cfg.window).to(device)
             if not (frames.any(0).all() and frames.any(1).all()):
                 raise ValueError(f"interaction window {cfg.window} leaves frames with nothing to attend to "
                                  f"({video_frames} video / {audio_frames} audio latents); use window >= 0.5")
-            self.video_to_audio = frames[frame_of_token]  # (Nv, Ta)
-            self.audio_to_video = self.video_to_audio.T.contiguous()  # (Ta, Nv)
+            dense = frames[frame_of_token]  # (Nv, Ta)
+            self.video_to_audio, self.audio_to_video = (band_or_dense(m) for m in (dense, dense.T.contiguous()))
         else:
             self.video_to_audio = self.audio_to_video = None

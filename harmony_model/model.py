@@ -68,6 +68,7 @@ class HarmonyModel(nn.Module):
         self.caption_encoder: nn.Module | None = (
             LearnedCaptionEncoder(cfg.video.text_dim, c.layers, c.heads, c.max_len) if c.kind == "learned" else None)
         self.external_caption_encoder = None  # a frozen T5 (paper scale), attached by pretrained.load_t5
+        self._geometries: dict[tuple, InteractionGeometry] = {}
 
     # ---- conditions -------------------------------------------------------------------------
     def encode_conditions(self, video_captions: list[str], audio_captions: list[str],
@@ -101,7 +102,7 @@ class HarmonyModel(nn.Module):
         # 2. embed both branches
         vt = self.video.embed(video_latent, t_v, cond.video_text)
         at = self.audio.embed(ref_audio_latent, audio_latent, t_a, cond.transcript_ids, cond.audio_text)
-        geometry = InteractionGeometry(self.cfg.interaction, vt.frame_of_token, frames, audio_latent.shape[1])
+        geometry = self.geometry(vt.frame_of_token, frames, audio_latent.shape[1])
         # 3. paired layers: video block, audio block, then the interaction (Eq. 5-7)
         for i in range(self.cfg.layers):
             vt.x = self.video.run_block(i, vt)
@@ -112,6 +113,16 @@ class HarmonyModel(nn.Module):
                 at.x = torch.cat([ref, a], 1)
         # 4. velocities
         return AVOutput(self.video.unembed(vt.x, vt), self.audio.unembed(at.x, at))
+
+    def geometry(self, frame_of_token: torch.Tensor, video_frames: int, audio_frames: int) -> InteractionGeometry:
+        """The interaction's positions and masks, built once per clip shape (sampling reuses them
+        at every step)."""
+        ic = self.cfg.interaction
+        key = (tuple(frame_of_token.tolist()), video_frames, audio_frames, str(frame_of_token.device),
+               ic.mode, ic.rope_align, ic.window)
+        if key not in self._geometries:
+            self._geometries = {key: InteractionGeometry(ic, frame_of_token, video_frames, audio_frames)}
+        return self._geometries[key]
 
     # ---- persistence ------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> Path:

@@ -80,3 +80,39 @@ def test_global_style_updates_only_the_reference_latent():
     no_style, geometry, v, a, r = layer_and_inputs()
     no_style.style = None
     assert torch.equal(no_style(v, a, r, geometry)[2], r)
+
+
+def test_a_long_clip_reads_only_its_bands_and_gets_masked_attentions_result():
+    """60 video frames of 16 tokens against 312 audio latents (5 s of the tiny model): each run of
+    queries reads a span of keys (layers.BandMask), which must give dense masked SDPA's numbers."""
+    from harmony_model.layers import BandMask, attend
+
+    torch.manual_seed(0)
+    frame_of_token = torch.arange(60).repeat_interleave(16)
+    geometry = InteractionGeometry(InteractionConfig(window=1.0), frame_of_token, 60, 312)
+    for band, (nq, nk) in ((geometry.video_to_audio, (960, 312)), (geometry.audio_to_video, (312, 960))):
+        assert isinstance(band, BandMask) and band.index.shape[1] < nk // 4
+        q, k, v = torch.randn(2, nq, 4, 16), torch.randn(2, nk, 4, 16), torch.randn(2, nk, 4, 16)
+        torch.testing.assert_close(attend(q, k, v, band), attend(q, k, v, band.dense), atol=2e-6, rtol=1e-5)
+
+
+def test_a_band_with_padded_runs_keeps_gradients_finite_and_zero_outside_the_window():
+    from harmony_model.layers import BandMask, attend
+
+    torch.manual_seed(1)
+    dense = window_mask(50, 130, 1.0).repeat_interleave(3, 0)  # 150 rows: runs of 8 or more pad the last
+    band = BandMask(dense)
+    assert dense.shape[0] % band.run and band.worthwhile
+    q = torch.randn(1, 150, 2, 8, requires_grad=True)
+    k = torch.randn(1, 130, 2, 8, requires_grad=True)
+    v = torch.randn(1, 130, 2, 8)
+    attend(q, k, v, band)[0, 60].sum().backward()
+    assert torch.isfinite(k.grad).all() and torch.isfinite(q.grad).all()
+    seen = k.grad[0].abs().sum((-1, -2)) > 0
+    assert torch.equal(seen, dense[60])
+
+
+def test_a_wide_window_stays_a_dense_mask():
+    frame_of_token = torch.arange(TV).repeat_interleave(TOKENS)
+    geometry = InteractionGeometry(InteractionConfig(window=1.0), frame_of_token, TV, TA)
+    assert isinstance(geometry.video_to_audio, torch.Tensor)

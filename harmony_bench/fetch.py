@@ -6,7 +6,8 @@ such as known-answer inputs) and a destination folder. For each file:
   the weights folder) replaces every other; else the Hub (`$HF_ENDPOINT`, default huggingface.co,
   at the declared revision, with the token of `$HF_TOKEN` or `hf auth login`), else the file's URL;
 - the bytes go to `<name>.part` beside the final name; an interrupted transfer resumes from there
-  with an HTTP Range request (retried a few times within one call, and on the next call);
+  with an HTTP Range request (retried a few times within one call, and on the next call); a
+  second fetch of a file in transfer stops with one line (`<name>.part.lock`);
 - the file is verified exactly as `harmony_bench.weights.verify` verifies it at use, then moved to
   its final name with an atomic rename: nothing unverified ever sits under the final name; a file
   failing verification is deleted with one line.
@@ -16,6 +17,7 @@ total size is checked against the free space of the folder.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -218,9 +220,34 @@ def _check_space(todo: list[WeightFile], folder: Path, free_space: Callable[[Pat
 
 
 def _fetch_one(wf: WeightFile, source: Source, folder: Path, progress: _Progress) -> None:
-    final = folder / wf.name
     part = folder / (wf.name + PART_SUFFIX)
     part.parent.mkdir(parents=True, exist_ok=True)
+    with _only_fetch_of(wf, part):
+        if not _present_and_verified(wf, folder):  # another fetch may have placed it meanwhile
+            _transfer(wf, source, folder, part, progress)
+
+
+@contextlib.contextmanager
+def _only_fetch_of(wf: WeightFile, part: Path):
+    """Hold `<name>.part.lock` while a file transfers: two fetches appending to one `.part` would
+    spoil it. The second one stops at once with one line instead of waiting."""
+    import fcntl
+
+    lock = part.with_name(part.name + ".lock")
+    with lock.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FetchError(f"{wf.name}: another `weights fetch` is transferring it into {part.parent} now; "
+                             "run this again once it has finished") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _transfer(wf: WeightFile, source: Source, folder: Path, part: Path, progress: _Progress) -> None:
+    final = folder / wf.name
     if source.kind == "none":
         raise FetchError(f"{wf.name}: no direct download URL is known; get it by hand from {wf.source} "
                          f"and place it at {final}")

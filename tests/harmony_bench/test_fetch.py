@@ -190,6 +190,26 @@ def test_wrong_bytes_are_refused_and_deleted(host, monkeypatch, tmp_path):
     assert not list(folder.rglob("file.pth*"))
 
 
+def test_a_second_fetch_of_a_file_in_transfer_stops_with_one_line(host, monkeypatch, tmp_path):
+    """Was: two fetches of one file appended to one .part, which then failed verification."""
+    import fcntl
+
+    plain = _plain(host)
+    host.files["/files/plain/file.pth"] = DATA
+    _manifest(monkeypatch, tmp_path, {plain.name: DATA})
+    folder = tmp_path / "w"
+    lock = folder / (plain.name + ".part.lock")
+    lock.parent.mkdir(parents=True)
+    with lock.open("w") as held:  # another process's transfer
+        fcntl.flock(held, fcntl.LOCK_EX)
+        report = fetch_files([plain], folder, out=lambda line: None)
+    assert report.failed == [f"{plain.name}: another `weights fetch` is transferring it into {lock.parent} now; "
+                             "run this again once it has finished"]
+    assert host.requests == [] and not (folder / plain.name).exists()
+    report = fetch_files([plain], folder, out=lambda line: None)
+    assert report.fetched == [plain.name] and not list(folder.rglob("*.lock"))
+
+
 def test_a_gated_repository_answers_with_one_line(host, monkeypatch, tmp_path):
     path = "/org/model/resolve/0123abc/weights/model.bin"
     host.files[path], host.token[path] = DATA, "hf_secret"

@@ -157,3 +157,17 @@ def test_crops_match_the_reference_crop_video():
     ours = crops[..., ::-1][:, ::CROP_SUBSAMPLE, ::CROP_SUBSAMPLE]  # the reference's crops are BGR
     assert ours.shape == expected.shape and (expected == faces.PAD_VALUE).any()
     np.testing.assert_array_equal(ours, expected)
+
+
+def test_a_crop_window_equals_slicing_the_padded_frame_for_any_bounds():
+    """crop_video pads the whole frame before slicing; the crop reads only its window (same pixels)."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    for _ in range(300):
+        pad = int(rng.integers(0, 50))
+        rows, cols = (tuple(sorted(rng.integers(-20, 2 * pad + 80, 2))) for _ in range(2))
+        if rng.random() < 0.2:
+            rows = rows[::-1]  # reversed: numpy gives an empty slice
+        padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), constant_values=faces.PAD_VALUE)
+        np.testing.assert_array_equal(faces._window_of_padded(frame, pad, rows, cols),
+                                      padded[rows[0] : rows[1], cols[0] : cols[1]])

@@ -118,7 +118,8 @@ class HarmonyModel(nn.Module):
         """The interaction's positions and masks, built once per clip shape (sampling reuses them
         at every step)."""
         ic = self.cfg.interaction
-        key = (tuple(frame_of_token.tolist()), video_frames, audio_frames, str(frame_of_token.device),
+        # frame_of_token is frame-major (VideoTokens), so its length and the frame count fix it
+        key = (len(frame_of_token), video_frames, audio_frames, str(frame_of_token.device),
                ic.mode, ic.rope_align, ic.window)
         if key not in self._geometries:
             self._geometries = {key: InteractionGeometry(ic, frame_of_token, video_frames, audio_frames)}

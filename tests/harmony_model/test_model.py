@@ -200,3 +200,16 @@ def test_cuda_forward_matches_cpu(cfg, latents):
         out = run(model, lat, 0.5, 0.3, conditions(model))
     torch.testing.assert_close(out.video.cpu(), ref.video, rtol=1e-3, atol=1e-3)
     torch.testing.assert_close(out.audio.cpu(), ref.audio, rtol=1e-3, atol=1e-3)
+
+
+def test_the_interaction_geometry_is_built_once_per_clip_shape():
+    """Sampling calls the model 40 times on one shape: the masks and RoPE tables are made once, and
+    made again for another window or another shape."""
+    model = HarmonyModel(micro_config())
+    frames = torch.arange(6).repeat_interleave(4)
+    first = model.geometry(frames, 6, 20)
+    assert model.geometry(frames, 6, 20) is first
+    model.cfg.interaction.window = 2.0
+    wider = model.geometry(frames, 6, 20)
+    assert wider is not first and wider.video_to_audio.sum() > first.video_to_audio.sum()
+    assert model.geometry(torch.arange(8).repeat_interleave(4), 8, 26).video_to_audio.shape == (32, 26)
